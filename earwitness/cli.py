@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "daemon": "earwitness.daemon_commands:daemon",
     "status": "earwitness.daemon_commands:status",
     "demo": "earwitness.demo:demo",
+    "bench": "earwitness.bench:bench",
     "es": "earwitness.elastic.commands:es",
     "kibana": "earwitness.elastic.commands:kibana",
     "serve": "webapp.commands:serve",
@@ -42,15 +43,16 @@ COMMANDS: dict[str, str] = {
 class LazyGroup(click.Group):
     """A group whose subcommands live in other modules, imported when called."""
 
+    commands_map: dict[str, str] = COMMANDS
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | {n for n in COMMANDS if self._load(n)})
+        return sorted(set(super().list_commands(ctx)) | {n for n in self.commands_map if self._load(n)})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return super().get_command(ctx, name) or self._load(name)
 
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
+    def _load(self, name: str) -> click.Command | None:
+        target = self.commands_map.get(name)
         if target is None:
             return None
         module_name, attr = target.split(":")
