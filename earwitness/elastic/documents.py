@@ -1,0 +1,164 @@
+"""Build Elasticsearch documents from SQL records, by index family.
+
+A document is the record's flat :meth:`Base.to_document`, enriched where
+analysts need context without joins: a detection carries its work's title,
+artist and owner and its clip's platform, URL and uploader; a case carries what
+its record class exposes plus ``is_open`` and ``time_to_removal_h``. The
+document id is the record's primary key (the outbox's ``entity_id``), so
+sending a record twice leaves one document.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from earwitness.store.models import Base, Clip, Detection, Work
+
+# case states that count as closed (the notices lifecycle's terminal states)
+CLOSED_STATES = frozenset({"removed", "closed", "resolved", "rejected", "withdrawn", "dismissed",
+                           "licensed", "expired", "cancelled"})
+
+
+def import_models(modules: Iterable[str]) -> list[str]:
+    """Import the modules that declare outboxed records; returns those that are missing."""
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                missing.append(name)
+            else:
+                raise
+    return missing
+
+
+def families() -> dict[str, type]:
+    """Every record class with ``__outbox__``, by family."""
+    out: dict[str, type] = {}
+    for mapper in Base.registry.mappers:
+        fam = getattr(mapper.class_, "__outbox__", None)
+        if fam:
+            out.setdefault(fam, mapper.class_)
+    return out
+
+
+def _key(obj) -> str:
+    return "/".join(str(v) for v in inspect(obj).identity)
+
+
+def _load(session: Session, cls: type, ids: list[str]) -> dict[str, Any]:
+    pk = inspect(cls).primary_key
+    if len(pk) == 1:
+        found = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for obj in session.scalars(select(cls).where(pk[0].in_(chunk))):
+                found[_key(obj)] = obj
+        return found
+    found = {}
+    for key in ids:
+        obj = session.get(cls, tuple(key.split("/")))
+        if obj is not None:
+            found[key] = obj
+    return found
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def detection_doc(det: Detection) -> dict[str, Any]:
+    doc = det.to_document()
+    work: Work | None = det.work
+    clip: Clip | None = det.clip
+    if work is not None:
+        doc.update(work_title=work.title, work_artist=work.artist, work_owner=work.owner,
+                   work_isrc=work.isrc)
+    if clip is not None:
+        doc.update(platform=clip.platform, clip_url=clip.url, clip_media_id=clip.media_id,
+                   clip_title=clip.title, uploader=clip.uploader, published_at=_iso(clip.published_at),
+                   captured_at=_iso(clip.captured_at), is_live=clip.is_live, licensed=clip.licensed,
+                   view_count=clip.view_count)
+    return doc
+
+
+def clip_doc(clip: Clip) -> dict[str, Any]:
+    doc = clip.to_document()
+    doc["detection_count"] = len(clip.detections)
+    return doc
+
+
+def _first(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def case_doc(case: Any) -> dict[str, Any]:
+    """A case: its columns plus the open flag and hours from opening to removal."""
+    doc = case.to_document()
+    state = _first(case, "state", "status")
+    opened = _first(case, "opened_at", "created_at")
+    removed = _first(case, "removed_at", "resolved_at", "closed_at") if state == "removed" else \
+        _first(case, "removed_at")
+    doc.setdefault("state", state)
+    doc.setdefault("opened_at", _iso(opened))
+    doc["is_open"] = state not in CLOSED_STATES if state is not None else None
+    if isinstance(opened, datetime) and isinstance(removed, datetime):
+        doc["removed_at"] = _iso(removed)
+        doc["time_to_removal_h"] = round((removed - opened).total_seconds() / 3600.0, 3)
+    work = getattr(case, "work", None)
+    if work is not None and isinstance(work, Work):
+        doc.setdefault("work_title", work.title)
+        doc.setdefault("work_artist", work.artist)
+    events = getattr(case, "events", None)
+    if isinstance(events, list):
+        doc["event_count"] = len(events)
+    return doc
+
+
+def _dependents(session: Session, family: str, ids: list[str]) -> dict[str, set[str]]:
+    """Records whose documents embed these records (a work's or clip's detections)."""
+    if family == "works":
+        col = Detection.work_id
+    elif family == "clips":
+        col = Detection.clip_id
+    else:
+        return {}
+    dets = set()
+    for start in range(0, len(ids), 500):
+        dets.update(session.scalars(select(Detection.id).where(col.in_(ids[start:start + 500]))))
+    # a detection changes its clip's detection_count
+    out = {"detections": dets} if dets else {}
+    return out
+
+
+BUILDERS = {"detections": detection_doc, "clips": clip_doc, "cases": case_doc}
+
+
+def build(session: Session, family: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Documents for ``ids`` of one family; None for a record that no longer exists."""
+    cls = families().get(family)
+    if cls is None:
+        raise LookupError(f"no record class declares __outbox__ = {family!r}")
+    found = _load(session, cls, ids)
+    make = BUILDERS.get(family, lambda obj: obj.to_document())
+    return {key: (make(found[key]) if key in found else None) for key in ids}
+
+
+def dependents(session: Session, family: str, ids: list[str]) -> dict[str, set[str]]:
+    """Other documents to refresh when these records changed."""
+    out = _dependents(session, family, ids)
+    if family == "detections":
+        clips = set(session.scalars(select(Detection.clip_id).where(Detection.id.in_(ids))))
+        if clips:
+            out["clips"] = clips
+    return out

@@ -1,0 +1,198 @@
+"""The outbox drains into a real search server: once per record, versioned, refreshed, resumable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+import plainjson_node
+from earwitness.elastic import ElasticUnavailable, NotConfigured
+from earwitness.elastic import sync as es_sync
+from earwitness.store.models import Clip, Detection, OutboxEntry, Work
+
+
+def add_records(store, n: int, *, tag: str = "a") -> list[str]:
+    """n works, each with one clip and one detection; returns the detection ids."""
+    ids = []
+    with store.session() as s:
+        for i in range(n):
+            work = Work(id=f"W{tag}{i}", title=f"晴天 Sunny Day {tag}{i}", artist="周杰伦 Jay Chou",
+                        owner="Label", aliases=[])
+            clip = Clip(platform="fixture", url=f"http://x/{tag}{i}", media_id=f"{tag}{i}",
+                        uploader="someone", published_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+            s.add_all([work, clip])
+            s.flush()
+            det = Detection(clip_id=clip.id, work_id=work.id, clip_offset_s=0.0, ref_offset_s=12.5,
+                            duration_s=10.0, score=42.0, pitch_semitones=0.0, tempo_ratio=1.0,
+                            matcher_version="t1")
+            s.add(det)
+            s.flush()
+            ids.append(det.id)
+    return ids
+
+
+def outbox_rows(store) -> int:
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(OutboxEntry))
+
+
+def test_sync_indexes_every_record_once_with_enrichment(store, search_server):
+    det_ids = add_records(store, 3)
+    es = search_server.client()
+    plainjson_node.SENT.clear()
+    result = es_sync.sync(store, es, cfg=search_server.cfg())
+    assert outbox_rows(store) == 0 and result.remaining == 0 and result.failed == 0
+    assert result.by_family == {"works": 3, "clips": 3, "detections": 3}
+    p = search_server.prefix
+    # explicit refresh of the written indices, after the bulk writes
+    if not search_server.real:
+        paths = [t for _, t in plainjson_node.SENT]
+        refreshes = [i for i, t in enumerate(paths) if "/_refresh" in t]
+        bulks = [i for i, t in enumerate(paths) if "_bulk" in t]
+        assert refreshes and bulks and refreshes[-1] > bulks[-1]
+        assert f"{p}-detections-v1" in paths[refreshes[-1]]
+    for fam in ("works", "clips", "detections"):
+        assert es.count(index=f"{p}-{fam}")["count"] == 3
+    doc = es.get(index=f"{p}-detections", id=det_ids[0])
+    assert doc["_index"] == f"{p}-detections-v1"
+    src = doc["_source"]
+    assert src["work_title"].startswith("晴天") and src["platform"] == "fixture"
+    assert src["clip_url"].startswith("http://x/") and src["published_at"].startswith("2026-11-01")
+    # a second run has nothing to send
+    again = es_sync.sync(store, es, cfg=search_server.cfg())
+    assert again.sent == 0 and again.batches == 0
+
+
+def test_titles_searchable_in_chinese_and_english(store, search_server):
+    add_records(store, 2)
+    es = search_server.client()
+    es_sync.sync(store, es, cfg=search_server.cfg())
+    idx = f"{search_server.prefix}-detections"
+    zh = es.search(index=idx, query={"match": {"work_title.cjk": "晴天"}})
+    en = es.search(index=idx, query={"match": {"work_title": "sunny"}})
+    kw = es.search(index=idx, query={"term": {"work_title.raw": "晴天 Sunny Day a1"}})
+    assert zh["hits"]["total"]["value"] == 2 and en["hits"]["total"]["value"] == 2
+    assert kw["hits"]["total"]["value"] == 1
+    aggs = es.search(index=idx, size=0, aggs={"p": {"terms": {"field": "platform"}}})
+    assert aggs["aggregations"]["p"]["buckets"][0] == {"key": "fixture", "doc_count": 2}
+
+
+def test_changes_and_deletes_follow_and_dependents_refresh(store, search_server):
+    det_ids = add_records(store, 2)
+    es = search_server.client()
+    cfg = search_server.cfg()
+    es_sync.sync(store, es, cfg=cfg)
+    p = search_server.prefix
+    with store.session() as s:
+        s.get(Work, "Wa0").title = "稻香 Rice Field"            # embedded in a detection
+        det = s.get(Detection, det_ids[1])
+        det.review_state = "confirmed"
+        det.review_state = "rejected"                          # two changes, one write
+    with store.session() as s:
+        s.delete(s.get(Detection, det_ids[1]))
+    res = es_sync.sync(store, es, cfg=cfg)
+    assert res.failed == 0 and outbox_rows(store) == 0
+    assert es.get(index=f"{p}-works", id="Wa0")["_source"]["title"] == "稻香 Rice Field"
+    assert es.get(index=f"{p}-detections", id=det_ids[0])["_source"]["work_title"] == "稻香 Rice Field"
+    assert es.options(ignore_status=404).get(index=f"{p}-detections", id=det_ids[1])["found"] is False
+    assert es.count(index=f"{p}-detections")["count"] == 1
+
+
+def test_stale_write_never_overwrites_newer(store, search_server):
+    """External versions: a late resend of an old state is refused and counted as done."""
+    add_records(store, 1)
+    es = search_server.client()
+    cfg = search_server.cfg()
+    es_sync.sync(store, es, cfg=cfg)
+    idx = f"{search_server.prefix}-works-v1"
+    current = es.get(index=idx, id="Wa0")["_version"]
+    stale = es_sync._bulk(es_sync.Mirror(es, cfg), [{
+        "_op_type": "index", "_index": idx, "_id": "Wa0", "_source": {"id": "Wa0", "title": "old"},
+        "version": current - 1, "version_type": "external"}])
+    assert stale[0]["status"] == 409 and es_sync._acknowledged(stale[0], "index")
+    assert es.get(index=idx, id="Wa0")["_source"]["title"].startswith("晴天")
+
+
+def test_server_down_for_a_whole_cycle_then_back(store, search_server):
+    if search_server.real:
+        pytest.skip("cannot stop an external cluster")
+    cfg = search_server.cfg()
+    add_records(store, 2, tag="early")
+    search_server.stop()
+    det_ids = add_records(store, 5, tag="down")
+    before = outbox_rows(store)
+    with pytest.raises(ElasticUnavailable):
+        es_sync.sync(store, search_server.client(), cfg=cfg)
+    assert outbox_rows(store) == before                        # nothing lost
+    with store.session() as s:
+        assert s.scalar(select(func.max(OutboxEntry.attempts))) >= 1
+        assert "Connection" in (s.scalar(select(OutboxEntry.last_error).limit(1)) or "")
+    summary = es_sync.outbox_summary(store)
+    assert summary["total"] == before and summary["last_error"]
+    search_server.start()                                      # same address, empty server
+    es = search_server.client()
+    res = es_sync.sync(store, es, cfg=cfg)
+    assert res.failed == 0 and outbox_rows(store) == 0
+    p = search_server.prefix
+    for fam in ("works", "clips", "detections"):
+        assert es.count(index=f"{p}-{fam}")["count"] == 7
+    # every record arrived, once: one document per record id
+    hits = es.search(index=f"{p}-detections", size=100)["hits"]["hits"]
+    assert len(hits) == 7 and set(det_ids) <= {h["_id"] for h in hits}
+    assert es_sync.sync(store, es, cfg=cfg).sent == 0
+
+
+def test_refused_document_is_kept_and_others_proceed(store, search_server):
+    """A mapping conflict refuses one family's documents; their rows stay with the reason."""
+    add_records(store, 2)
+    es = search_server.client()
+    p = search_server.prefix
+    es.indices.create(index=f"{p}-works-v1", aliases={f"{p}-works": {"is_write_index": True}},
+                      mappings={"dynamic": "strict", "properties": {"id": {"type": "keyword"}}})
+    res = es_sync.sync(store, es, cfg=search_server.cfg())
+    assert res.failed == 2 and res.errors
+    assert es.count(index=f"{p}-detections")["count"] == 2      # the rest went through
+    with store.session() as s:
+        left = s.execute(select(OutboxEntry.entity, OutboxEntry.attempts, OutboxEntry.last_error)).all()
+    assert {r.entity for r in left} == {"works"} and all(r.attempts == 1 and r.last_error for r in left)
+
+
+def test_reindex_swaps_alias_and_keeps_receiving(store, search_server):
+    det_ids = add_records(store, 4)
+    es = search_server.client()
+    cfg = search_server.cfg()
+    es_sync.sync(store, es, cfg=cfg)
+    p = search_server.prefix
+    out = es_sync.reindex(store, "detections", es, cfg=cfg)
+    assert out["index"] == f"{p}-detections-v2" and out["documents"] == 4
+    assert out["deleted"] == [f"{p}-detections-v1"]
+    assert list(es.indices.get_alias(name=f"{p}-detections")) == [f"{p}-detections-v2"]
+    assert es.count(index=f"{p}-detections")["count"] == 4
+    with store.session() as s:
+        s.get(Detection, det_ids[0]).review_state = "confirmed"
+    es_sync.sync(store, es, cfg=cfg)
+    assert es.get(index=f"{p}-detections", id=det_ids[0])["_source"]["review_state"] == "confirmed"
+    # a rebuild never overwrites a newer synced state: its version predates later syncs
+    assert es.get(index=f"{p}-detections", id=det_ids[0])["_version"] > \
+        es.get(index=f"{p}-detections", id=det_ids[1])["_version"]
+
+
+def test_status_reports_backlog_and_indices(store, search_server):
+    add_records(store, 2)
+    es = search_server.client()
+    cfg = search_server.cfg()
+    st = es_sync.status(store, es, cfg=cfg)
+    assert st["cluster"]["state"] == "up" and st["outbox"]["total"] == 6
+    es_sync.sync(store, es, cfg=cfg)
+    st = es_sync.status(store, es, cfg=cfg)
+    det = st["families"]["detections"]
+    assert det["records"] == 2 and det["indices"] == {f"{search_server.prefix}-detections-v1": 2}
+    assert det["stale_mapping"] is False and st["outbox"]["total"] == 0
+
+
+def test_off_when_unconfigured(store):
+    with pytest.raises(NotConfigured):
+        es_sync.sync(store, cfg={"url": None})
+    assert es_sync.status(store, cfg={"url": None})["cluster"]["state"] == "off"
