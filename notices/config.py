@@ -1,0 +1,21 @@
+"""The ``notices`` settings section, read once per call (tests switch homes)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from earwitness import settings
+
+
+def section() -> Mapping[str, Any]:
+    return settings.get().section("notices")
+
+
+def get(key: str, default: Any = None) -> Any:
+    return section().get(key, default)
+
+
+def per_platform(key: str, platform: str, default: Any = None) -> Any:
+    """A per-platform mapping's value for ``platform``, else its ``default`` entry."""
+    table = section().get(key) or {}
+    return table.get(platform, table.get("default", default))

@@ -1,0 +1,156 @@
+"""Evidence bundles: everything a detection rests on, hashed, stored and entered in the ledger.
+
+A bundle holds the captured clip, the page screenshot and HTML (where the
+crawler captured them), and ``metadata.json`` (offsets in clip and reference,
+score, estimated pitch and tempo, clip and work details, capture time in UTC and
+in ``notices.local_timezone``, software versions). Files are stored
+content-addressed under ``<home>/evidence/objects/``; ``manifest.json`` lists
+each file's SHA-256, and one ledger entry commits to all of them. A file whose
+hash differs from the one the crawler recorded at capture is refused: evidence
+that changed since capture is not evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from earwitness import __version__, settings
+from earwitness.store.ids import new_id
+from earwitness.store.models import Detection, utcnow
+from notices import config, ledger
+from notices.exceptions import EvidenceError, NotFound
+from notices.models import EvidenceBundle
+from notices.timestamping import Timestamper
+
+Bundle = EvidenceBundle
+
+
+def _times(t: datetime | None) -> dict | None:
+    if t is None:
+        return None
+    zone = config.get("local_timezone", "Asia/Shanghai")
+    return {"utc": t.astimezone(ZoneInfo("UTC")).isoformat(),
+            zone: t.astimezone(ZoneInfo(zone)).isoformat()}
+
+
+def _store_object(home: Path, src: Path, sha: str) -> str:
+    """Copy ``src`` into the object store under its hash; its path relative to the home."""
+    rel = Path("evidence", "objects", sha[:2], sha + src.suffix.lower())
+    dest = home / rel
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        shutil.copyfile(src, tmp)
+        if ledger.file_sha256(tmp) != sha:
+            tmp.unlink()
+            raise EvidenceError(f"{src} changed while it was being copied")
+        tmp.replace(dest)
+    return rel.as_posix()
+
+
+def _put_bytes(home: Path, data: bytes, suffix: str) -> tuple[str, str]:
+    import hashlib
+    sha = hashlib.sha256(data).hexdigest()
+    rel = Path("evidence", "objects", sha[:2], sha + suffix)
+    dest = home / rel
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    return rel.as_posix(), sha
+
+
+def metadata(det: Detection, files: dict[str, dict], not_captured: list[str]) -> dict:
+    clip, work = det.clip, det.work
+    return {
+        "detection": {
+            "id": det.id, "clip_offset_s": det.clip_offset_s, "ref_offset_s": det.ref_offset_s,
+            "duration_s": det.duration_s, "score": det.score,
+            "pitch_semitones": det.pitch_semitones, "tempo_ratio": det.tempo_ratio,
+            "matched_peaks": det.matched_peaks, "review_state": det.review_state,
+            "reviewed_by": det.reviewed_by, "reviewed_at": _times(det.reviewed_at),
+            "detected_at": _times(det.created_at),
+        },
+        "clip": {
+            "id": clip.id, "platform": clip.platform, "url": clip.url, "media_id": clip.media_id,
+            "title": clip.title, "uploader": clip.uploader, "uploader_id": clip.uploader_id,
+            "published_at": _times(clip.published_at), "captured_at": _times(clip.captured_at),
+            "is_live": clip.is_live, "live_window_start": _times(clip.live_window_start),
+            "live_window_end": _times(clip.live_window_end), "view_count": clip.view_count,
+            "audio_sha256": clip.audio_sha256, "duration_s": clip.duration_s,
+        },
+        "work": {"id": work.id, "title": work.title, "artist": work.artist, "isrc": work.isrc,
+                 "owner": work.owner, "audio_sha256": work.audio_sha256},
+        "files": {name: meta["sha256"] for name, meta in files.items()},
+        "not_captured": not_captured,
+        "software": {"earwitness": __version__, "matcher": det.matcher_version},
+        "bundled_at": _times(utcnow()),
+    }
+
+
+def build_bundle(session: Session, detection_id: str, *, home: Path | None = None,
+                 timestamper=None) -> Bundle:
+    """The detection's evidence bundle, built and entered in the ledger once (idempotent)."""
+    existing = session.scalar(select(EvidenceBundle).where(EvidenceBundle.detection_id == detection_id))
+    if existing is not None:
+        return existing
+    det = session.get(Detection, detection_id)
+    if det is None:
+        raise NotFound(f"no detection {detection_id!r}")
+    home = Path(home or settings.get().home)
+    clip = det.clip
+    sources = [("clip", clip.media_path, clip.media_sha256, True),
+               ("screenshot", clip.screenshot_path, clip.screenshot_sha256, False),
+               ("page", clip.html_path, clip.html_sha256, False)]
+    files: dict[str, dict] = {}
+    not_captured: list[str] = []
+    for name, rel, recorded, required in sources:
+        if not rel:
+            if required:
+                raise EvidenceError(f"clip {clip.id} has no captured media; nothing to bundle")
+            not_captured.append(name)
+            continue
+        src = home / rel
+        if not src.is_file():
+            raise EvidenceError(f"{name} of clip {clip.id} is missing: {rel}")
+        sha = ledger.file_sha256(src)
+        if recorded and recorded != sha:
+            raise EvidenceError(f"{name} of clip {clip.id} changed since capture: {rel} has "
+                                f"SHA-256 {sha}, capture recorded {recorded}")
+        files[name + src.suffix.lower()] = {"sha256": sha, "bytes": src.stat().st_size,
+                                            "path": _store_object(home, src, sha), "source": rel}
+    meta = metadata(det, files, not_captured)
+    meta_path, meta_sha = _put_bytes(home, json.dumps(meta, indent=2, ensure_ascii=False,
+                                                      sort_keys=True).encode("utf-8"), ".json")
+    files["metadata.json"] = {"sha256": meta_sha, "bytes": (home / meta_path).stat().st_size,
+                              "path": meta_path}
+    bundle_id = new_id()
+    manifest = {"bundle_id": bundle_id, "detection_id": det.id, "clip_id": clip.id,
+                "work_id": det.work_id, "files": files, "created_at": meta["bundled_at"]}
+    man_rel = Path("evidence", "bundles", det.id, "manifest.json")
+    (home / man_rel).parent.mkdir(parents=True, exist_ok=True)
+    man_bytes = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    (home / man_rel).write_bytes(man_bytes)
+    man_sha = ledger.file_sha256(home / man_rel)
+    ts = timestamper if timestamper is not None else Timestamper.from_settings()
+    entry_files = {name: {"sha256": m["sha256"], "path": m["path"]} for name, m in files.items()}
+    entry_files["manifest.json"] = {"sha256": man_sha, "path": man_rel.as_posix()}
+    entry = ledger.append(home, {"kind": "evidence_bundle", "bundle_id": bundle_id,
+                                 "detection_id": det.id, "files": entry_files,
+                                 "software": __version__}, timestamper=ts)
+    bundle = EvidenceBundle(id=bundle_id, detection_id=det.id, manifest_path=man_rel.as_posix(),
+                            manifest_sha256=man_sha, files=files, ledger_seq=entry["seq"],
+                            ledger_hash=entry["hash"], timestamped="tst" in entry)
+    session.add(bundle)
+    session.flush()
+    return bundle
+
+
+def bundle_for(session: Session, detection_id: str) -> Bundle | None:
+    return session.scalar(select(EvidenceBundle).where(EvidenceBundle.detection_id == detection_id))

@@ -1,0 +1,48 @@
+"""One root exception for the package, one subclass per meaning."""
+
+from __future__ import annotations
+
+
+class NoticesError(Exception):
+    """Root of every error raised on purpose by :mod:`notices`."""
+
+
+class NotFound(NoticesError):
+    """A case, detection, notice or bundle id that does not exist."""
+
+
+class ReviewError(NoticesError):
+    """A review action that does not apply (e.g. confirming a rejected detection)."""
+
+
+class TransitionNotAllowed(NoticesError):
+    """An event that the case's current state does not accept."""
+
+    def __init__(self, state: str, event: str, allowed: list[str]) -> None:
+        self.state, self.event, self.allowed = state, event, allowed
+        super().__init__(f"event {event!r} is not allowed in state {state!r}; "
+                         f"allowed here: {', '.join(allowed) or 'none'}")
+
+
+class MissingDetails(NoticesError):
+    """An event was applied without the details the law or the audit trail requires."""
+
+
+class MissingElements(NoticesError):
+    """A letter lacks statutory elements; it is not rendered."""
+
+    def __init__(self, lang: str, missing: list[str]) -> None:
+        self.lang, self.missing = lang, missing
+        super().__init__(f"the {lang} letter lacks required elements: {'; '.join(missing)}")
+
+
+class EvidenceError(NoticesError):
+    """Evidence cannot be bundled (file missing, or changed since capture)."""
+
+
+class LedgerError(NoticesError):
+    """The ledger file cannot be read or appended to."""
+
+
+class TimestampError(NoticesError):
+    """The time-stamp authority refused, could not be reached, or answered wrongly."""

@@ -1,0 +1,209 @@
+"""The evidence ledger: an append-only, hash-chained JSON-lines file under ``<home>/evidence``.
+
+Each entry commits to the one before (``prev`` is the previous entry's ``hash``;
+the first entry's is 64 zeros) and to the SHA-256 of every evidence file it
+lists. ``hash`` is the SHA-256 of the entry's canonical JSON without ``hash``
+and ``tst``; ``tst`` is an RFC 3161 token over that hash where an authority is
+configured. :func:`verify` re-reads everything and names each problem: an
+altered or missing file, an altered, missing or reordered entry, a bad
+time-stamp. Given the store, it also checks that every bundle's entry is there
+with the hash the store recorded (so a truncated tail is found too).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from earwitness.store.models import utcnow
+from notices.exceptions import LedgerError, TimestampError
+
+GENESIS = "0" * 64
+LEDGER_NAME = "ledger.jsonl"
+
+
+def evidence_dir(home: Path) -> Path:
+    return Path(home) / "evidence"
+
+
+def ledger_path(home: Path) -> Path:
+    return evidence_dir(home) / LEDGER_NAME
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def entry_hash(entry: dict) -> str:
+    body = {k: v for k, v in entry.items() if k not in ("hash", "tst")}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    folder = evidence_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "ledger.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read(home: Path) -> list[dict]:
+    """The ledger's entries in file order (raises on a line that is not JSON)."""
+    path = ledger_path(home)
+    if not path.exists():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise LedgerError(f"{path}:{n}: not JSON: {exc}") from exc
+    return out
+
+
+def append(home: Path, body: dict, *, timestamper: Callable[[bytes], bytes] | None = None) -> dict:
+    """Append one entry (``seq``, ``prev``, ``at``, ``hash`` and maybe ``tst`` are added)."""
+    with _locked(home):
+        entries = read(home)
+        last = entries[-1] if entries else None
+        entry = dict(body)
+        entry["seq"] = (last["seq"] + 1) if last else 1
+        entry["prev"] = last["hash"] if last else GENESIS
+        entry.setdefault("at", utcnow().isoformat())
+        entry["hash"] = entry_hash(entry)
+        if timestamper is not None:
+            entry["tst"] = base64.b64encode(timestamper(bytes.fromhex(entry["hash"]))).decode("ascii")
+        with open(ledger_path(home), "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return entry
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str        # entry_altered | entry_missing | entry_reordered | chain_broken | file_altered | file_missing | timestamp_invalid | not_json
+    where: str       # "entry 3", "line 4", or a file path relative to the data home
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.where}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    files_checked: int = 0
+    timestamps_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def kinds(self) -> set[str]:
+        return {p.kind for p in self.problems}
+
+
+def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: bool = True,
+           cert_pem: bytes | None = None, store=None) -> VerifyReport:
+    """Check the ledger and every file it lists; name every problem found.
+
+    ``expected`` maps ledger seq -> entry hash as the store recorded them; with
+    ``store`` given it is read from the evidence bundles there.
+    """
+    home = Path(home)
+    if expected is None and store is not None:
+        from sqlalchemy import select
+        from notices.models import EvidenceBundle
+        with store.session() as s:
+            expected = {seq: h for seq, h in s.execute(
+                select(EvidenceBundle.ledger_seq, EvidenceBundle.ledger_hash))}
+    report = VerifyReport()
+    path = ledger_path(home)
+    entries: list[tuple[int, dict]] = []
+    if path.exists():
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append((n, json.loads(line)))
+            except json.JSONDecodeError:
+                report.problems.append(Problem("not_json", f"line {n}", "line is not JSON (altered)"))
+    report.entries = len(entries)
+    by_seq: dict[int, dict] = {}
+    gaps: set[int] = set()
+    prev_hash, prev_seq = GENESIS, 0
+    for n, e in entries:
+        seq = e.get("seq")
+        where = f"entry {seq} (line {n})"
+        if not isinstance(seq, int):
+            report.problems.append(Problem("entry_altered", f"line {n}", "entry has no sequence number"))
+            continue
+        by_seq[seq] = e
+        stored = e.get("hash")
+        if entry_hash(e) != stored:
+            report.problems.append(Problem("entry_altered", where,
+                                           "content does not match its hash"))
+        if seq <= prev_seq:
+            report.problems.append(Problem("entry_reordered", where,
+                                           f"comes after entry {prev_seq} in the file"))
+        elif seq > prev_seq + 1:
+            gap = range(prev_seq + 1, seq)
+            gaps.update(gap)
+            report.problems.append(Problem("entry_missing", f"entries {gap.start}-{gap.stop - 1}"
+                                           if len(gap) > 1 else f"entry {gap.start}",
+                                           f"missing before entry {seq}"))
+        elif e.get("prev") != prev_hash:
+            report.problems.append(Problem("chain_broken", where,
+                                           f"does not commit to entry {prev_seq} (previous entry "
+                                           "altered and re-hashed, or this one rewritten)"))
+        prev_hash, prev_seq = stored, max(prev_seq, seq)
+        if check_files:
+            for name, meta in sorted((e.get("files") or {}).items()):
+                fpath = home / meta["path"]
+                report.files_checked += 1
+                if not fpath.is_file():
+                    report.problems.append(Problem("file_missing", meta["path"],
+                                                   f"{name} of entry {seq} is missing"))
+                elif file_sha256(fpath) != meta["sha256"]:
+                    report.problems.append(Problem("file_altered", meta["path"],
+                                                   f"{name} of entry {seq} does not match its SHA-256"))
+        if e.get("tst"):
+            report.timestamps_checked += 1
+            from notices import timestamping
+            try:
+                timestamping.verify_token(base64.b64decode(e["tst"]), bytes.fromhex(stored),
+                                          cert_pem=cert_pem)
+            except (TimestampError, ValueError) as exc:
+                report.problems.append(Problem("timestamp_invalid", where, str(exc)))
+    for seq, h in sorted((expected or {}).items()):
+        e = by_seq.get(seq)
+        if e is None:
+            if seq not in gaps:
+                report.problems.append(Problem("entry_missing", f"entry {seq}",
+                                               "recorded in the store but not in the ledger"))
+        elif e.get("hash") != h:
+            report.problems.append(Problem("entry_altered", f"entry {seq}",
+                                           "hash differs from the one the store recorded"))
+    return report

@@ -1,0 +1,112 @@
+"""The case lifecycle, declared: states, named events, what each event needs.
+
+::
+
+    confirmed ─draft_notice─► notice_drafted ─send_notice─► notice_sent ─verify_removed─► removed ─resolve─► resolved
+        ▲   └──────withdraw──────┐    │ withdraw_draft          │                 │                     │
+        └────────────────────────┼────┘                         └──counter_notice─┴─────────────────────┤
+                                 ▼                                                                      ▼
+                               closed ◄──close── restored ◄──restore── disputed ──escalate──► escalated ─close─► closed
+
+``send_notice`` is only ever applied by an explicit action (a person running
+``notices send`` or pressing the button) and must carry the channel, the
+recipient and the time: nothing in this package sends or marks sent on its own.
+``verify_removed`` is applied by the re-check (or by a person with the check's
+result). A counter-notice sets a deadline from its legal basis (:data:`DISPUTE_BASES`).
+
+Records that do not move the case (``opened``, ``detection_attached``,
+``recheck``, ``note``, ``reupload_found``) are events too, so the timeline is the
+whole history. The state machine is data; :mod:`notices.cases` applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Iterable
+
+STATES = ("confirmed", "notice_drafted", "notice_sent", "removed", "resolved",
+          "disputed", "restored", "escalated", "closed")
+TERMINAL = ("closed",)
+OPEN_STATES = tuple(s for s in STATES if s not in TERMINAL)
+
+
+@dataclass(frozen=True)
+class Transition:
+    event: str
+    sources: tuple[str, ...]
+    target: str
+    requires: tuple[str, ...] = ()      # details that must be given (non-empty)
+    needs_reason: bool = False
+    doc: str = ""
+
+
+TRANSITIONS: dict[str, Transition] = {t.event: t for t in (
+    Transition("draft_notice", ("confirmed",), "notice_drafted", ("notice_id",),
+               doc="a letter covering the case was drafted"),
+    Transition("withdraw_draft", ("notice_drafted",), "confirmed", needs_reason=True,
+               doc="the draft letter was withdrawn before sending"),
+    Transition("send_notice", ("notice_drafted",), "notice_sent",
+               ("channel", "recipient", "sent_at"),
+               doc="a person sent the letter: channel, recipient and time recorded"),
+    Transition("verify_removed", ("notice_sent",), "removed", ("check",),
+               doc="a re-check found the item gone"),
+    Transition("resolve", ("removed",), "resolved", doc="removal accepted as the outcome"),
+    Transition("counter_notice", ("notice_sent", "removed", "resolved"), "disputed",
+               ("basis", "received_at"),
+               doc="the uploader answered with a counter-notice; a deadline runs"),
+    Transition("restore", ("disputed",), "restored", needs_reason=True,
+               doc="the platform restored the item after the dispute period"),
+    Transition("escalate", ("disputed",), "escalated", needs_reason=True,
+               doc="legal action was taken within the dispute period"),
+    Transition("close", ("resolved", "restored", "escalated"), "closed",
+               doc="nothing more to do"),
+    Transition("withdraw", ("confirmed", "notice_drafted"), "closed", needs_reason=True,
+               doc="the case was dropped before a notice was sent (licence found, mistake)"),
+)}
+
+# records that keep the state as it is
+RECORDS = ("opened", "detection_attached", "recheck", "note", "reupload_found")
+
+# legal bases of a counter-notice period
+DISPUTE_BASES = {
+    "ecommerce_art43": "电子商务法 第四十三条 (15 days)",
+    "civil_code_1196": "民法典 第一千一百九十六条 (reasonable period)",
+    "dmca_512g": "17 U.S.C. 512(g)(2)(C) (10-14 business days)",
+}
+
+
+def events_from(state: str) -> list[str]:
+    """The transition events a case in ``state`` accepts, in declaration order."""
+    return [t.event for t in TRANSITIONS.values() if state in t.sources]
+
+
+def add_business_days(start: datetime, days: int, *, holidays: Iterable[date] = ()) -> datetime:
+    """``start`` moved forward by ``days`` business days (Mon-Fri, not in ``holidays``)."""
+    skip = set(holidays)
+    out, left = start, days
+    while left > 0:
+        out += timedelta(days=1)
+        if out.weekday() < 5 and out.date() not in skip:
+            left -= 1
+    return out
+
+
+def dispute_deadline(basis: str, received_at: datetime, conf) -> tuple[datetime, dict]:
+    """When the counter-notice period ends under ``basis``, and what was computed.
+
+    ``conf`` is the ``dispute`` mapping of the notices settings.
+    """
+    if basis == "ecommerce_art43":
+        days = int(conf.get("ecommerce_art43_days", 15))
+        return received_at + timedelta(days=days), {"days": days}
+    if basis == "civil_code_1196":
+        days = int(conf.get("civil_code_1196_days", 15))
+        return received_at + timedelta(days=days), {"days": days}
+    if basis == "dmca_512g":
+        low, high = (int(v) for v in conf.get("dmca_512g_business_days", (10, 14)))
+        holidays = [date.fromisoformat(str(d)) for d in conf.get("holidays", ())]
+        earliest = add_business_days(received_at, low, holidays=holidays)
+        latest = add_business_days(received_at, high, holidays=holidays)
+        return earliest, {"business_days": [low, high], "restore_not_after": latest.isoformat()}
+    raise KeyError(basis)

@@ -1,0 +1,244 @@
+"""Every transition, every illegal one, deadlines, the append-only trail, re-uploads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from notices import cases, lifecycle, review
+from notices.exceptions import MissingDetails, ReviewError, TransitionNotAllowed
+from notices.models import Case, CaseEvent
+
+from .conftest import T0
+
+SENT = {"channel": "email", "recipient": "copyright@fixture.invalid", "sent_at": T0}
+DETAILS = {
+    "draft_notice": {"notice_id": "N1"},
+    "withdraw_draft": {"reason": "wrong recipient"},
+    "send_notice": SENT,
+    "verify_removed": {"check": "HTTP 404"},
+    "resolve": {},
+    "counter_notice": {"basis": "civil_code_1196", "received_at": T0},
+    "restore": {"reason": "no complaint filed in the period"},
+    "escalate": {"reason": "suit filed"},
+    "close": {},
+    "withdraw": {"reason": "licence found"},
+}
+# a path of events that reaches each state from confirmed
+PATH_TO = {
+    "confirmed": [],
+    "notice_drafted": ["draft_notice"],
+    "notice_sent": ["draft_notice", "send_notice"],
+    "removed": ["draft_notice", "send_notice", "verify_removed"],
+    "resolved": ["draft_notice", "send_notice", "verify_removed", "resolve"],
+    "disputed": ["draft_notice", "send_notice", "counter_notice"],
+    "restored": ["draft_notice", "send_notice", "counter_notice", "restore"],
+    "escalated": ["draft_notice", "send_notice", "counter_notice", "escalate"],
+    "closed": ["withdraw"],
+}
+
+
+def _apply(s, case_id, event):
+    d = dict(DETAILS[event])
+    reason = d.pop("reason", None)
+    return cases.apply(s, case_id, event, actor="tester", reason=reason, **d)
+
+
+def _case_in(s, seed, state) -> Case:
+    det = seed.detection(s)
+    case = review.confirm(s, det.id, actor="reviewer")
+    for ev in PATH_TO[state]:
+        _apply(s, case.id, ev)
+    assert case.state == state
+    return case
+
+
+def test_declaration_is_consistent():
+    for t in lifecycle.TRANSITIONS.values():
+        assert t.target in lifecycle.STATES
+        assert set(t.sources) <= set(lifecycle.STATES)
+    assert set(PATH_TO) == set(lifecycle.STATES)
+    assert lifecycle.events_from("closed") == []
+
+
+@pytest.mark.parametrize("event", list(lifecycle.TRANSITIONS))
+@pytest.mark.parametrize("state", lifecycle.STATES)
+def test_every_transition_and_every_illegal_one(store, seed, state, event):
+    with store.session() as s:
+        case = _case_in(s, seed, state)
+        t = lifecycle.TRANSITIONS[event]
+        if state in t.sources:
+            _apply(s, case.id, event)
+            assert case.state == t.target
+            last = case.events[-1]
+            assert (last.event, last.from_state, last.to_state, last.actor) == \
+                (event, state, t.target, "tester")
+        else:
+            with pytest.raises(TransitionNotAllowed) as info:
+                _apply(s, case.id, event)
+            assert state in str(info.value) and event in str(info.value)
+            assert case.state == state
+
+
+def test_allowed_events_match_declaration(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "disputed")
+        assert cases.allowed_events(case) == ["restore", "escalate"]
+
+
+def test_send_needs_channel_recipient_time(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "notice_drafted")
+        with pytest.raises(MissingDetails, match="channel"):
+            cases.apply(s, case.id, "send_notice", actor="legal", recipient="x", sent_at=T0)
+        with pytest.raises(MissingDetails, match="timezone-aware"):
+            cases.apply(s, case.id, "send_notice", actor="legal", channel="email", recipient="x",
+                        sent_at=datetime(2026, 3, 2))
+        assert case.state == "notice_drafted"
+        cases.apply(s, case.id, "send_notice", actor="legal", channel="email", recipient="x",
+                    sent_at="2026-03-02T10:00:00+08:00")
+        assert case.sent_at == datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
+        assert case.sla_due_at == case.sent_at + timedelta(days=3)
+        ev = case.events[-1]
+        assert ev.details["channel"] == "email" and ev.details["recipient"] == "x"
+
+
+def test_withdraw_needs_reason(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "confirmed")
+        with pytest.raises(MissingDetails, match="reason"):
+            cases.apply(s, case.id, "withdraw", actor="legal")
+
+
+def test_overdue_after_sla(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "notice_sent")
+        assert not case.is_overdue(T0 + timedelta(days=2, hours=23))
+        assert case.is_overdue(T0 + timedelta(days=3, seconds=1))
+        assert [c.id for c in cases.list_cases(s, overdue=True, now=T0 + timedelta(days=4))] == [case.id]
+        assert cases.list_cases(s, overdue=True, now=T0 + timedelta(days=1)) == []
+
+
+@pytest.mark.parametrize("basis,received,deadline", [
+    ("ecommerce_art43", T0, T0 + timedelta(days=15)),
+    ("civil_code_1196", T0, T0 + timedelta(days=15)),
+    # Monday 2 March + 10 business days = Monday 16 March
+    ("dmca_512g", T0, datetime(2026, 3, 16, 9, 0, tzinfo=timezone.utc)),
+    # Friday 6 March + 10 business days = Friday 20 March
+    ("dmca_512g", T0 + timedelta(days=4), datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc)),
+])
+def test_dispute_deadlines(store, seed, basis, received, deadline):
+    with store.session() as s:
+        case = _case_in(s, seed, "removed")
+        cases.apply(s, case.id, "counter_notice", actor="legal", basis=basis, received_at=received)
+        assert case.state == "disputed" and case.dispute_basis == basis
+        assert case.deadline_at == deadline
+        if basis == "dmca_512g":
+            latest = datetime.fromisoformat(case.events[-1].details["restore_not_after"])
+            assert latest == lifecycle.add_business_days(received, 14)
+            assert (latest - received).days == (18 if received == T0 else 20)
+
+
+def test_reasonable_period_is_configurable(store, seed, monkeypatch):
+    from earwitness import settings
+    monkeypatch.setenv("EARWITNESS__NOTICES__DISPUTE__CIVIL_CODE_1196_DAYS", "20")
+    settings.configure(seed.home)
+    with store.session() as s:
+        case = _case_in(s, seed, "notice_sent")
+        cases.apply(s, case.id, "counter_notice", actor="legal", basis="civil_code_1196",
+                    received_at=T0)
+        assert case.deadline_at == T0 + timedelta(days=20)
+
+
+def test_business_days_skip_holidays():
+    start = datetime(2026, 9, 30, tzinfo=timezone.utc)   # Wednesday
+    holidays = [datetime(2026, 10, d).date() for d in range(1, 8)]
+    assert lifecycle.add_business_days(start, 1, holidays=holidays).date().isoformat() == "2026-10-08"
+
+
+def test_unknown_basis_refused(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "removed")
+        with pytest.raises(MissingDetails, match="basis"):
+            cases.apply(s, case.id, "counter_notice", actor="x", basis="whim", received_at=T0)
+        assert case.state == "removed"
+
+
+def test_events_are_append_only(store, seed):
+    with store.session() as s:
+        case_id = _case_in(s, seed, "notice_sent").id
+    with pytest.raises(ValueError, match="append-only"):
+        with store.session() as s:
+            ev = s.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case_id)).first()
+            ev.reason = "rewritten"
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE case_events SET reason='x'"))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM case_events"))
+    with store.session() as s:
+        evs = s.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case_id)
+                        .order_by(CaseEvent.seq)).all()
+        assert [e.event for e in evs] == ["opened", "draft_notice", "send_notice"]
+        assert [e.seq for e in evs] == [1, 2, 3]
+
+
+def test_one_case_per_item_and_later_detections_attach(store, seed):
+    with store.session() as s:
+        d1 = seed.detection(s, media_id="same")
+        d2 = seed.detection(s, work_id="T002", media_id="same")
+        c1 = review.confirm(s, d1.id, actor="r")
+        c2 = review.confirm(s, d2.id, actor="r")
+        assert c1.id == c2.id and c1.work_ids() == ["T001", "T002"]
+        assert [e.event for e in c1.events] == ["opened", "detection_attached"]
+        assert review.confirm(s, d1.id, actor="r").id == c1.id   # idempotent
+
+
+def test_reupload_of_removed_content_opens_linked_case(store, seed):
+    with store.session() as s:
+        old = _case_in(s, seed, "removed")
+        old_clip = old.detections[0].clip
+        # the same audio uploaded again under a new media id
+        det = seed.detection(s, clip=seed.clip(s, media_id="again", audio_sha256=old_clip.audio_sha256))
+        new = review.confirm(s, det.id, actor="r")
+        assert new.id != old.id and new.previous_case_id == old.id and new.state == "confirmed"
+        assert old.events[-1].event == "reupload_found"
+        assert old.events[-1].details["new_case_id"] == new.id
+        # and the same item id coming back after removal
+        det2 = seed.detection(s, work_id="T003", clip=seed.clip(s, media_id=old.media_id))
+        again = review.confirm(s, det2.id, actor="r")
+        assert again.previous_case_id == old.id
+
+
+def test_reject_keeps_known_false_positive(store, seed):
+    with store.session() as s:
+        det = seed.detection(s)
+        with pytest.raises(MissingDetails):
+            review.reject(s, det.id, actor="r", reason=" ")
+        review.reject(s, det.id, actor="r", reason="cover with licence")
+        assert det.review_state == "rejected"
+        assert review.is_known_false_positive(s, det.clip.audio_sha256, "T001")
+        assert not review.is_known_false_positive(s, det.clip.audio_sha256, "T002")
+        with pytest.raises(ReviewError):
+            review.confirm(s, det.id, actor="r")
+        assert review.pending(s) == []
+
+
+def test_pending_filters_and_auto_confirm(store, seed, monkeypatch):
+    from earwitness import settings
+    with store.session() as s:
+        hi = seed.detection(s, score=0.95)
+        lo = seed.detection(s, score=0.5, platform="other")
+        assert [d.id for d in review.pending(s, min_score=0.9)] == [hi.id]
+        assert [d.id for d in review.pending(s, platform="other")] == [lo.id]
+        assert review.auto_confirm(s) == 0          # off by default
+    monkeypatch.setenv("EARWITNESS__NOTICES__AUTO_CONFIRM__ENABLED", "true")
+    settings.configure(seed.home)
+    with store.session() as s:
+        assert review.auto_confirm(s) == 1
+        assert s.get(type(hi), hi.id).review_state == "confirmed"
+        assert s.get(type(lo), lo.id).review_state == "pending"
+        assert cases.case_for_detection(s, hi.id).events[0].actor == review.AUTO_ACTOR
