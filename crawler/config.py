@@ -1,0 +1,132 @@
+"""Typed views of the ``crawler`` settings section and of the site YAML files.
+
+A site is ``config/sites/<name>.yaml`` or ``<home>/sites/<name>.yaml`` (the user's,
+which wins), with ``crawler.sites.<name>.*`` in the settings merged on top (so
+``EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL`` moves the fixture platform).
+Real platforms without a YAML (bilibili, youtube, ...) are adapters in
+``crawler/spiders/``; they read the same per-site keys (proxy, cookies_file,
+user_agent, obey_robots) from ``crawler.sites.<name>``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from crawler.errors import SiteConfigError
+from earwitness import settings as ew_settings
+
+SITES_DIR = ew_settings.CONFIG_DIR / "sites"
+
+
+def _plain(value: Any) -> Any:
+    """Frozen settings (MappingProxy/tuple) back to dict/list."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def section() -> dict:
+    """The ``crawler`` settings section as a plain dict."""
+    return _plain(ew_settings.get().section("crawler"))
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """One configured site; ``raw`` keeps every key of its YAML for the spider."""
+
+    name: str
+    platform: str
+    raw: dict = field(repr=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.raw.get("base_url", "")).rstrip("/")
+
+    def url(self, template: str, **values: str) -> str:
+        """Fill ``{base_url}``, ``{query}``, ``{id}`` in a URL template."""
+        from urllib.parse import quote
+        vals = {"base_url": self.base_url}
+        vals.update({k: (quote(v, safe="") if k == "query" else v) for k, v in values.items()})
+        try:
+            return template.format(**vals)
+        except KeyError as exc:
+            raise SiteConfigError(f"site {self.name!r}: URL template {template!r} uses unknown {exc}") from exc
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """A per-site key, else the crawler-wide one (proxy, user_agent, obey_robots...)."""
+        if key in self.raw and self.raw[key] is not None:
+            return self.raw[key]
+        return section().get(key, default)
+
+
+def site_files() -> dict[str, Path]:
+    """Site name -> its YAML file (the user's folder wins over the shipped one)."""
+    found: dict[str, Path] = {}
+    for folder in (SITES_DIR, ew_settings.get().path("sites")):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.yaml")):
+                found[path.stem] = path
+    return found
+
+
+def load_site(name: str) -> SiteConfig:
+    """The configuration of site ``name`` (a YAML site or a built-in adapter)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name or ""):
+        raise SiteConfigError(f"bad site name {name!r}")
+    raw: dict = {}
+    path = site_files().get(name)
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise SiteConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise SiteConfigError(f"{path}: expected a mapping at top level")
+    overrides = section().get("sites", {}).get(name, {})
+    raw = _merge(raw, overrides or {})
+    raw.setdefault("name", name)
+    if path is not None:
+        raw.setdefault("kind", "configurable")
+        for key in ("base_url", "video"):
+            if not raw.get(key):
+                raise SiteConfigError(f"site {name!r} ({path}): missing key {key!r}")
+        if not (raw.get("search_url") or raw.get("start_urls") or raw.get("live")):
+            raise SiteConfigError(f"site {name!r}: needs search_url, start_urls or live")
+    return SiteConfig(name=name, platform=str(raw.get("platform") or name), raw=raw)
+
+
+def licensed_accounts() -> set[tuple[str, str]]:
+    """(platform, uploader id or name) pairs whose uploads are licensed."""
+    out: set[tuple[str, str]] = set()
+    for entry in section().get("licensed") or []:
+        if not isinstance(entry, Mapping) or "platform" not in entry:
+            raise SiteConfigError(f"crawler.licensed: each entry needs platform and uploader_id, got {entry!r}")
+        who = entry.get("uploader_id") or entry.get("uploader")
+        if who:
+            out.add((str(entry["platform"]), str(who)))
+    return out
+
+
+def is_licensed(platform: str, uploader_id: str | None, uploader: str | None) -> bool:
+    acc = licensed_accounts()
+    return any((platform, str(x)) in acc for x in (uploader_id, uploader) if x)

@@ -1,0 +1,159 @@
+"""From an item page to a stored, matched clip: the media pipeline's work, as a plain function.
+
+:func:`ingest_item` runs in a worker thread of the crawl (one item at a time per
+thread) and is safe to repeat: an item already ``fetched`` is skipped; an item
+whose media file (the URL yt-dlp chose) was fetched before via another page
+reuses that audio; audio is stored by SHA-256, and the matcher matches each
+audio hash once. The clip row and the frontier's ``fetched`` mark are written
+in one transaction, so a crawl killed at any point neither loses a clip nor
+fetches it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from crawler import config, frontier, media
+from crawler.errors import ContentGone, CrawlerError, FetchFailed, MediaRejected
+from crawler.items import VideoItem
+from earwitness.store.models import Clip, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What became of one item: ``state`` is the frontier state (or ``skipped``)."""
+
+    media_id: str
+    state: str
+    reason: str | None = None
+    clip_id: str | None = None
+    licensed: bool = False
+    reused_audio: bool = False
+    detections: int = 0
+    work_ids: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def store_evidence(item: VideoItem) -> dict[str, str | None]:
+    """Screenshot PNG and HTML of the page, content addressed under ``<home>/evidence/pages``."""
+    out: dict[str, str | None] = {}
+    if item.screenshot:
+        out["screenshot_sha256"], out["screenshot_path"] = media.store_bytes(
+            item.screenshot, folder="evidence/pages", suffix=".png")
+    if item.html:
+        out["html_sha256"], out["html_path"] = media.store_bytes(item.html, folder="evidence/pages",
+                                                                 suffix=".html")
+    return out
+
+
+def _first(*values):
+    return next((v for v in values if v not in (None, "")), None)
+
+
+def match(store, clip_id: str) -> list:
+    """Hand a stored clip to the matcher (``earwitness.matching.match_clip``); returns detections.
+
+    Without the matcher installed the clip stays ``fetched`` for ``match_backlog``.
+    """
+    try:
+        from earwitness.matching import match_clip
+    except ImportError:
+        log.warning("earwitness.matching is not available; clip %s left for match_backlog", clip_id)
+        return []
+    with store.session() as s:
+        clip = s.get(Clip, clip_id)
+        dets = match_clip(s, clip) or []
+        return [(d.work_id, d.id) for d in dets]
+
+
+def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bool = True,
+                max_attempts: int = 3) -> Outcome:
+    """Fetch, store and match one item. Expected failures become outcomes, not exceptions."""
+    out = Outcome(media_id=item.media_id, state="skipped")
+    with store.session() as s:
+        row = frontier.ensure(s, item.site, item.platform, item.media_id, item.url)
+        if row.state in ("fetched", "gone", "rejected") or (row.state == "failed" and row.attempts >= max_attempts):
+            out.state, out.clip_id = row.state, row.clip_id
+            return out
+        row.attempts += 1
+    if item.gone_reason:
+        frontier.mark(store, item.platform, item.media_id, "gone", reason=item.gone_reason,
+                      http_status=item.http_status)
+        out.state, out.reason = "gone", item.gone_reason
+        return out
+    t0 = time.perf_counter()
+    try:
+        info = media.extract(item.url, site)
+        t1 = time.perf_counter()
+        out.timings["extract"] = t1 - t0
+        src = media.source_url(info)
+        audio = None
+        media_sha = None
+        if src:
+            with store.session() as s:
+                twin = frontier.fetched_with_source(s, src)
+                clip = s.get(Clip, twin.clip_id) if twin is not None and twin.clip_id else None
+                if clip is not None and clip.media_path and media.ew_settings.get().path(clip.media_path).exists():
+                    audio = media.StoredAudio(clip.audio_sha256, clip.media_path, clip.duration_s or 0.0)
+                    media_sha = clip.media_sha256
+                    out.reused_audio = True
+        if audio is None:
+            fetched = media.download(info, site)
+            audio, media_sha = fetched.audio, fetched.media_sha256
+            out.timings.update(fetched.timings)
+    except ContentGone as exc:
+        frontier.mark(store, item.platform, item.media_id, "gone", reason=exc.reason, http_status=exc.http_status)
+        out.state, out.reason = "gone", exc.reason
+        return out
+    except MediaRejected as exc:
+        frontier.mark(store, item.platform, item.media_id, "rejected", reason=exc.reason)
+        out.state, out.reason = "rejected", exc.reason
+        return out
+    except (FetchFailed, CrawlerError) as exc:
+        frontier.mark(store, item.platform, item.media_id, "failed", reason=str(exc)[:1000],
+                      http_status=getattr(exc, "http_status", None))
+        out.state, out.reason = "failed", str(exc)
+        return out
+
+    t2 = time.perf_counter()
+    evidence = store_evidence(item)
+    uploader_id = _first(item.uploader_id, info.get("uploader_id"), info.get("channel_id"))
+    uploader = _first(item.uploader, info.get("uploader"), info.get("channel"))
+    licensed = config.is_licensed(item.platform, uploader_id, uploader)
+    clip = Clip(
+        platform=item.platform, url=item.url, media_id=item.media_id,
+        title=_first(item.title, info.get("title")), uploader=uploader, uploader_id=uploader_id,
+        published_at=_first(media.parse_time(item.published_at), media.parse_time(info.get("timestamp")),
+                            media.parse_time(info.get("upload_date"))),
+        captured_at=utcnow(), view_count=_first(item.view_count, media.parse_count(info.get("view_count"))),
+        is_live=bool(item.is_live or info.get("is_live")), licensed=licensed,
+        audio_sha256=audio.audio_sha256, media_path=audio.media_path, media_sha256=media_sha,
+        duration_s=audio.duration_s, status="licensed" if licensed else "fetched",
+        extra={"site": item.site, "query": item.query, "found_on": item.found_on,
+               "source_url": src, "extractor": info.get("extractor_key"), **item.extra},
+        **evidence,
+    )
+    with store.session() as s:
+        s.add(clip)
+        s.flush()
+        row = frontier.get(s, item.platform, item.media_id)
+        row.state, row.clip_id, row.source_url, row.audio_sha256 = "fetched", clip.id, src, audio.audio_sha256
+        row.reason = "licensed" if licensed else None
+    out.timings["store"] = time.perf_counter() - t2
+    out.state, out.clip_id, out.licensed = "fetched", clip.id, licensed
+    if do_match and not licensed:
+        t3 = time.perf_counter()
+        try:
+            found = match(store, clip.id)
+        except Exception as exc:  # a matcher bug must not kill the crawl; the clip stays for the backlog
+            log.exception("matching clip %s failed", clip.id)
+            out.reason = f"match failed: {exc}"
+            found = []
+        out.detections = len(found)
+        out.work_ids = sorted({w for w, _ in found})
+        out.timings["match"] = time.perf_counter() - t3
+    return out

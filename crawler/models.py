@@ -1,0 +1,53 @@
+"""The crawl frontier: what each crawl found and what became of it, so a killed crawl resumes.
+
+One row per item (platform + media id). States::
+
+    discovered -> fetched | gone | rejected | failed
+                  (failed is retried by the next crawl, up to ``max_attempts``)
+
+A listing page's results are written as ``discovered`` before any of them is
+fetched, so a crawl killed mid-way loses nothing it found; a restarted crawl
+fetches every ``discovered`` row first and never refetches a ``fetched`` one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from earwitness.store.ids import new_id
+from earwitness.store.models import Base, utcnow
+
+STATES = ("discovered", "fetched", "gone", "rejected", "failed")
+
+
+class FrontierEntry(Base):
+    """One discovered item and its fetch outcome."""
+
+    __tablename__ = "crawl_frontier"
+    __table_args__ = (
+        UniqueConstraint("platform", "media_id", name="uq_crawl_frontier_item"),
+        Index("ix_crawl_frontier_site_state", "site", "state"),
+        Index("ix_crawl_frontier_source", "source_url"),
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    site: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(64))
+    media_id: Mapped[str] = mapped_column(String(256))
+    url: Mapped[str] = mapped_column(Text)
+    query: Mapped[str | None] = mapped_column(Text)
+    found_on: Mapped[str | None] = mapped_column(Text)          # the listing page's URL
+    state: Mapped[str] = mapped_column(String(16), default="discovered")
+    reason: Mapped[str | None] = mapped_column(Text)            # http_404, too_long, ...
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    source_url: Mapped[str | None] = mapped_column(Text)        # the media file yt-dlp chose
+    audio_sha256: Mapped[str | None] = mapped_column(String(64))
+    clip_id: Mapped[str | None] = mapped_column(String(26))
+    listing: Mapped[dict[str, Any]] = mapped_column(default=dict)  # fields seen on the listing
+    discovered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

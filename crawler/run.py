@@ -1,0 +1,164 @@
+"""Run one crawl in a child process with a timeout (Twisted's reactor cannot restart).
+
+The daemon and the CLI call :func:`crawl_site`; the child is ``python -m
+crawler.run`` which runs Scrapy's CrawlerProcess once and writes its report as
+JSON. A child that outlives ``timeout_s`` is killed; everything it found and
+stored is already in the store (the frontier), and the next crawl resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler import config
+from crawler.errors import CrawlerError
+from earwitness import settings as ew_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrawlReport:
+    """What one crawl did. ``counts`` keys: listed, fetched, gone, rejected, failed, skipped,
+    licensed, reused_audio, detections, layout_changed, errors, over_limit."""
+
+    site: str
+    ok: bool
+    returncode: int | None = None
+    timed_out: bool = False
+    queries: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    work_ids: dict[str, int] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    peak_rss_mb: float | None = None
+    frontier: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | None = None,
+               timeout_s: float | None = None, render_js: bool | None = None, match: bool = True,
+               log_file: str | os.PathLike | None = None) -> CrawlReport:
+    """Crawl ``site`` in a child process; returns its report (also after a timeout).
+
+    ``query`` None means: the catalog's queries plus configured keywords. An empty
+    string is a query too (on sites that list everything for it).
+    """
+    from crawler import frontier
+    from earwitness.store import open_store
+    config.load_site(site)  # a bad site name or YAML fails here, in the caller
+    timeout_s = float(timeout_s or config.section().get("crawl_timeout_s", 1800))
+    home = ew_settings.get().home
+    with tempfile.NamedTemporaryFile("r", suffix=".json", prefix="crawl-report-", delete=False) as tmp:
+        report_path = Path(tmp.name)
+    cmd = [sys.executable, "-m", "crawler.run", "--site", site, "--report", str(report_path)]
+    if query is not None:
+        for q in [query] if isinstance(query, str) else query:
+            cmd += ["--query", q]
+    if limit is not None:
+        cmd += ["--limit", str(limit)]
+    if render_js is not None:
+        cmd += ["--render-js" if render_js else "--no-render-js"]
+    if not match:
+        cmd += ["--no-match"]
+    env = dict(os.environ, EARWITNESS_HOME=str(home))
+    logf = open(log_file, "ab") if log_file else subprocess.DEVNULL
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=logf, start_new_session=True)
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    finally:
+        if log_file:
+            logf.close()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    data: dict[str, Any] = {}
+    if report_path.exists() and report_path.stat().st_size:
+        try:
+            data = json.loads(report_path.read_text())
+        except ValueError:
+            data = {}
+    report_path.unlink(missing_ok=True)
+    report = CrawlReport(site=site, ok=proc.returncode == 0 and not timed_out, returncode=proc.returncode,
+                         timed_out=timed_out, elapsed_s=round(time.monotonic() - t0, 3),
+                         peak_rss_mb=round(usage.ru_maxrss / 1024, 1))
+    for key in ("queries", "counts", "work_ids", "timings_s", "errors"):
+        if key in data:
+            setattr(report, key, data[key])
+    report.frontier = frontier.counts(open_store(), site)
+    return report
+
+
+def _child(argv: list[str] | None = None) -> int:
+    """The child: one Scrapy CrawlerProcess, one spider, report written at the end."""
+    parser = argparse.ArgumentParser(prog="python -m crawler.run")
+    parser.add_argument("--site", required=True)
+    parser.add_argument("--query", action="append")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--report")
+    parser.add_argument("--render-js", dest="render_js", action="store_true", default=None)
+    parser.add_argument("--no-render-js", dest="render_js", action="store_false")
+    parser.add_argument("--no-match", dest="match", action="store_false", default=True)
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "earwitness-numba-cache"))
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.queries import catalog_queries
+    from crawler.settings import scrapy_settings
+    from crawler.spiders import spider_for
+    from earwitness.store import open_store
+
+    site = config.load_site(args.site)
+    store = open_store()
+    queries = args.query if args.query is not None else catalog_queries(store)
+    spider_cls = spider_for(site)
+    process = CrawlerProcess(scrapy_settings(site))
+    crawler = process.create_crawler(spider_cls)
+    result: dict[str, Any] = {}
+
+    def closed(spider, reason):
+        result.update(spider.report())
+        result["close_reason"] = reason
+        if args.report:
+            Path(args.report).write_text(json.dumps(result, indent=1))
+
+    crawler.signals.connect(closed, signal=signals.spider_closed)
+    kwargs: dict[str, Any] = {"site": site, "queries": queries, "limit": args.limit, "do_match": args.match}
+    if args.render_js is not None:
+        kwargs["render_js"] = args.render_js
+    process.crawl(crawler, **kwargs)
+    process.start()
+    return 0 if result.get("close_reason") == "finished" else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(_child())
+    except CrawlerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,73 @@
+"""Scrapy settings for one crawl of one site: the whole component chain in one place.
+
+Playwright lives in the download layer: requests whose meta says ``playwright``
+go through scrapy-playwright's handler (Debian's chromium, the flags below),
+the rest through Scrapy's plain HTTP handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler import config
+
+
+def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
+    """Scrapy settings for a crawl of ``site`` from the ``crawler`` section and the site's YAML."""
+    sec = config.section()
+    chromium = sec.get("chromium", {})
+    throttle = sec.get("autothrottle", {})
+    retry = sec.get("retry", {})
+    media = sec.get("media", {})
+    per_domain = int(site.option("per_domain_concurrency", 4))
+    return {
+        "BOT_NAME": "earwitness",
+        "USER_AGENT": site.option("user_agent"),
+        "ROBOTSTXT_OBEY": bool(site.option("obey_robots", True)),
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "INFO",
+        "LOG_ENABLED": True,
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "REACTOR_THREADPOOL_MAXSIZE": int(media.get("fetch_workers", 4)) + 4,
+        "CONCURRENT_REQUESTS": int(sec.get("concurrency", 8)),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": per_domain,
+        "CONCURRENT_ITEMS": int(media.get("fetch_workers", 4)),
+        "DOWNLOAD_DELAY": float(site.option("download_delay_s", 0.0)),
+        "AUTOTHROTTLE_ENABLED": bool(throttle.get("enabled", True)),
+        "AUTOTHROTTLE_START_DELAY": float(throttle.get("start_delay_s", 0.05)),
+        "AUTOTHROTTLE_MAX_DELAY": float(throttle.get("max_delay_s", 10)),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(throttle.get("target_concurrency", per_domain)),
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": int(retry.get("times", 6)),
+        "RETRY_HTTP_CODES": list(retry.get("http_codes", [408, 429, 500, 502, 503, 504])),
+        "EARWITNESS_RETRY_BACKOFF_BASE": float(retry.get("backoff_base_s", 0.5)),
+        "EARWITNESS_RETRY_MAX_BACKOFF": float(retry.get("max_backoff_s", 60)),
+        "EARWITNESS_PROXY": site.option("proxy"),
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawler.middlewares.BackoffRetryMiddleware": 550,
+            "crawler.middlewares.ProxyMiddleware": 740,
+        },
+        "ITEM_PIPELINES": {
+            "crawler.pipelines.MediaPipeline": 300,
+        },
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+        "DOWNLOAD_HANDLERS": {
+            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        },
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {
+            "executable_path": chromium.get("executable_path", "/usr/bin/chromium"),
+            "args": list(chromium.get("args", [])),
+            "headless": True,
+            **({"proxy": {"server": site.option("proxy")}} if site.option("proxy") else {}),
+        },
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": int(chromium.get("navigation_timeout_ms", 30000)),
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": int(chromium.get("max_pages", 4)),
+        "PLAYWRIGHT_CONTEXTS": {"default": {"user_agent": site.option("user_agent"),
+                                            "viewport": {"width": 1280, "height": 900}}},
+        # the browser renders pages, it does not stream media: the pipeline fetches audio once
+        "PLAYWRIGHT_ABORT_REQUEST": "crawler.middlewares.abort_media_request",
+    }

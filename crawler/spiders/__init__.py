@@ -1,0 +1,38 @@
+"""Spiders: one platform a file on :class:`crawler.spiders.base.BaseSpider`.
+
+``spider_for(site)`` picks the class: a site with a YAML in ``config/sites/`` is
+crawled by the configurable spider; the real platforms have adapters.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from crawler.config import SiteConfig, load_site
+from crawler.errors import SiteConfigError
+
+ADAPTERS = {
+    "bilibili": "crawler.spiders.bilibili:BilibiliSpider",
+    "youtube": "crawler.spiders.youtube:YoutubeSpider",
+    "tiktok": "crawler.spiders.tiktok:TiktokSpider",
+    "douyin": "crawler.spiders.douyin:DouyinSpider",
+    "kuaishou": "crawler.spiders.kuaishou:KuaishouSpider",
+    "huya": "crawler.spiders.huya:HuyaSpider",
+    "douyu": "crawler.spiders.douyu:DouyuSpider",
+    "twitch": "crawler.spiders.twitch:TwitchSpider",
+}
+
+
+def spider_for(site: str | SiteConfig):
+    """The spider class that crawls ``site``."""
+    cfg = site if isinstance(site, SiteConfig) else load_site(site)
+    kind = cfg.get("kind")
+    if kind == "configurable":
+        from crawler.spiders.configurable import ConfigurableSiteSpider
+        return ConfigurableSiteSpider
+    target = ADAPTERS.get(cfg.get("adapter") or cfg.name)
+    if target is None:
+        raise SiteConfigError(f"unknown site {cfg.name!r}: add config/sites/{cfg.name}.yaml "
+                              f"or use one of {sorted(ADAPTERS)}")
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,168 @@
+"""The shared base: frontier, de-duplication, limits, evidence requests and the crawl report.
+
+A platform spider implements :meth:`BaseSpider.discovery_requests` (listing pages,
+or yt-dlp flat extraction) and :meth:`BaseSpider.parse_item` (an item page into
+a :class:`crawler.items.VideoItem`); it never fetches media or talks to the store.
+HTTP, throttling and retries are Scrapy's and :mod:`crawler.middlewares`'.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Any, AsyncIterator, Iterable, Iterator
+
+import scrapy
+from scrapy.http import Request, Response
+from scrapy_playwright.page import PageMethod
+
+from crawler import config, frontier
+from crawler.errors import LayoutChanged
+from crawler.frontier import Found
+from crawler.items import VideoItem
+from earwitness.store import open_store
+
+log = logging.getLogger(__name__)
+
+GONE_HTTP = {404: "http_404", 410: "http_410", 451: "http_451"}
+
+
+class BaseSpider(scrapy.Spider):
+    """Crawl one site: discover items, skip what the frontier has, request item pages."""
+
+    name = "base"
+    platform = ""
+
+    def __init__(self, site: str | config.SiteConfig, queries: Iterable[str] | None = None,
+                 limit: int | None = None, do_match: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.site_cfg = site if isinstance(site, config.SiteConfig) else config.load_site(site)
+        self.site_name = self.site_cfg.name
+        self.platform = self.site_cfg.platform or self.platform
+        self.queries = list(queries or [])
+        sec = config.section()
+        self.limit = int(limit) if limit is not None else int(sec.get("default_limit", 200))
+        self.max_attempts = int(sec.get("max_attempts", 3))
+        self.do_match = do_match
+        ev = sec.get("evidence", {})
+        self.capture_screenshot = bool(self.site_cfg.get("screenshot", ev.get("screenshot", True)))
+        self.store = open_store()
+        self.scheduled: set[str] = set()
+        self.stats_counter: Counter = Counter()
+        self.errors: list[str] = []
+        self.work_ids: Counter = Counter()
+        self.timings: Counter = Counter()
+        self.started = time.monotonic()
+
+    # -- start ---------------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Request]:
+        """Leftovers of earlier crawls first (resume), then this crawl's discovery."""
+        for req in self._item_requests(frontier.pending(self.store, self.site_name,
+                                                        max_attempts=self.max_attempts)):
+            yield req
+        for req in self.discovery_requests():
+            yield req
+
+    def discovery_requests(self) -> Iterable[Request]:
+        raise NotImplementedError
+
+    # -- items ---------------------------------------------------------------------------------
+    def follow_items(self, found: list[Found]) -> Iterator[Request]:
+        """Record what a listing showed (before fetching any of it), then request the new items."""
+        self.stats_counter["listed"] += len(found)
+        todo = frontier.record(self.store, self.site_name, self.platform, found,
+                               max_attempts=self.max_attempts)
+        yield from self._item_requests(todo)
+
+    def _item_requests(self, found: Iterable[Found]) -> Iterator[Request]:
+        for f in found:
+            if f.media_id in self.scheduled:
+                continue
+            if len(self.scheduled) >= self.limit:
+                self.stats_counter["over_limit"] += 1
+                continue
+            self.scheduled.add(f.media_id)
+            yield self.item_request(f)
+
+    def item_request(self, found: Found) -> Request:
+        """The request for an item page; rendered (with a screenshot) when evidence is on."""
+        render = self.render_item_pages()
+        meta: dict[str, Any] = {"found": found, "handle_httpstatus_list": list(GONE_HTTP)}
+        if render:
+            meta["playwright"] = True
+            if self.capture_screenshot:
+                meta["playwright_page_methods"] = [PageMethod("screenshot", full_page=True, type="png")]
+        return Request(found.url, callback=self._parse_item, errback=self._item_failed, meta=meta,
+                       dont_filter=False)
+
+    def render_item_pages(self) -> bool:
+        """Whether item pages go through the browser (needed for the screenshot)."""
+        return self.capture_screenshot
+
+    def layout_changed(self, exc: Exception, media_id: str | None = None) -> None:
+        """Record a layout change (site + selector in the message) without stopping the crawl."""
+        log.error("%s", exc)
+        self.stats_counter["layout_changed"] += 1
+        if media_id is not None:
+            frontier.mark(self.store, self.platform, media_id, "failed", reason=str(exc)[:1000])
+        self.errors.append(str(exc))
+
+    def _parse_item(self, response: Response):
+        found: Found = response.meta["found"]
+        if response.status in GONE_HTTP:
+            yield VideoItem(site=self.site_name, platform=self.platform, url=found.url, media_id=found.media_id,
+                            query=found.query, found_on=found.found_on, http_status=response.status,
+                            gone_reason=GONE_HTTP[response.status])
+            return
+        try:
+            item = self.parse_item(response, found)
+        except LayoutChanged as exc:
+            self.layout_changed(exc, found.media_id)
+            return
+        item.http_status = response.status
+        item.query, item.found_on = found.query, found.found_on
+        if self.site_cfg.get("evidence_html", True):
+            item.html = response.body
+        for pm in response.meta.get("playwright_page_methods") or ():
+            if isinstance(pm, PageMethod) and pm.method == "screenshot" and isinstance(pm.result, bytes):
+                item.screenshot = pm.result
+        yield item
+
+    def _item_failed(self, failure) -> None:
+        request = failure.request
+        found: Found = request.meta["found"]
+        response = getattr(failure.value, "response", None)
+        status = getattr(response, "status", None)
+        reason = f"HTTP {status}" if status else failure.getErrorMessage()
+        frontier.mark(self.store, self.platform, found.media_id, "failed", reason=reason[:1000],
+                      http_status=status)
+        self.note_error(request.url, reason)
+
+    def parse_item(self, response: Response, found: Found) -> VideoItem:
+        raise NotImplementedError
+
+    # -- report --------------------------------------------------------------------------------
+    def note_outcome(self, outcome) -> None:
+        self.stats_counter[outcome.state] += 1
+        if outcome.licensed:
+            self.stats_counter["licensed"] += 1
+        if outcome.reused_audio:
+            self.stats_counter["reused_audio"] += 1
+        self.stats_counter["detections"] += outcome.detections
+        for w in outcome.work_ids:
+            self.work_ids[w] += 1
+        for k, v in outcome.timings.items():
+            self.timings[k] += v
+        if outcome.state == "failed" and outcome.reason:
+            self.errors.append(f"{outcome.media_id}: {outcome.reason}")
+
+    def note_error(self, url: str, message: str) -> None:
+        self.stats_counter["errors"] += 1
+        self.errors.append(f"{url}: {message}")
+
+    def report(self) -> dict[str, Any]:
+        return {"site": self.site_name, "platform": self.platform, "queries": self.queries,
+                "counts": dict(self.stats_counter), "work_ids": dict(self.work_ids),
+                "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+                "errors": self.errors[-50:], "elapsed_s": round(time.monotonic() - self.started, 3)}
