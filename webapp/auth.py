@@ -1,0 +1,158 @@
+"""Accounts, login sessions, roles and CSRF tokens.
+
+Passwords are stored as scrypt hashes (:func:`werkzeug.security.generate_password_hash`).
+A login creates a :class:`~webapp.models.LoginSession` whose random token goes
+into an HttpOnly cookie; the server keeps only the token's SHA-256, the expiry
+(idle and absolute, ``webapp.idle_minutes`` / ``webapp.max_hours``) and the
+session's CSRF token. Every state-changing request must echo that CSRF token in
+a form field ``csrf_token`` or an ``X-CSRF-Token`` header.
+
+Roles: ``analyst`` reviews detections; ``legal`` works cases and letters;
+``admin`` may do everything and manages users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.errors import UserError
+from webapp.models import ROLES, LoginSession, User
+
+MIN_PASSWORD = 8
+
+# permission -> roles holding it; the templates and the views ask `can(user, perm)`
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "view": frozenset(ROLES),
+    "review": frozenset({"analyst", "admin"}),
+    "cases": frozenset({"legal", "admin"}),
+    "notices": frozenset({"legal", "admin"}),
+    "note": frozenset(ROLES),
+    "users": frozenset({"admin"}),
+}
+
+# a hash to check against when the user does not exist, so timing says nothing
+_DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
+
+
+def can(user: User | None, permission: str) -> bool:
+    """Whether ``user``'s role holds ``permission`` (see :data:`PERMISSIONS`)."""
+    return bool(user and user.active and user.role in PERMISSIONS[permission])
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, name: str, *, role: str, password: str) -> User:
+    """Add an account; the password is kept only as a scrypt hash."""
+    name = (name or "").strip()
+    if not name or len(name) > 128 or any(c.isspace() for c in name):
+        raise UserError(f"user name {name!r} must be 1-128 characters without spaces")
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if len(password or "") < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise UserError(f"user {name!r} already exists")
+    user = User(name=name, role=role, password_hash=generate_password_hash(password, method="scrypt"))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, name: str, password: str) -> User:
+    """Replace a user's password and end all of their sessions."""
+    user = get_user(session, name)
+    if len(password or "") < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+    user.password_hash = generate_password_hash(password, method="scrypt")
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    return user
+
+
+def set_active(session: Session, name: str, active: bool) -> User:
+    """Enable or disable an account; disabling ends its sessions at once."""
+    user = get_user(session, name)
+    user.active = active
+    if not active:
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    return user
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    return user
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, or None (same work either way)."""
+    user = session.scalar(select(User).where(User.name == (name or "").strip()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or not user.active:
+        return None
+    return user
+
+
+def start_session(session: Session, user: User, *, max_hours: float, idle_minutes: float,
+                  remote_addr: str | None = None) -> tuple[str, LoginSession]:
+    """Open a login session; returns the cookie token (never stored) and the record."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(timezone.utc)
+    login = LoginSession(token_sha256=_token_hash(token), user_id=user.id,
+                         csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
+                         expires_at=now + timedelta(hours=max_hours), remote_addr=remote_addr)
+    user.last_login_at = now
+    session.add(login)
+    session.flush()
+    return token, login
+
+
+def resume_session(session: Session, token: str | None, *, idle_minutes: float) -> LoginSession | None:
+    """The live session for a cookie token, touched; None if unknown, expired or idle too long.
+
+    An expired session is deleted on sight.
+    """
+    if not token:
+        return None
+    login = session.get(LoginSession, _token_hash(token))
+    if login is None:
+        return None
+    now = datetime.now(timezone.utc)
+    if (now >= login.expires_at or now - login.last_seen_at > timedelta(minutes=idle_minutes)
+            or not login.user.active):
+        session.delete(login)
+        return None
+    # touch at most once a minute: one write per page would serialize readers on SQLite
+    if now - login.last_seen_at > timedelta(minutes=1):
+        login.last_seen_at = now
+    return login
+
+
+def end_session(session: Session, token: str | None) -> None:
+    if token:
+        session.execute(delete(LoginSession).where(LoginSession.token_sha256 == _token_hash(token)))
+
+
+def purge_expired(session: Session, *, idle_minutes: float) -> int:
+    """Delete sessions past their absolute or idle expiry; returns how many."""
+    now = datetime.now(timezone.utc)
+    result = session.execute(delete(LoginSession).where(
+        (LoginSession.expires_at <= now)
+        | (LoginSession.last_seen_at < now - timedelta(minutes=idle_minutes))))
+    return result.rowcount or 0
+
+
+def tokens_match(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of two CSRF tokens; empty never matches."""
+    return bool(expected and given) and hmac.compare_digest(expected.encode(), given.encode())

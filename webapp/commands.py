@@ -1,0 +1,108 @@
+"""``earwitness serve`` and ``earwitness users``: run the review app, manage its accounts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from earwitness import settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on (default: webapp.host, 127.0.0.1).")
+@click.option("--port", "-p", type=int, default=None, help="Port (default: webapp.port, 8650).")
+@click.option("--threads", type=int, default=8, show_default=True, help="Worker threads.")
+def serve(host: str | None, port: int | None, threads: int) -> None:
+    """Serve the review web app (login with an account from `earwitness users add`)."""
+    from werkzeug.serving import make_server
+
+    from webapp import create_app
+    conf = settings.get().section("webapp")
+    host = host or conf.get("host", "127.0.0.1")
+    port = int(port if port is not None else conf.get("port", 8650))
+    app = create_app()
+    server = make_server(host, port, app, threaded=True)
+    server.daemon_threads = True
+    click.echo(f"earwitness: review app on http://{host}:{server.port}/ (data home {settings.get().home}); Ctrl-C stops",
+               err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@click.group()
+def users() -> None:
+    """Accounts of the review app: analyst (reviews), legal (cases, letters), admin (everything, users)."""
+
+
+def _password(password_stdin: bool, confirm: bool = True) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", "-r", required=True, type=click.Choice(["analyst", "legal", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def add(name: str, role: str, password_stdin: bool) -> None:
+    """Add user NAME with a role; the password is prompted for (or read from stdin)."""
+    from earwitness.store import open_store
+    from webapp import auth
+    from webapp.errors import UserError
+    password = _password(password_stdin)
+    try:
+        with open_store().session() as s:
+            user = auth.create_user(s, name, role=role, password=password)
+            click.echo(f"added {user.name} ({user.role})")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@users.command("list")
+def list_() -> None:
+    """List accounts: name, role, active, last login."""
+    from sqlalchemy import select
+
+    from earwitness.store import open_store
+    from webapp.models import User
+    with open_store().session() as s:
+        for u in s.scalars(select(User).order_by(User.name)):
+            last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
+            click.echo(f"{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}\t{last}")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def passwd(name: str, password_stdin: bool) -> None:
+    """Set NAME's password; their open sessions end."""
+    from earwitness.store import open_store
+    from webapp import auth
+    from webapp.errors import UserError
+    password = _password(password_stdin)
+    try:
+        with open_store().session() as s:
+            auth.set_password(s, name, password)
+        click.echo(f"password of {name} changed")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@users.command("disable")
+@click.argument("name")
+def disable(name: str) -> None:
+    """Disable NAME's account and end their sessions."""
+    from earwitness.store import open_store
+    from webapp import auth
+    from webapp.errors import UserError
+    try:
+        with open_store().session() as s:
+            auth.set_active(s, name, False)
+        click.echo(f"{name} disabled")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,354 @@
+"""Audio excerpts and alignment pictures for the review page.
+
+For a detection the reviewer hears three excerpts that all start at the same
+moment of the match (``lead_in_s`` before it) and last as long:
+
+* ``clip``: the captured clip from ``clip_offset_s - lead_in_s``;
+* ``ref``: the catalog recording (``Work.source_path``) from the matching point,
+  at its own speed and pitch (so it lasts ``tempo_ratio`` times longer);
+* ``ref-transformed``: the same stretch of the recording with the estimated
+  pitch shift and tempo ratio applied (ffmpeg ``asetrate``, ``aresample``,
+  ``atempo``), so it lines up with the clip sample for sample in time and pitch.
+
+Mapping between clip and reference time (the Detection contract): the clip's
+time ``t`` plays the work's time ``ref_offset_s + t * tempo_ratio``
+(``ref_offset_s`` is where the clip's start maps to). :func:`ref_time` is the one
+place that says so.
+
+Everything is decoded with ffmpeg (any format it reads) to mono float32 at
+:data:`SR`, cut and padded with numpy so an excerpt that starts before a file
+starts is padded with silence rather than shifted, and cached under the data
+home (``webapp.cache_dir``) keyed by a digest of every input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tempfile
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from webapp.errors import MediaError
+
+SR = 22050
+KINDS = ("clip", "ref", "ref-transformed")
+_FFMPEG = "ffmpeg"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where each excerpt starts and how long it lasts, all in seconds."""
+
+    clip_start_s: float      # in the clip
+    clip_len_s: float        # in the clip (also the length of ref-transformed)
+    ref_start_s: float       # in the work
+    ref_len_s: float         # in the work (clip_len_s * tempo_ratio)
+    lead_in_s: float         # the match starts this far into every excerpt
+    pitch_semitones: float
+    tempo_ratio: float
+
+
+def ref_time(detection, clip_t: float) -> float:
+    """The work's time (s) that plays at the clip's time ``clip_t`` (s)."""
+    return detection.ref_offset_s + clip_t * detection.tempo_ratio
+
+
+def plan(detection, *, lead_in_s: float = 1.0, max_excerpt_s: float = 30.0) -> Plan:
+    """The excerpts to cut for ``detection`` (a :class:`~earwitness.store.models.Detection`)."""
+    tempo = float(detection.tempo_ratio or 1.0)
+    if not (0.25 <= tempo <= 4.0):
+        raise MediaError(f"tempo ratio {tempo} is outside what can be played back (0.25-4)")
+    lead = min(lead_in_s, max(0.0, detection.clip_offset_s))
+    start = detection.clip_offset_s - lead
+    length = min(lead + max(detection.duration_s, 0.5), max_excerpt_s)
+    return Plan(clip_start_s=start, clip_len_s=length, ref_start_s=ref_time(detection, start),
+                ref_len_s=length * tempo, lead_in_s=lead,
+                pitch_semitones=float(detection.pitch_semitones or 0.0), tempo_ratio=tempo)
+
+
+def decode(path: Path, *, start_s: float, length_s: float, sr: int = SR) -> np.ndarray:
+    """Mono float32 samples of ``path`` from ``start_s`` for ``length_s`` seconds, shape ``(round(length_s*sr),)``.
+
+    A start before 0 or an end past the file's end is filled with silence, so
+    sample ``i`` is always time ``start_s + i/sr`` of the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"audio file not found: {path}")
+    n = int(round(length_s * sr))
+    pad = int(round(max(0.0, -start_s) * sr))
+    cmd = [_FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{max(0.0, start_s):.6f}",
+           "-t", f"{max(0.0, length_s - pad / sr):.6f}", "-i", str(path), "-vn", "-ac", "1",
+           "-ar", str(sr), "-f", "f32le", "-"]
+    proc = subprocess.run(cmd, capture_output=True, timeout=120)
+    if proc.returncode != 0:
+        raise MediaError(f"ffmpeg could not decode {path.name}: {proc.stderr.decode(errors='replace').strip()[-300:]}")
+    y = np.frombuffer(proc.stdout, dtype="<f4")
+    out = np.zeros(n, dtype=np.float32)
+    take = y[: max(0, n - pad)]
+    out[pad: pad + len(take)] = take
+    return out
+
+
+def transform(y: np.ndarray, *, pitch_semitones: float, tempo_ratio: float, sr: int = SR) -> np.ndarray:
+    """``y`` played ``tempo_ratio`` times faster and ``pitch_semitones`` higher (ffmpeg filters).
+
+    ``asetrate`` moves pitch and speed together by ``f = 2**(pitch/12)``; ``atempo``
+    then corrects the speed to the wanted ratio without touching pitch.
+    """
+    if abs(pitch_semitones) < 1e-3 and abs(tempo_ratio - 1.0) < 1e-4:
+        return y.astype(np.float32, copy=True)
+    factor = 2.0 ** (pitch_semitones / 12.0)
+    atempo = tempo_ratio / factor
+    chain = [f"asetrate={sr * factor:.3f}", f"aresample={sr}"]
+    while atempo < 0.5:           # atempo takes 0.5..100 per stage
+        chain.append("atempo=0.5")
+        atempo /= 0.5
+    chain.append(f"atempo={atempo:.6f}")
+    cmd = [_FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "f32le", "-ar", str(sr),
+           "-ac", "1", "-i", "-", "-af", ",".join(chain), "-f", "f32le", "-ar", str(sr), "-ac", "1", "-"]
+    proc = subprocess.run(cmd, input=y.astype("<f4").tobytes(), capture_output=True, timeout=120)
+    if proc.returncode != 0:
+        raise MediaError(f"ffmpeg could not apply the transform: {proc.stderr.decode(errors='replace')[-300:]}")
+    out = np.frombuffer(proc.stdout, dtype="<f4")
+    want = int(round(len(y) / tempo_ratio))
+    fixed = np.zeros(want, dtype=np.float32)
+    fixed[: min(want, len(out))] = out[:want]
+    return fixed
+
+
+def wav_bytes(y: np.ndarray, sr: int = SR) -> bytes:
+    """16-bit PCM mono WAV of ``y`` (float in [-1, 1])."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(np.round(np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32767
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _source_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+class Excerpts:
+    """Cuts and caches the three excerpts and the picture of one detection.
+
+    ``clip_path`` and ``ref_path`` are absolute paths of the clip's media and the
+    work's source audio.
+    """
+
+    def __init__(self, cache_dir: Path, detection, *, clip_path: Path, ref_path: Path | None,
+                 lead_in_s: float = 1.0, max_excerpt_s: float = 30.0) -> None:
+        self.detection = detection
+        self.clip_path = Path(clip_path)
+        self.ref_path = Path(ref_path) if ref_path else None
+        self.plan = plan(detection, lead_in_s=lead_in_s, max_excerpt_s=max_excerpt_s)
+        self.folder = Path(cache_dir) / detection.id
+        self._digest: str | None = None
+
+    def digest(self) -> str:
+        """A key over every input of the excerpts: plan, source files, this module's SR."""
+        if self._digest is None:
+            if not self.clip_path.is_file():
+                raise MediaError(f"clip media not found: {self.clip_path}")
+            if self.ref_path is None or not self.ref_path.is_file():
+                raise MediaError(f"reference audio not found: {self.ref_path or '(work has no source_path)'}")
+            key = json.dumps([asdict(self.plan), _source_key(self.clip_path), _source_key(self.ref_path), SR])
+            self._digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self._digest
+
+    def _samples(self, kind: str) -> np.ndarray:
+        p = self.plan
+        if kind == "clip":
+            return decode(self.clip_path, start_s=p.clip_start_s, length_s=p.clip_len_s)
+        ref = decode(self.ref_path, start_s=p.ref_start_s, length_s=p.ref_len_s)
+        if kind == "ref":
+            return ref
+        if kind == "ref-transformed":
+            return transform(ref, pitch_semitones=p.pitch_semitones, tempo_ratio=p.tempo_ratio)
+        raise MediaError(f"unknown excerpt {kind!r}; one of {', '.join(KINDS)}")
+
+    def wav(self, kind: str) -> Path:
+        """The cached WAV of one excerpt (``clip``, ``ref`` or ``ref-transformed``)."""
+        if kind not in KINDS:
+            raise MediaError(f"unknown excerpt {kind!r}; one of {', '.join(KINDS)}")
+        path = self.folder / f"{kind}-{self.digest()}.wav"
+        if not path.exists():
+            _atomic_write(path, wav_bytes(self._samples(kind)))
+        return path
+
+    def picture(self, alignment: dict | None = None) -> Path:
+        """The cached PNG: spectrograms of clip and transformed reference, matched points on top."""
+        akey = hashlib.sha256(json.dumps(alignment, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        path = self.folder / f"alignment-{self.digest()}-{akey}.png"
+        if not path.exists():
+            clip = read_wav(self.wav("clip"))
+            ref = read_wav(self.wav("ref-transformed"))
+            points = excerpt_points(alignment, self.plan) if alignment else None
+            title = (f"score {self.detection.score:.2f}   pitch {self.plan.pitch_semitones:+.2f} st   "
+                     f"tempo x{self.plan.tempo_ratio:.3f}")
+            _atomic_write(path, draw_alignment(clip, ref, lead_in_s=self.plan.lead_in_s,
+                                               points=points, title=title))
+        return path
+
+
+def excerpt_points(alignment: dict, p: Plan) -> dict:
+    """Peak coordinates from ``earwitness.matching.alignment`` moved into the excerpts' frame.
+
+    Accepts ``query_peaks`` / ``ref_peaks`` as ``[[t_s, f_hz], ...]`` and
+    ``pairs`` as ``[[qt, qf, rt, rf], ...]`` or ``[[[qt, qf], [rt, rf]], ...]``
+    (clip seconds/Hz and work seconds/Hz). Reference points are mapped through
+    the transform: time ``(t - ref_start) / tempo``, frequency ``f * 2**(pitch/12)``.
+    """
+    factor = 2.0 ** (p.pitch_semitones / 12.0)
+
+    def q(t, f):
+        return (float(t) - p.clip_start_s, float(f))
+
+    def r(t, f):
+        return ((float(t) - p.ref_start_s) / p.tempo_ratio, float(f) * factor)
+
+    def flat(pair):
+        pair = list(pair)
+        return [*pair[0], *pair[1]] if len(pair) == 2 else pair
+
+    pairs = [flat(x) for x in alignment.get("pairs") or alignment.get("matched_pairs") or []]
+    return {
+        "clip": [q(t, f) for t, f, *_ in alignment.get("query_peaks") or []],
+        "ref": [r(t, f) for t, f, *_ in alignment.get("ref_peaks") or []],
+        "pairs": [(q(a, b), r(c, d)) for a, b, c, d in pairs],
+    }
+
+
+# --- drawing -------------------------------------------------------------------------
+
+_ANCHORS = np.array([[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66],
+                     [245, 125, 21], [250, 193, 39], [252, 255, 164]], dtype=np.float64)
+FMAX_HZ = 5000.0
+N_FFT = 1024
+HOP = 256
+
+
+def spectrogram(y: np.ndarray, *, sr: int = SR, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Magnitude in dB (max 0), shape ``(n_fft//2+1, n_frames)``; bin ``k`` is ``k*sr/n_fft`` Hz, frame ``j`` is ``j*hop/sr`` s."""
+    if len(y) < n_fft:
+        y = np.pad(y, (0, n_fft - len(y)))
+    n_frames = 1 + (len(y) - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    frames = y[idx] * np.hanning(n_fft)[None, :]
+    mag = np.abs(np.fft.rfft(frames, axis=1)).T
+    db = 20 * np.log10(np.maximum(mag, 1e-10))
+    return db - db.max()
+
+
+def _colorize(db: np.ndarray, floor_db: float = -70.0) -> np.ndarray:
+    x = np.clip((db - floor_db) / -floor_db, 0, 1) * (len(_ANCHORS) - 1)
+    lo = np.floor(x).astype(int)
+    hi = np.minimum(lo + 1, len(_ANCHORS) - 1)
+    w = (x - lo)[..., None]
+    return (_ANCHORS[lo] * (1 - w) + _ANCHORS[hi] * w).astype(np.uint8)
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has no sized default font
+        return ImageFont.load_default()
+
+
+def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, points: dict | None = None,
+                   title: str = "", sr: int = SR, width: int = 960, panel_h: int = 200) -> bytes:
+    """PNG bytes: two spectrogram panels on one time axis (clip above, transformed reference below).
+
+    A dashed line marks the match start; ``points`` (see :func:`excerpt_points`)
+    are drawn as circles, matched pairs in green on both panels and joined.
+    """
+    left, top, gap, bottom = 56, 26, 22, 30
+    img = Image.new("RGB", (width, top + 2 * panel_h + gap + bottom), (250, 250, 248))
+    d = ImageDraw.Draw(img)
+    font = _font(12)
+    d.text((left, 6), title, fill=(30, 30, 30), font=font)
+    duration = max(len(clip), len(ref)) / sr
+    plot_w = width - left - 10
+    kmax = int(FMAX_HZ * N_FFT / sr)
+
+    def xy(t: float, f: float, panel: int) -> tuple[float, float]:
+        y0 = top + panel * (panel_h + gap)
+        return left + t / duration * plot_w, y0 + panel_h - f / FMAX_HZ * panel_h
+
+    for panel, (y, label) in enumerate(((clip, "clip"), (ref, "reference, transformed"))):
+        db = spectrogram(y, sr=sr)[: kmax + 1][::-1]
+        frames_w = max(1, int(round(len(y) / sr / duration * plot_w)))
+        tile = Image.fromarray(_colorize(db)).resize((frames_w, panel_h), Image.BILINEAR)
+        y0 = top + panel * (panel_h + gap)
+        img.paste(tile, (left, y0))
+        d.rectangle([left, y0, left + plot_w, y0 + panel_h], outline=(120, 120, 120))
+        d.text((left + 6, y0 + 4), label, fill=(255, 255, 255), font=font)
+        for khz in range(0, int(FMAX_HZ / 1000) + 1):
+            _, yy = xy(0, khz * 1000, panel)
+            d.line([left - 4, yy, left, yy], fill=(60, 60, 60))
+            d.text((4, yy - 7), f"{khz} kHz", fill=(60, 60, 60), font=font)
+        mx, _ = xy(lead_in_s, 0, panel)
+        for yy in range(y0, y0 + panel_h, 8):
+            d.line([mx, yy, mx, yy + 4], fill=(255, 255, 255), width=1)
+    step = 1 if duration <= 12 else 2 if duration <= 24 else 5
+    for s in range(0, int(duration) + 1, step):
+        x, _ = xy(s, 0, 1)
+        yb = top + 2 * panel_h + gap
+        d.line([x, yb, x, yb + 4], fill=(60, 60, 60))
+        d.text((x - 6, yb + 6), f"{s - lead_in_s:+.0f}s" if s else f"{-lead_in_s:+.0f}s", fill=(60, 60, 60), font=font)
+    if points:
+        def dot(t, f, panel, colour, r=3):
+            if 0 <= t <= duration and 0 <= f <= FMAX_HZ:
+                x, yy = xy(t, f, panel)
+                d.ellipse([x - r, yy - r, x + r, yy + r], outline=colour, width=1)
+        for t, f in points.get("clip", []):
+            dot(t, f, 0, (180, 180, 255), 2)
+        for t, f in points.get("ref", []):
+            dot(t, f, 1, (180, 180, 255), 2)
+        for (qt, qf), (rt, rf) in points.get("pairs", []):
+            dot(qt, qf, 0, (60, 255, 120), 4)
+            dot(rt, rf, 1, (60, 255, 120), 4)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def duration_of(y: np.ndarray, sr: int = SR) -> float:
+    return len(y) / sr if len(y) else 0.0
+
+
+__all__ = ["Excerpts", "Plan", "plan", "ref_time", "decode", "transform", "draw_alignment",
+           "excerpt_points", "spectrogram", "sha256_file"]
