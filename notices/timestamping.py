@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +29,13 @@ CONTENT_TYPE_QUERY = "application/timestamp-query"
 CONTENT_TYPE_REPLY = "application/timestamp-reply"
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
            "sha1": hashes.SHA1}
+
+
+class TimeStampResp(core.Sequence):
+    """RFC 3161 TimeStampResp; the token is OPTIONAL (absent when refused), unlike asn1crypto's."""
+
+    _fields = [("status", tsp.PKIStatusInfo),
+               ("time_stamp_token", cms.ContentInfo, {"optional": True})]
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def request(digest: bytes, url: str, *, timeout: float = 20.0, cert_pem: bytes |
     except (urllib.error.URLError, OSError) as exc:
         raise TimestampError(f"time-stamp authority {url} unreachable: {exc}") from exc
     try:
-        answer = tsp.TimeStampResp.load(body)
+        answer = TimeStampResp.load(body)
         status = answer["status"]["status"].native
     except (ValueError, TypeError, KeyError) as exc:
         raise TimestampError(f"{url} did not answer a TimeStampResp: {exc}") from exc
