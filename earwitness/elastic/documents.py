@@ -19,11 +19,6 @@ from sqlalchemy.orm import Session
 
 from earwitness.store.models import Base, Clip, Detection, Work
 
-# case states that count as closed (the notices lifecycle's terminal states)
-CLOSED_STATES = frozenset({"removed", "closed", "resolved", "rejected", "withdrawn", "dismissed",
-                           "licensed", "expired", "cancelled"})
-
-
 def import_models(modules: Iterable[str]) -> list[str]:
     """Import the modules that declare outboxed records; returns those that are missing."""
     missing = []
@@ -94,34 +89,41 @@ def clip_doc(clip: Clip) -> dict[str, Any]:
     return doc
 
 
-def _first(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
+def _terminal_states() -> frozenset[str]:
+    try:
+        from notices.lifecycle import TERMINAL
+    except ImportError:
+        return frozenset({"closed"})
+    return frozenset(TERMINAL)
 
 
 def case_doc(case: Any) -> dict[str, Any]:
-    """A case: its columns plus the open flag and hours from opening to removal."""
+    """A case: its columns, whether it is open, hours from notice to removal, its works."""
     doc = case.to_document()
-    state = _first(case, "state", "status")
-    opened = _first(case, "opened_at", "created_at")
-    removed = _first(case, "removed_at", "resolved_at", "closed_at") if state == "removed" else \
-        _first(case, "removed_at")
-    doc.setdefault("state", state)
-    doc.setdefault("opened_at", _iso(opened))
-    doc["is_open"] = state not in CLOSED_STATES if state is not None else None
-    if isinstance(opened, datetime) and isinstance(removed, datetime):
-        doc["removed_at"] = _iso(removed)
-        doc["time_to_removal_h"] = round((removed - opened).total_seconds() / 3600.0, 3)
-    work = getattr(case, "work", None)
-    if work is not None and isinstance(work, Work):
-        doc.setdefault("work_title", work.title)
-        doc.setdefault("work_artist", work.artist)
+    doc["is_open"] = case.state not in _terminal_states()
+    start = getattr(case, "sent_at", None) or getattr(case, "opened_at", None)
+    removed = getattr(case, "removed_at", None)
+    if isinstance(start, datetime) and isinstance(removed, datetime):
+        doc["time_to_removal_h"] = round((removed - start).total_seconds() / 3600.0, 3)
+    dets = list(getattr(case, "detections", None) or ())
+    works = []
+    for det in dets:
+        if det.work is not None and det.work not in works:
+            works.append(det.work)
+    doc["work_ids"] = [w.id for w in works]
+    doc["work_titles"] = [w.title for w in works if w.title]
+    doc["detection_count"] = len(dets)
     events = getattr(case, "events", None)
-    if isinstance(events, list):
+    if events is not None:
         doc["event_count"] = len(events)
+    return doc
+
+
+def notice_doc(notice: Any) -> dict[str, Any]:
+    doc = notice.to_document()
+    cases = list(getattr(notice, "cases", None) or ())
+    doc["case_ids"] = [c.id for c in cases]
+    doc["case_count"] = len(cases)
     return doc
 
 
@@ -136,12 +138,10 @@ def _dependents(session: Session, family: str, ids: list[str]) -> dict[str, set[
     dets = set()
     for start in range(0, len(ids), 500):
         dets.update(session.scalars(select(Detection.id).where(col.in_(ids[start:start + 500]))))
-    # a detection changes its clip's detection_count
-    out = {"detections": dets} if dets else {}
-    return out
+    return {"detections": dets} if dets else {}
 
 
-BUILDERS = {"detections": detection_doc, "clips": clip_doc, "cases": case_doc}
+BUILDERS = {"detections": detection_doc, "clips": clip_doc, "cases": case_doc, "notices": notice_doc}
 
 
 def build(session: Session, family: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -157,7 +157,12 @@ def build(session: Session, family: str, ids: list[str]) -> dict[str, dict[str, 
 def dependents(session: Session, family: str, ids: list[str]) -> dict[str, set[str]]:
     """Other documents to refresh when these records changed."""
     out = _dependents(session, family, ids)
-    if family == "detections":
+    event_cls = families().get("case_events")
+    if family == "case_events" and event_cls is not None:   # an event changes its case's count
+        cases = set(session.scalars(select(event_cls.case_id).where(event_cls.id.in_(ids))))
+        if cases:
+            out["cases"] = cases
+    if family == "detections":  # a detection changes its clip's detection_count
         clips = set(session.scalars(select(Detection.clip_id).where(Detection.id.in_(ids))))
         if clips:
             out["clips"] = clips

@@ -64,16 +64,26 @@ PROPERTIES: dict[str, dict[str, Any]] = {
     },
     "cases": {
         "id": KEYWORD, "state": KEYWORD, "platform": KEYWORD, "media_id": KEYWORD, "url": KEYWORD,
-        "work_id": KEYWORD, "work_ids": KEYWORD, "work_title": TITLE, "work_artist": TITLE,
-        "owner": TITLE, "clip_id": KEYWORD, "uploader": TITLE, "recipient": KEYWORD,
-        "created_at": DATE, "opened_at": DATE, "updated_at": DATE, "closed_at": DATE,
-        "notified_at": DATE, "removed_at": DATE, "time_to_removal_h": DOUBLE, "is_open": BOOL,
-        "event_count": INT, "notice_id": KEYWORD,
+        "uploader": TITLE, "title": TITLE, "opened_at": DATE, "state_since": DATE, "sent_at": DATE,
+        "removed_at": DATE, "closed_at": DATE, "last_checked_at": DATE, "sla_due_at": DATE,
+        "dispute_basis": KEYWORD, "deadline_at": DATE, "previous_case_id": KEYWORD,
+        "notice_id": KEYWORD, "updated_at": DATE, "overdue": BOOL,
+        # derived: open flag, hours from notice (or opening) to removal, the works involved
+        "is_open": BOOL, "time_to_removal_h": DOUBLE, "work_ids": KEYWORD, "work_titles": TITLE,
+        "detection_count": INT, "event_count": INT,
+    },
+    "case_events": {
+        "id": KEYWORD, "case_id": KEYWORD, "seq": INT, "event": KEYWORD, "from_state": KEYWORD,
+        "to_state": KEYWORD, "actor": KEYWORD, "at": DATE, "reason": TEXT,
     },
     "notices": {
-        "id": KEYWORD, "state": KEYWORD, "platform": KEYWORD, "recipient": KEYWORD,
-        "case_ids": KEYWORD, "case_count": INT, "created_at": DATE, "sent_at": DATE,
-        "updated_at": DATE,
+        "id": KEYWORD, "state": KEYWORD, "platform": KEYWORD, "recipient": TITLE, "lang": KEYWORD,
+        "created_at": DATE, "created_by": KEYWORD, "sent_at": DATE, "sent_by": KEYWORD,
+        "channel": KEYWORD, "sent_to": KEYWORD, "case_ids": KEYWORD, "case_count": INT,
+    },
+    "evidence": {
+        "id": KEYWORD, "detection_id": KEYWORD, "manifest_path": STORED, "manifest_sha256": KEYWORD,
+        "ledger_seq": LONG, "ledger_hash": KEYWORD, "timestamped": BOOL, "created_at": DATE,
     },
 }
 

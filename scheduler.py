@@ -1,0 +1,166 @@
+"""The daemon: APScheduler 3 runs the configured jobs; this module only wires them.
+
+Jobs, their functions and triggers are data (``config/scheduler.yaml``, read by
+:mod:`earwitness.jobs`). The job store is APScheduler's ``SQLAlchemyJobStore``
+on the SQL store's engine (table ``apscheduler_jobs``), so a restarted daemon
+keeps every schedule: a job whose trigger did not change keeps its next run
+time; a run missed while the daemon was down runs once (coalescing) if it is
+within the misfire grace time. Each job has at most one instance running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import text
+
+from earwitness import jobs
+
+log = logging.getLogger("earwitness.daemon")
+
+JOB_TABLE = "apscheduler_jobs"
+RUNNER = "earwitness.jobs:run_scheduled"
+
+
+def make_trigger(spec: jobs.JobSpec, tz: str = "UTC"):
+    kind, fields = next(iter(spec.trigger.items()))
+    try:
+        if kind == "interval":
+            return IntervalTrigger(timezone=tz, **fields)
+        return CronTrigger(timezone=tz, **fields)
+    except (TypeError, ValueError) as exc:
+        raise jobs.JobConfigError(f"job {spec.id!r}: bad {kind} trigger {dict(fields)}: {exc}") from exc
+
+
+def build(store, cfg: dict[str, Any] | None = None) -> BackgroundScheduler:
+    """A scheduler on the store's job table (not started)."""
+    cfg = jobs.section() if cfg is None else cfg
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=JOB_TABLE)},
+        executors={"default": ThreadPoolExecutor(int(cfg.get("workers", 4)))},
+        job_defaults={"coalesce": bool(cfg.get("coalesce", True)), "max_instances": 1,
+                      "misfire_grace_time": int(cfg.get("misfire_grace_s", 900))},
+        timezone=cfg.get("timezone", "UTC"))
+
+
+def reconcile(sched: BackgroundScheduler, specs: list[jobs.JobSpec], tz: str = "UTC") -> dict[str, list[str]]:
+    """Make the stored jobs match the configuration; unchanged jobs keep their next run."""
+    stored = {job.id: job for job in sched.get_jobs()}
+    kept, added, removed = [], [], []
+    for spec in specs:
+        trigger = make_trigger(spec, tz)
+        job = stored.pop(spec.id, None)
+        if (job is not None and str(job.trigger) == str(trigger) and job.func_ref == RUNNER
+                and list(job.args) == [spec.id]):
+            kept.append(spec.id)
+            continue
+        sched.add_job(RUNNER, trigger, args=[spec.id], id=spec.id, name=spec.func,
+                      replace_existing=True)
+        added.append(spec.id)
+    for job_id in stored:
+        sched.remove_job(job_id)
+        removed.append(job_id)
+    return {"kept": kept, "added": added, "removed": removed}
+
+
+def _on_event(event) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        log.warning("job %s missed its run at %s (past the misfire grace time)",
+                    event.job_id, event.scheduled_run_time)
+    elif event.code == EVENT_JOB_ERROR:
+        log.error("job %s raised outside its runner: %s", event.job_id, event.exception)
+
+
+def run_forever(store, *, stop: threading.Event | None = None, install_signals: bool = True) -> None:
+    """The foreground daemon: runs until SIGTERM/SIGINT (or ``stop``), then stops cleanly.
+
+    Stopping waits for running jobs to finish (a crawl child runs to its end or
+    its timeout; jobs that accept ``stop`` see :data:`earwitness.jobs.STOP` set and
+    stop at their next safe point). A second signal exits at once.
+    """
+    cfg = jobs.section()
+    specs = jobs.load_jobs(cfg)
+    tz = cfg.get("timezone", "UTC")
+    stop = stop or threading.Event()
+    jobs.mark_interrupted(store)
+    sched = build(store, cfg)
+    sched.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    sched.start(paused=True)
+    changes = reconcile(sched, specs, tz)
+    log.info("daemon: %d jobs (%s kept, %s added, %s removed)", len(specs),
+             len(changes["kept"]), len(changes["added"]), len(changes["removed"]))
+    if install_signals:
+        def handle(signum, _frame):
+            if stop.is_set():
+                log.warning("daemon: second %s, exiting now", signal.Signals(signum).name)
+                os._exit(128 + signum)
+            log.info("daemon: %s received, stopping after running jobs finish", signal.Signals(signum).name)
+            jobs.STOP.set()
+            stop.set()
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+    sched.resume()
+    print(f"daemon: running {len(specs)} jobs; SIGTERM or Ctrl-C stops", flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        jobs.STOP.set()
+        sched.shutdown(wait=True)
+        jobs.STOP.clear()
+        log.info("daemon: stopped")
+        print("daemon: stopped", flush=True)
+
+
+def run_once(store, *, only: list[str] | None = None, include: list[str] | None = None,
+             progress=None) -> list[dict[str, Any]]:
+    """Every job once, in dependency order (``once: false`` jobs only when named)."""
+    specs = jobs.load_jobs()
+    chosen = []
+    for spec in specs:
+        family = spec.id.split(":", 1)[0]
+        named = lambda names: names and (spec.id in names or family in names)  # noqa: E731
+        if only:
+            if named(only):
+                chosen.append(spec)
+        elif spec.once or named(include):
+            chosen.append(spec)
+    results = []
+    for spec in chosen:
+        if progress:
+            progress(spec, None)
+        res = jobs.run_job(spec.id, "once", store=store, spec=spec)
+        results.append(res)
+        if progress:
+            progress(spec, res)
+    return results
+
+
+def stored_schedule(store) -> dict[str, dict[str, Any]]:
+    """Next run time and trigger of each stored job, read without starting a scheduler."""
+    out: dict[str, dict[str, Any]] = {}
+    with store.engine.connect() as conn:
+        try:
+            rows = conn.execute(text(f"SELECT id, next_run_time, job_state FROM {JOB_TABLE}")).all()
+        except Exception:  # noqa: BLE001 - no table yet: nothing scheduled
+            return out
+    for job_id, next_ts, state in rows:
+        try:
+            trigger = str(pickle.loads(state)["trigger"])
+        except Exception:  # noqa: BLE001 - a state from another APScheduler version
+            trigger = "?"
+        out[job_id] = {"next_run": (datetime.fromtimestamp(next_ts, timezone.utc) if next_ts else None),
+                       "trigger": trigger}
+    return out
