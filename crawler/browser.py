@@ -1,0 +1,65 @@
+"""A Chromium page renderer for work outside a Scrapy crawl (live rooms, re-check evidence).
+
+Same browser, flags and user agent as the crawl's download layer (scrapy-playwright),
+through Playwright's sync API; used from plain threads, never inside Twisted.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from crawler import config
+
+
+@dataclass
+class Rendered:
+    url: str
+    status: int | None
+    html: bytes
+    screenshot: bytes | None
+
+
+class Browser:
+    """One Chromium with one context; :meth:`render` is one page visit."""
+
+    def __init__(self, context, timeout_ms: int) -> None:
+        self.context, self.timeout_ms = context, timeout_ms
+
+    def render(self, url: str, *, wait_for: str | None = None, screenshot: bool = True) -> Rendered:
+        page = self.context.new_page()
+        try:
+            resp = page.goto(url, wait_until="load", timeout=self.timeout_ms)
+            if wait_for:
+                try:
+                    page.wait_for_selector(wait_for, state="attached", timeout=min(self.timeout_ms, 15000))
+                except Exception:  # the page rendered without it: the caller decides
+                    pass
+            png = page.screenshot(full_page=True, type="png") if screenshot else None
+            return Rendered(url=page.url, status=resp.status if resp else None,
+                            html=page.content().encode("utf-8"), screenshot=png)
+        finally:
+            page.close()
+
+
+@contextmanager
+def open_browser(user_agent: str | None = None, proxy: str | None = None) -> Iterator[Browser]:
+    """Launch Debian's chromium (``crawler.chromium`` settings) for the ``with`` block."""
+    from playwright.sync_api import sync_playwright
+    sec = config.section()
+    chromium = sec.get("chromium", {})
+    with sync_playwright() as pw:
+        launch = {"executable_path": chromium.get("executable_path", "/usr/bin/chromium"),
+                  "args": list(chromium.get("args", [])), "headless": True}
+        if proxy or sec.get("proxy"):
+            launch["proxy"] = {"server": proxy or sec.get("proxy")}
+        browser = pw.chromium.launch(**launch)
+        try:
+            context = browser.new_context(user_agent=user_agent or sec.get("user_agent"),
+                                          viewport={"width": 1280, "height": 900})
+            context.route("**/*", lambda route: route.abort() if route.request.resource_type == "media"
+                          else route.continue_())
+            yield Browser(context, int(chromium.get("navigation_timeout_ms", 30000)))
+        finally:
+            browser.close()
