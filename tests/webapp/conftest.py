@@ -71,6 +71,7 @@ def seeded(home, store):
     shot1 = _screenshot(home / "media" / "fixture" / "v1.png", "fixture video v1 by dancer_01")
     shot2 = _screenshot(home / "media" / "fixture" / "v2.png", "fixture video v2 by remix_king")
     now = datetime.now(timezone.utc)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)  # detections fall on fixed UTC days
     with store.session() as s:
         s.add(Work(id="demo042", title="Neon Harbour", artist="Lin Qiao", owner="Earwitness Demo Records",
                    source_path=str(ref_path), duration_s=24.0))
@@ -94,13 +95,13 @@ def seeded(home, store):
         # the clip's time t plays the work's time ref_offset_s + t * tempo_ratio
         plain = Detection(clip_id=clips["v1"], work_id="demo042", clip_offset_s=2.0, ref_offset_s=4.0,
                           duration_s=8.0, score=0.91, pitch_semitones=0.0, tempo_ratio=1.0, matched_peaks=240,
-                          matcher_version="test", created_at=now - timedelta(hours=4))
+                          matcher_version="test", created_at=midnight + timedelta(minutes=1))
         shifted = Detection(clip_id=clips["v2"], work_id="demo042", clip_offset_s=0.0, ref_offset_s=8.0,
                             duration_s=7.5, score=0.74, pitch_semitones=12 * np.log2(1.06), tempo_ratio=1.06,
-                            matched_peaks=120, matcher_version="test", created_at=now - timedelta(hours=3))
+                            matched_peaks=120, matcher_version="test", created_at=midnight + timedelta(minutes=2))
         other = Detection(clip_id=clips["v3"], work_id="demo043", clip_offset_s=0.0, ref_offset_s=0.0,
                           duration_s=6.0, score=0.35, pitch_semitones=0.0, tempo_ratio=1.0, matched_peaks=30,
-                          matcher_version="test", created_at=now - timedelta(days=2))
+                          matcher_version="test", created_at=midnight - timedelta(days=2) + timedelta(hours=1))
         s.add_all([plain, shifted, other])
         s.flush()
         seed = Seed(plain=plain.id, shifted=shifted.id, other=other.id, work_id="demo042", clip_ids=clips)
