@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -196,3 +197,20 @@ def test_off_when_unconfigured(store):
     with pytest.raises(NotConfigured):
         es_sync.sync(store, cfg={"url": None})
     assert es_sync.status(store, cfg={"url": None})["cluster"]["state"] == "off"
+
+
+def test_cli_sync_status_reindex(es_settings, store):
+    from click.testing import CliRunner
+    from earwitness.cli import main
+    add_records(store, 3)
+    home = str(store.url.split("sqlite:///")[1].rsplit("/", 1)[0])
+    run = lambda *a: CliRunner().invoke(main, ["--home", home, *a])  # noqa: E731
+    res = run("es", "status")
+    assert res.exit_code == 0 and "outbox: 9 rows waiting" in res.output, res.output
+    res = run("es", "sync")
+    assert res.exit_code == 0 and "sent 9 documents" in res.output and "outbox left 0" in res.output, res.output
+    res = run("es", "reindex", "works")
+    assert res.exit_code == 0 and f"3 documents into {es_settings.prefix}-works-v2" in res.output, res.output
+    st = json.loads(run("es", "status", "--json").output)
+    assert st["families"]["works"]["aliased"] == [f"{es_settings.prefix}-works-v2"]
+    assert run("es", "reindex").exit_code == 2
