@@ -1,0 +1,102 @@
+"""PDF rendering with reportlab: letters and reports, Chinese drawn with an embedded CJK font.
+
+reportlab embeds TrueType outlines only, so the font is the first loadable entry
+of ``notices.pdf_fonts`` (WenQuanYi Zen Hei by default; Noto CJK's CFF outlines
+are refused by reportlab). Text stays text: ``pdftotext`` gets the Chinese back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont, TTFError
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from xml.sax.saxutils import escape
+
+from notices import config
+from notices.exceptions import NoticesError
+
+FONT_NAME = "EarwitnessCJK"
+_loaded: str | None = None
+
+
+def cjk_font() -> str:
+    """Register the first usable CJK TrueType font; its reportlab name."""
+    global _loaded
+    if _loaded:
+        return _loaded
+    tried = []
+    for path in config.get("pdf_fonts") or ():
+        if not Path(path).is_file():
+            tried.append(f"{path} (absent)")
+            continue
+        try:
+            kw = {"subfontIndex": 0} if str(path).endswith(".ttc") else {}
+            pdfmetrics.registerFont(TTFont(FONT_NAME, path, **kw))
+        except TTFError as exc:
+            tried.append(f"{path} ({exc})")
+            continue
+        _loaded = FONT_NAME
+        return _loaded
+    raise NoticesError("no usable CJK TrueType font for PDFs; tried: " + "; ".join(tried)
+                       + " (install fonts-wqy-zenhei: scripts/setup.sh)")
+
+
+def styles() -> dict[str, ParagraphStyle]:
+    f = cjk_font()
+    base = ParagraphStyle("body", fontName=f, fontSize=10.5, leading=15, wordWrap="CJK")
+    return {
+        "title": ParagraphStyle("title", parent=base, fontSize=17, leading=24, alignment=TA_CENTER,
+                                spaceAfter=8),
+        "heading": ParagraphStyle("heading", parent=base, fontSize=12, leading=17, spaceBefore=8,
+                                  spaceAfter=3),
+        "para": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.2, leading=9.5),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=7.8, leading=10),
+    }
+
+
+def table(columns: list[str], rows: list[list[str]], st: dict, width: float) -> Table:
+    data = [[Paragraph(escape(str(c)), st["cell"]) for c in columns]]
+    data += [[Paragraph(escape(str(v)), st["cell"]) for v in r] for r in rows]
+    t = Table(data, colWidths=[width / len(columns)] * len(columns), repeatRows=1)
+    t.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    return t
+
+
+def flowables(block_list: list[tuple], st: dict, width: float) -> list[Flowable]:
+    out: list[Flowable] = []
+    for b in block_list:
+        kind = b[0]
+        if kind == "table":
+            out += [Spacer(1, 3), table(b[1], b[2], st, width), Spacer(1, 4)]
+        elif kind == "flowable":
+            out.append(b[1])
+        else:
+            out.append(Paragraph(escape(b[1]), st[kind]))
+    return out
+
+
+def write(block_list: list[tuple], path: Path, *, title: str = "", author: str = "") -> Path:
+    """Draw ``(kind, ...)`` blocks (see :func:`notices.letters.blocks`) into an A4 PDF."""
+    st = styles()
+    doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
+                            topMargin=18 * mm, bottomMargin=18 * mm, title=title, author=author)
+    doc.build(flowables(block_list, st, doc.width))
+    return path
+
+
+def letter(content: dict, path: Path) -> Path:
+    from notices.letters import blocks
+    return write(blocks(content), path, title=content["title"],
+                 author=content["rights_holder"].get("name", ""))
