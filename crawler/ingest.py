@@ -54,9 +54,11 @@ def _first(*values):
     return next((v for v in values if v not in (None, "")), None)
 
 
-def match(store, clip_id: str) -> list:
-    """Hand a stored clip to the matcher (``earwitness.matching.match_clip``); returns detections.
+def match(store, clip_id: str) -> list[tuple[str, str]]:
+    """Hand a stored clip to the matcher (``earwitness.matching.match_clip``).
 
+    Returns (work id, detection id) of the new detections raised for review
+    (a licensed upload's are recorded as ``licensed`` and not returned).
     Without the matcher installed the clip stays ``fetched`` for ``match_backlog``.
     """
     try:
@@ -67,7 +69,7 @@ def match(store, clip_id: str) -> list:
     with store.session() as s:
         clip = s.get(Clip, clip_id)
         dets = match_clip(s, clip) or []
-        return [(d.work_id, d.id) for d in dets]
+        return [(d.work_id, d.id) for d in dets if d.review_state != "licensed"]
 
 
 def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bool = True,
@@ -87,6 +89,9 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
         return out
     t0 = time.perf_counter()
     try:
+        limit = float(config.section().get("media", {}).get("max_duration_s", 1200))
+        if item.duration_s and item.duration_s > limit and not item.is_live:
+            raise MediaRejected("too_long", item.url, f"page says {item.duration_s:.0f}s > {limit:.0f}s")
         info = media.extract(item.url, site)
         t1 = time.perf_counter()
         out.timings["extract"] = t1 - t0
@@ -132,7 +137,7 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
         captured_at=utcnow(), view_count=_first(item.view_count, media.parse_count(info.get("view_count"))),
         is_live=bool(item.is_live or info.get("is_live")), licensed=licensed,
         audio_sha256=audio.audio_sha256, media_path=audio.media_path, media_sha256=media_sha,
-        duration_s=audio.duration_s, status="licensed" if licensed else "fetched",
+        duration_s=audio.duration_s, status="fetched",
         extra={"site": item.site, "query": item.query, "found_on": item.found_on,
                "source_url": src, "extractor": info.get("extractor_key"), **item.extra},
         **evidence,
@@ -145,7 +150,7 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
         row.reason = "licensed" if licensed else None
     out.timings["store"] = time.perf_counter() - t2
     out.state, out.clip_id, out.licensed = "fetched", clip.id, licensed
-    if do_match and not licensed:
+    if do_match:  # licensed clips are matched too: their detections are recorded as "licensed", never pending
         t3 = time.perf_counter()
         try:
             found = match(store, clip.id)

@@ -148,7 +148,7 @@ def _store_window(store, room: Room, audio, start, end, *, status: str = "fetche
                 title=room.title, uploader=room.streamer, uploader_id=room.streamer_id, captured_at=start,
                 is_live=True, live_window_start=start, live_window_end=end, licensed=licensed,
                 audio_sha256=audio.audio_sha256, media_path=audio.media_path, duration_s=audio.duration_s,
-                status="licensed" if licensed and status == "fetched" else status,
+                status=status,
                 extra={"room_id": room.room_id, "playlist": room.playlist, **(extra or {})}, **evidence)
     with store.session() as s:
         s.add(clip)
@@ -161,10 +161,6 @@ def sample_room(store, room: Room, *, window_s: float, evidence_s: float, report
     clip_id = _store_window(store, room, audio, start, end)
     report.windows += 1
     report.clip_ids.append(clip_id)
-    with store.session() as s:
-        licensed = s.get(Clip, clip_id).licensed
-    if licensed:
-        return
     found = ingest.match(store, clip_id)
     if not found:
         return

@@ -164,10 +164,54 @@ class ConfigurableSiteSpider(BaseSpider):
         for name in self.video.get("required") or []:
             if not values.get(name):
                 raise LayoutChanged(self.site_name, f"video.{name}: {self.video.get(name)}", response.url)
+        if self.video.get("jsonld", True):
+            for key, value in jsonld_video(response).items():
+                if not values.get(key):
+                    values[key] = value
         return VideoItem(
             site=self.site_name, platform=self.platform, url=found.url, media_id=found.media_id,
             title=values["title"] or found.listing.get("title"), uploader=values["uploader"],
             uploader_id=values["uploader_id"], published_at=values["published_at"],
             view_count=parse_count(values["view_count"]),
-            duration_s=float(values["duration_s"]) if values["duration_s"] else None,
+            duration_s=parse_duration(values["duration_s"]),
         )
+
+
+def parse_duration(value: str | None) -> float | None:
+    """Seconds from ``"20.5"``, ``"1:02:03"`` or ISO 8601 ``"PT1M2S"``."""
+    if not value:
+        return None
+    text = str(value).strip()
+    m = re.fullmatch(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?", text)
+    if m and text not in ("P", "PT"):
+        d, h, mi, sec = (float(x) if x else 0.0 for x in m.groups())
+        return d * 86400 + h * 3600 + mi * 60 + sec
+    try:
+        parts = [float(p) for p in text.split(":")]
+    except ValueError:
+        return None
+    total = 0.0
+    for p in parts:
+        total = total * 60 + p
+    return total
+
+
+def jsonld_video(response: Response) -> dict[str, str]:
+    """Fields of a schema.org VideoObject/AudioObject in the page's JSON-LD, if any."""
+    for raw in response.css('script[type="application/ld+json"]::text').getall():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        for obj in data if isinstance(data, list) else [data]:
+            if not isinstance(obj, dict) or obj.get("@type") not in ("VideoObject", "AudioObject"):
+                continue
+            author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
+            stats = obj.get("interactionStatistic") or {}
+            stats = stats[0] if isinstance(stats, list) and stats else stats
+            out = {"title": obj.get("name"), "published_at": obj.get("uploadDate"),
+                   "duration_s": obj.get("duration"), "uploader": author.get("name"),
+                   "uploader_id": author.get("identifier"),
+                   "view_count": stats.get("userInteractionCount") if isinstance(stats, dict) else None}
+            return {k: str(v) for k, v in out.items() if v not in (None, "")}
+    return {}

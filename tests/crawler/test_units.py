@@ -1,0 +1,134 @@
+"""Fast tests: site configuration, parsing helpers, item-page parsing on a recorded page, the frontier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scrapy.http import HtmlResponse
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def test_fixture_site_loads_with_override(home, monkeypatch):
+    from crawler import config
+    from earwitness import settings
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", "http://127.0.0.1:9/")
+    settings.configure(home)
+    site = config.load_site("fixture")
+    assert site.base_url == "http://127.0.0.1:9"
+    assert site.url(site.get("search_url"), query="a b/c") == "http://127.0.0.1:9/shorts/search?q=a%20b%2Fc"
+    assert site.get("render_js") is True
+
+
+def test_bad_site_yaml_is_a_clear_error(home):
+    from crawler import config
+    from crawler.errors import SiteConfigError
+    (home / "sites").mkdir()
+    (home / "sites" / "broken.yaml").write_text("name: [unclosed\n")
+    (home / "sites" / "partial.yaml").write_text("base_url: http://x\n")
+    with pytest.raises(SiteConfigError, match="not valid YAML"):
+        config.load_site("broken")
+    with pytest.raises(SiteConfigError, match="missing key 'video'"):
+        config.load_site("partial")
+    with pytest.raises(SiteConfigError, match="bad site name"):
+        config.load_site("../etc")
+
+
+def test_unknown_site_names_the_choices(home):
+    from crawler.errors import SiteConfigError
+    from crawler.spiders import spider_for
+    with pytest.raises(SiteConfigError, match="unknown site 'nosuch'"):
+        spider_for("nosuch")
+
+
+def test_licensed_allowlist(home):
+    from crawler import config
+    assert config.is_licensed("fixture", "demorecords.official", None)
+    assert not config.is_licensed("fixture", "kiki.dance", "Kiki")
+    assert not config.is_licensed("tiktok", "demorecords.official", None)
+
+
+@pytest.mark.parametrize("raw,expected", [(1234, 1234), ("12,345 views", 12345), ("1.2K", 1200),
+                                          ("3.4万", 34000), ("", None), ("no digits", None)])
+def test_parse_count(raw, expected):
+    from crawler.media import parse_count
+    assert parse_count(raw) == expected
+
+
+def test_parse_time_is_aware_utc():
+    from crawler.media import parse_time
+    assert parse_time("2026-11-02T08:15:00Z").isoformat() == "2026-11-02T08:15:00+00:00"
+    assert parse_time("20261102").isoformat() == "2026-11-02T00:00:00+00:00"
+    assert parse_time(0).isoformat() == "1970-01-01T00:00:00+00:00"
+    assert parse_time("yesterday") is None
+
+
+def test_retry_after_header():
+    from crawler.media import retry_after_s
+    assert retry_after_s({"Retry-After": "7"}, 1.0) == 7.0
+    assert retry_after_s({}, 1.5) == 1.5
+    assert retry_after_s({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 3.0) == 0.0
+
+
+def _spider(home):
+    from crawler.spiders.configurable import ConfigurableSiteSpider
+    return ConfigurableSiteSpider(site="fixture", queries=[""], limit=5)
+
+
+def test_video_page_parsed_from_recording(store):
+    """Fields of a video page recorded from the fixture platform (tests/crawler/recorded/)."""
+    from crawler.frontier import Found
+    body = (RECORDED / "fixture_video_k7Qm2xLp01.html").read_bytes()
+    url = "http://127.0.0.1:8765/shorts/video/k7Qm2xLp01"
+    item = _spider(store).parse_item(HtmlResponse(url, body=body, encoding="utf-8"), Found("k7Qm2xLp01", url))
+    assert item.title == "Velvet Morning - Lin Qiao (sped up)"
+    assert item.uploader_id == "kiki.dance" and item.uploader == "Kiki 🌸"
+    assert item.published_at == "2026-11-20T18:02:11Z"
+    assert item.view_count == 182340
+    assert item.duration_s == 20.0   # from the page's JSON-LD VideoObject
+
+
+@pytest.mark.parametrize("raw,expected", [("PT20S", 20.0), ("PT1M2.5S", 62.5), ("1:02:03", 3723.0),
+                                          ("20", 20.0), ("", None), ("soon", None)])
+def test_parse_duration(raw, expected):
+    from crawler.spiders.configurable import parse_duration
+    assert parse_duration(raw) == expected
+
+
+def test_changed_layout_names_site_and_selector(store):
+    from crawler.errors import LayoutChanged
+    from crawler.frontier import Found
+    body = (RECORDED / "fixture_video_k7Qm2xLp01.html").read_bytes().replace(b'class="title"', b'class="headline"')
+    url = "http://127.0.0.1:8765/shorts/video/k7Qm2xLp01"
+    with pytest.raises(LayoutChanged) as err:
+        _spider(store).parse_item(HtmlResponse(url, body=body, encoding="utf-8"), Found("k7Qm2xLp01", url))
+    assert "'fixture'" in str(err.value) and "h1.title::text" in str(err.value)
+
+
+def test_unrendered_search_page_has_no_results(store):
+    """The search page as plain HTTP sees it: a results container and no result links."""
+    spider = _spider(store)
+    url = "http://127.0.0.1:8765/shorts/search?q=velvet"
+    body = (RECORDED / "fixture_search_shell.html").read_bytes()
+    resp = HtmlResponse(url, body=body, encoding="utf-8", request=spider.listing_request(url, "velvet"))
+    assert list(spider.parse_listing(resp)) == []
+    assert spider.stats_counter["empty_listings"] == 1 and spider.stats_counter["layout_changed"] == 0
+    gone = HtmlResponse(url, body=body.replace(b'id="results"', b'id="hits"'), encoding="utf-8",
+                        request=spider.listing_request(url, "velvet"))
+    assert list(spider.parse_listing(gone)) == []
+    assert spider.stats_counter["layout_changed"] == 1
+    assert "#results" in spider.errors[-1]
+
+
+def test_frontier_records_once_and_resumes(store):
+    from crawler import frontier
+    found = [frontier.Found("a", "http://x/a"), frontier.Found("b", "http://x/b"), frontier.Found("a", "http://x/a")]
+    assert [f.media_id for f in frontier.record(store, "s", "p", found)] == ["a", "b"]
+    frontier.mark(store, "p", "a", "fetched")
+    frontier.mark(store, "p", "b", "failed", attempts=1)
+    assert [f.media_id for f in frontier.record(store, "s", "p", found, max_attempts=3)] == ["b"]
+    assert [f.media_id for f in frontier.pending(store, "s", max_attempts=3)] == ["b"]
+    frontier.mark(store, "p", "b", "failed", attempts=3)
+    assert frontier.pending(store, "s", max_attempts=3) == []
+    assert frontier.counts(store, "s") == {"fetched": 1, "failed": 1}
