@@ -176,6 +176,11 @@ def case_of(session: Session, detection_id: str):
 
 # --- alignment ---------------------------------------------------------------------------
 
+def has_alignment() -> bool:
+    """Whether the matcher can report peak coordinates for the picture."""
+    return hasattr(optional("earwitness.matching"), "alignment")
+
+
 def alignment(session: Session, detection_id: str) -> dict | None:
     """Peak coordinates and matched pairs from the matcher, or None where it cannot say."""
     matching = optional("earwitness.matching")

@@ -26,12 +26,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import subprocess
 import tempfile
 import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -201,47 +203,42 @@ class Excerpts:
             _atomic_write(path, wav_bytes(self._samples(kind)))
         return path
 
-    def picture(self, alignment: dict | None = None) -> Path:
-        """The cached PNG: spectrograms of clip and transformed reference, matched points on top."""
-        akey = hashlib.sha256(json.dumps(alignment, sort_keys=True, default=str).encode()).hexdigest()[:8]
-        path = self.folder / f"alignment-{self.digest()}-{akey}.png"
+    def picture(self, alignment: Callable[[], dict | None] | None = None) -> Path:
+        """The cached PNG: spectrograms of clip and transformed reference, matched points on top.
+
+        ``alignment`` is called (only when the picture is not cached yet) for the
+        matcher's peak coordinates; None or a None result draws no points.
+        """
+        key = f"{self.digest()}-{self.detection.matcher_version}-{'points' if alignment else 'plain'}"
+        path = self.folder / f"alignment-{hashlib.sha256(key.encode()).hexdigest()[:16]}.png"
         if not path.exists():
             clip = read_wav(self.wav("clip"))
             ref = read_wav(self.wav("ref-transformed"))
-            points = excerpt_points(alignment, self.plan) if alignment else None
+            found = alignment() if alignment else None
+            points = excerpt_points(found, self.plan) if found else None
             title = (f"score {self.detection.score:.2f}   pitch {self.plan.pitch_semitones:+.2f} st   "
                      f"tempo x{self.plan.tempo_ratio:.3f}")
+            if points:
+                title += f"   {len(points['matched'])} matched peaks in view"
             _atomic_write(path, draw_alignment(clip, ref, lead_in_s=self.plan.lead_in_s,
                                                points=points, title=title))
         return path
 
 
 def excerpt_points(alignment: dict, p: Plan) -> dict:
-    """Peak coordinates from ``earwitness.matching.alignment`` moved into the excerpts' frame.
+    """Peak coordinates from :func:`earwitness.matching.alignment` moved into the excerpts' frame.
 
-    Accepts ``query_peaks`` / ``ref_peaks`` as ``[[t_s, f_hz], ...]`` and
-    ``pairs`` as ``[[qt, qf, rt, rf], ...]`` or ``[[[qt, qf], [rt, rf]], ...]``
-    (clip seconds/Hz and work seconds/Hz). Reference points are mapped through
-    the transform: time ``(t - ref_start) / tempo``, frequency ``f * 2**(pitch/12)``.
+    The matcher reports ``clip`` (the clip's peaks), ``reference`` (the work's
+    peaks already mapped into clip time and shifted by the estimated pitch, so
+    they sit where the transformed reference plays them) and ``matched`` (clip
+    peaks that coincide with a reference peak), each ``[[t_s, hz], ...]`` in
+    clip seconds. The excerpts start at ``clip_start_s``, so only time moves.
     """
-    factor = 2.0 ** (p.pitch_semitones / 12.0)
+    def move(points):
+        return [(float(t) - p.clip_start_s, float(f)) for t, f, *_ in points or []]
 
-    def q(t, f):
-        return (float(t) - p.clip_start_s, float(f))
-
-    def r(t, f):
-        return ((float(t) - p.ref_start_s) / p.tempo_ratio, float(f) * factor)
-
-    def flat(pair):
-        pair = list(pair)
-        return [*pair[0], *pair[1]] if len(pair) == 2 else pair
-
-    pairs = [flat(x) for x in alignment.get("pairs") or alignment.get("matched_pairs") or []]
-    return {
-        "clip": [q(t, f) for t, f, *_ in alignment.get("query_peaks") or []],
-        "ref": [r(t, f) for t, f, *_ in alignment.get("ref_peaks") or []],
-        "pairs": [(q(a, b), r(c, d)) for a, b, c, d in pairs],
-    }
+    return {"clip": move(alignment.get("clip")), "reference": move(alignment.get("reference")),
+            "matched": move(alignment.get("matched"))}
 
 
 # --- drawing -------------------------------------------------------------------------
@@ -285,7 +282,7 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
     """PNG bytes: two spectrogram panels on one time axis (clip above, transformed reference below).
 
     A dashed line marks the match start; ``points`` (see :func:`excerpt_points`)
-    are drawn as circles, matched pairs in green on both panels and joined.
+    are drawn as small blue circles, matched peaks as green circles on both panels.
     """
     left, top, gap, bottom = 56, 26, 22, 30
     img = Image.new("RGB", (width, top + 2 * panel_h + gap + bottom), (250, 250, 248))
@@ -316,23 +313,25 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
         for yy in range(y0, y0 + panel_h, 8):
             d.line([mx, yy, mx, yy + 4], fill=(255, 255, 255), width=1)
     step = 1 if duration <= 12 else 2 if duration <= 24 else 5
-    for s in range(0, int(duration) + 1, step):
-        x, _ = xy(s, 0, 1)
+    for k in range(math.ceil(-lead_in_s), int(duration - lead_in_s) + 1):
+        if k % step:
+            continue
+        x, _ = xy(k + lead_in_s, 0, 1)   # ticks count seconds from the match start
         yb = top + 2 * panel_h + gap
         d.line([x, yb, x, yb + 4], fill=(60, 60, 60))
-        d.text((x - 6, yb + 6), f"{s - lead_in_s:+.0f}s" if s else f"{-lead_in_s:+.0f}s", fill=(60, 60, 60), font=font)
+        d.text((x - 8, yb + 6), "match" if k == 0 else f"{k:+d}s", fill=(60, 60, 60), font=font)
     if points:
         def dot(t, f, panel, colour, r=3):
             if 0 <= t <= duration and 0 <= f <= FMAX_HZ:
                 x, yy = xy(t, f, panel)
                 d.ellipse([x - r, yy - r, x + r, yy + r], outline=colour, width=1)
         for t, f in points.get("clip", []):
-            dot(t, f, 0, (180, 180, 255), 2)
-        for t, f in points.get("ref", []):
-            dot(t, f, 1, (180, 180, 255), 2)
-        for (qt, qf), (rt, rf) in points.get("pairs", []):
-            dot(qt, qf, 0, (60, 255, 120), 4)
-            dot(rt, rf, 1, (60, 255, 120), 4)
+            dot(t, f, 0, (170, 190, 255), 2)
+        for t, f in points.get("reference", []):
+            dot(t, f, 1, (170, 190, 255), 2)
+        for t, f in points.get("matched", []):   # a matched peak is where both panels have one
+            dot(t, f, 0, (60, 255, 120), 4)
+            dot(t, f, 1, (60, 255, 120), 4)
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
@@ -344,10 +343,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def duration_of(y: np.ndarray, sr: int = SR) -> float:
-    return len(y) / sr if len(y) else 0.0
 
 
 __all__ = ["Excerpts", "Plan", "plan", "ref_time", "decode", "transform", "draw_alignment",

@@ -127,15 +127,13 @@ def test_alignment_picture_draws_spectrograms_and_matched_points(home, store, se
     green = lambda img: int(((np.asarray(img)[..., 1] > 230) & (np.asarray(img)[..., 0] < 90)).sum())  # noqa: E731
     assert green(plain) == 0
     p = ex.plan
-    # a matched pair at clip 3 s / 1000 Hz maps to the work at ref_start + 3*tempo s, 1000/2**(pitch/12) Hz
-    alignment = {"query_peaks": [[3.0, 1000.0]], "ref_peaks": [],
-                 "pairs": [[3.0, 1000.0, p.ref_start_s + (3.0 - p.clip_start_s) * p.tempo_ratio,
-                            1000.0 / 2 ** (p.pitch_semitones / 12)]]}
+    # the matcher's contract: clip peaks, reference peaks in clip time (pitch applied), matched clip peaks
+    alignment = {"clip": [[3.0, 1000.0], [4.0, 800.0]], "reference": [[3.0, 1000.0], [5.0, 600.0]],
+                 "matched": [[3.0, 1000.0]], "transform": {}}
     pts = media.excerpt_points(alignment, p)
-    (qt, qf), (rt, rf) = pts["pairs"][0]
-    assert (qt, qf) == pytest.approx((3.0 - p.clip_start_s, 1000.0))
-    assert (rt, rf) == pytest.approx((qt, qf))          # the transform lines the pair up
-    marked = Image.open(ex.picture(alignment)).convert("RGB")
+    assert pts["matched"] == [pytest.approx((3.0 - p.clip_start_s, 1000.0))]
+    assert pts["reference"][1] == pytest.approx((5.0 - p.clip_start_s, 600.0))
+    marked = Image.open(ex.picture(lambda: alignment)).convert("RGB")
     assert green(marked) > 20
 
 

@@ -40,7 +40,8 @@ def excerpt(detection_id: str, kind: str):
 def alignment(detection_id: str):
     ex = _excerpts(detection_id)
     try:
-        path = ex.picture(backend.alignment(g.db, detection_id))
+        points = (lambda: backend.alignment(g.db, detection_id)) if backend.has_alignment() else None
+        path = ex.picture(points)
     except MediaError as exc:
         abort(422, str(exc))
     return send_file(path, mimetype="image/png", max_age=0)

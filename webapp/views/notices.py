@@ -7,10 +7,12 @@ refused by them, and the page shows what is missing.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from sqlalchemy import func, select
+from werkzeug.security import safe_join
 
 from webapp import backend
 from webapp.views import require
@@ -63,15 +65,62 @@ def show(notice_id: str):
     notice = g.db.get(m["models"].Notice, notice_id)
     if notice is None:
         abort(404, f"no notice {notice_id}")
-    preview = None
-    render = getattr(m["letters"], "render_text", None) if m["letters"] else None
-    if render is not None:
+    blocks, refused = None, None
+    if m["letters"] is not None:
         try:
-            preview = render(notice)
+            blocks = m["letters"].blocks(notice.content)
         except m["exceptions"].NoticesError as exc:
-            flash(f"Preview refused: {exc}", "error")
-    return render_template("notice.html", notice=notice, preview=preview, formats=list(FORMATS),
-                           can_export=m["export"] is not None)
+            refused = str(exc)
+    folder = _export_dir(notice.id)
+    exported = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    return render_template("notice.html", notice=notice, blocks=blocks, refused=refused, formats=list(FORMATS),
+                           can_export=m["export"] is not None, exported=exported,
+                           now=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M"))
+
+
+def _export_dir(notice_id: str) -> Path:
+    return Path(current_app.config["EW_CACHE"]) / "notices" / notice_id
+
+
+@bp.post("/<notice_id>/send")
+@require("notices")
+def send(notice_id: str):
+    """Record that a person sent the letter (channel, recipient, time); nothing is sent from here."""
+    m = _mods()
+    try:
+        raw = (request.form.get("sent_at") or "").strip()
+        sent_at = datetime.fromisoformat(raw) if raw else None
+        if sent_at is not None and sent_at.tzinfo is None:
+            sent_at = sent_at.replace(tzinfo=timezone.utc)
+        m["letters"].mark_sent(g.db, notice_id, actor=g.user.name, channel=(request.form.get("channel") or "").strip(),
+                               recipient=(request.form.get("recipient") or "").strip(), sent_at=sent_at or "")
+        flash("Recorded as sent; the covered cases now wait for removal.", "ok")
+    except (ValueError, m["exceptions"].NoticesError) as exc:
+        g.db.rollback()
+        flash(f"Not recorded: {exc}", "error")
+    return redirect(url_for("notices.show", notice_id=notice_id))
+
+
+@bp.post("/<notice_id>/withdraw")
+@require("notices")
+def withdraw(notice_id: str):
+    m = _mods()
+    try:
+        m["letters"].withdraw(g.db, notice_id, actor=g.user.name, reason=(request.form.get("reason") or "").strip())
+        flash("Draft withdrawn; its cases are back to confirmed.", "ok")
+    except m["exceptions"].NoticesError as exc:
+        g.db.rollback()
+        flash(f"Not withdrawn: {exc}", "error")
+    return redirect(url_for("notices.show", notice_id=notice_id))
+
+
+@bp.get("/files/<notice_id>/<name>")
+def file(notice_id: str, name: str):
+    """A file exported earlier for this notice (logged-in users only)."""
+    path = safe_join(str(_export_dir(notice_id)), name)
+    if path is None or not Path(path).is_file():
+        abort(404, f"notice {notice_id} has no exported file {name!r}")
+    return send_file(path, as_attachment=True, download_name=name, max_age=0)
 
 
 @bp.post("/<notice_id>/export/<fmt>")
@@ -82,7 +131,7 @@ def export(notice_id: str, fmt: str):
         abort(404, f"unknown format {fmt!r}")
     if m["export"] is None:
         abort(501, "notices.export is not installed in this checkout.")
-    out_dir = Path(current_app.config["EW_CACHE"]) / "notices" / notice_id
+    out_dir = _export_dir(notice_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         result = m["export"].export(g.db, notice_id, fmt, out_dir)

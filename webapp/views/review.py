@@ -44,7 +44,7 @@ def detection(detection_id: str):
     return render_template("detection.html", det=det, clip=det.clip, work=det.work, plan=plan,
                            prev_id=prev_id, next_id=next_id, args=f.query_args(), shot_state=shot_state,
                            case=backend.case_of(g.db, det.id), notices_ready=backend.notices_ready(),
-                           has_alignment=backend.optional("earwitness.matching") is not None)
+                           has_alignment=backend.has_alignment())
 
 
 def _decide(detection_id: str, decision: str):

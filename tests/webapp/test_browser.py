@@ -1,0 +1,179 @@
+"""End to end in real Chromium (Debian's, through Playwright) against the app on 127.0.0.1.
+
+An analyst logs in, works the queue with the keyboard, listens through the
+players, sees the alignment plot and confirms; legal drafts a letter, previews
+and exports it. Screenshots go to ``tests/webapp/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from earwitness.store.models import Detection
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+        "--mute-audio"]
+SHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _login(page, base: str, name: str, password: str) -> None:
+    page.goto(base + "/")
+    assert "/login" in page.url
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
+def _audio_state(page, element_id: str) -> dict:
+    return page.eval_on_selector(f"#{element_id}", "a => ({ready: a.readyState, duration: a.duration, "
+                                                   "paused: a.paused, t: a.currentTime, error: a.error && a.error.code})")
+
+
+def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, users, store):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "/")
+    _shot(page, "01-login")
+    _login(page, server, "ann", users["ann"])
+    assert page.locator(".tile.pending b").inner_text() == "3"
+    assert page.locator("svg.chart g.bar rect").count() == 2
+    _shot(page, "02-overview")
+
+    page.goto(server + "/review/?platform=fixture")
+    assert page.locator("#queue tbody tr").count() == 2
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert page.locator("#queue tr.selected").get_attribute("data-id") == seeded.plain
+    _shot(page, "03-queue")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/review/{seeded.plain}\?"))
+
+    # all three players load real audio of the planned lengths; the plot is a real image
+    for element_id, seconds in (("audio-clip", 9.0), ("audio-ref-transformed", 9.0), ("audio-ref", 9.0)):
+        page.wait_for_function(f"document.getElementById('{element_id}').readyState >= 1", timeout=30000)
+        state = _audio_state(page, element_id)
+        assert state["error"] is None and state["duration"] == pytest.approx(seconds, abs=0.05), element_id
+    page.wait_for_function("document.getElementById('alignment').complete", timeout=30000)
+    assert page.eval_on_selector("#alignment", "i => i.naturalWidth") == 960
+    assert page.eval_on_selector("#screenshot", "i => i.naturalWidth") == 480
+    assert "dancer_01" in page.locator("#uploader").inner_text()
+
+    # space plays the selected player (the clip), 2 switches to the transformed reference
+    page.keyboard.press("Space")
+    page.wait_for_function("!document.getElementById('audio-clip').paused && "
+                           "document.getElementById('audio-clip').currentTime > 0.2", timeout=15000)
+    page.keyboard.press("2")
+    page.wait_for_function("document.getElementById('audio-clip').paused && "
+                           "!document.getElementById('audio-ref-transformed').paused", timeout=15000)
+    assert page.locator(".player.selected").get_attribute("data-key") == "2"
+    page.keyboard.press("b")
+    page.wait_for_function("!document.getElementById('audio-clip').paused && "
+                           "!document.getElementById('audio-ref-transformed').paused", timeout=15000)
+    page.keyboard.press("Space")
+    _shot(page, "04-review")
+
+    # c confirms and moves on to the next detection in the filtered queue
+    page.keyboard.press("c")
+    page.wait_for_url(re.compile(rf"/review/{seeded.shifted}\?"))
+    assert "Confirmed" in page.locator(".flash.ok").inner_text()
+    with store.session() as s:
+        det = s.get(Detection, seeded.plain)
+        assert det.review_state == "confirmed" and det.reviewed_by == "ann"
+    # r focuses the reason; Enter submits the rejection
+    page.keyboard.press("r")
+    page.keyboard.type("a different song with the same drum loop")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/review/\?"))
+    with store.session() as s:
+        assert s.get(Detection, seeded.shifted).review_state == "rejected"
+
+    # a change sent without the CSRF token is refused, even from a logged-in page
+    status = page.evaluate(f"""async () => (await fetch('/review/{seeded.other}/confirm',
+        {{method: 'POST', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'reason=x'}})).status""")
+    assert status == 403
+    with store.session() as s:
+        assert s.get(Detection, seeded.other).review_state == "pending"
+
+    # evidence and media are refused to a browser without a session
+    anonymous = browser.new_context()
+    for path in (f"/media/detection/{seeded.plain}/clip.wav", f"/media/clip/{seeded.clip_ids['v1']}/screenshot"):
+        r = anonymous.request.get(server + path)
+        assert r.status == 401 and b"RIFF" not in r.body()
+    anonymous.close()
+
+
+def test_legal_drafts_previews_and_exports_a_letter(browser, server, seeded, users, store, tmp_path):
+    notices_review = pytest.importorskip("notices.review")
+    pytest.importorskip("notices.letters")
+    with store.session() as s:
+        case = notices_review.confirm(s, seeded.plain, actor="ann", reason="same melody")
+        case_id = case.id
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _login(page, server, "lee", users["lee"])
+    page.goto(server + f"/cases/{case_id}")
+    assert page.locator("#case-state").inner_text() == "confirmed"
+    _shot(page, "05-case-confirmed")
+    page.goto(server + "/notices/")
+    page.select_option("select[name=platform]", "fixture")
+    page.select_option("select[name=lang]", "zh")
+    page.click("#draft")
+    page.wait_for_url(re.compile(r"/notices/[0-9a-z]{26}$"))
+    preview = page.locator("#preview").inner_text()
+    assert "侵权" in preview and "Neon Harbour" in preview and "http://127.0.0.1:9/fixture/video/v1" in preview
+    _shot(page, "06-notice-preview")
+    notice_id = page.url.rsplit("/", 1)[1]
+
+    if page.locator("#export-pdf").count():
+        for fmt, magic in (("pdf", b"%PDF"), ("docx", b"PK")):
+            with page.expect_download() as info:
+                page.click(f"#export-{fmt}")
+            target = tmp_path / info.value.suggested_filename
+            info.value.save_as(target)
+            assert target.read_bytes()[:len(magic)] == magic and target.suffix == f".{fmt}"
+
+    # the case now shows the drafted state, its evidence bundle with hashes and the ledger status
+    page.goto(server + f"/cases/{case_id}")
+    assert page.locator("#case-state").inner_text() == "notice_drafted"
+    assert "ledger verified" in page.locator("#ledger-status").inner_text()
+    assert page.locator("table.evidence code.hash").count() >= 2
+    _shot(page, "07-case-drafted")
+
+    # recording the letter as sent moves the case; nothing was sent by the app
+    page.goto(server + f"/notices/{notice_id}")
+    page.fill("#send-form input[name=channel]", "email")
+    page.click("#send-form button[type=submit]")
+    page.wait_for_url(re.compile(rf"/notices/{notice_id}$"))
+    assert page.locator("#notice-state").inner_text() == "sent"
+    page.goto(server + f"/cases/{case_id}")
+    assert page.locator("#case-state").inner_text() == "notice_sent"
+    events = set(page.locator("#actions form[data-event]").evaluate_all("fs => fs.map(f => f.dataset.event)"))
+    from notices import lifecycle
+    assert events == set(lifecycle.events_from("notice_sent"))
+    _shot(page, "08-case-sent")
+    with store.session() as s:
+        from notices.models import Case
+        assert s.get(Case, case_id).state == "notice_sent"
