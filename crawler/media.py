@@ -312,29 +312,36 @@ def source_url(info: dict[str, Any]) -> str | None:
     return info.get("url")
 
 
+def _incoming_dir(info: dict[str, Any]) -> Path:
+    """A per-item download folder that survives a crash: a restarted fetch finds the
+    finished file (yt-dlp skips it) or resumes the partial one (HTTP Range)."""
+    key = hashlib.sha256(f"{info.get('extractor_key')}:{info.get('id')}:{source_url(info)}".encode()).hexdigest()
+    return media_root() / "incoming" / key[:32]
+
+
 def download(info: dict[str, Any], site: config.SiteConfig | None = None) -> Fetched:
     """Download the selected format of an extracted item and normalise its audio."""
     import yt_dlp
     url = info.get("webpage_url") or info.get("original_url") or info.get("url")
     t0 = time.perf_counter()
-    incoming = media_root() / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=incoming) as tmpdir:
-        opts = ydl_options(site, outdir=Path(tmpdir))
+    folder = _incoming_dir(info)
+    folder.mkdir(parents=True, exist_ok=True)
+    opts = ydl_options(site, outdir=folder)
 
-        def run():
-            with yt_dlp.YoutubeDL(opts) as ydl:
-                return ydl.process_ie_result(dict(info), download=True)
+    def run():
+        with yt_dlp.YoutubeDL(opts) as ydl:
+            return ydl.process_ie_result(dict(info), download=True)
 
-        done = _with_retries(run, url)
-        files = [p for p in Path(tmpdir).iterdir() if p.is_file() and not p.name.endswith(".part")]
-        if not files:
-            raise MediaRejected("not_downloaded", url, "yt-dlp wrote no file (size limit?)")
-        raw = max(files, key=lambda p: p.stat().st_size)
-        t1 = time.perf_counter()
-        media_sha = sha256_file(raw)
-        audio = normalise_audio(raw)
-        t2 = time.perf_counter()
+    done = _with_retries(run, url)
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.endswith((".part", ".ytdl"))]
+    if not files:
+        raise MediaRejected("not_downloaded", url, "yt-dlp wrote no file (size limit?)")
+    raw = max(files, key=lambda p: p.stat().st_size)
+    t1 = time.perf_counter()
+    media_sha = sha256_file(raw)
+    audio = normalise_audio(raw)
+    t2 = time.perf_counter()
+    shutil.rmtree(folder, ignore_errors=True)
     return Fetched(url=url, info=done or info, source_url=source_url(info), audio=audio,
                    media_sha256=media_sha, timings={"download": t1 - t0, "decode": t2 - t1})
 
