@@ -125,11 +125,13 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
 
 
 def run_once(store, *, only: list[str] | None = None, include: list[str] | None = None,
-             progress=None) -> list[dict[str, Any]]:
+             exclude: list[str] | None = None, progress=None) -> list[dict[str, Any]]:
     """Every job once, in dependency order (``once: false`` jobs only when named)."""
     specs = jobs.load_jobs()
     chosen = []
     for spec in specs:
+        if exclude and spec.id in exclude:
+            continue
         family = spec.id.split(":", 1)[0]
         named = lambda names: names and (spec.id in names or family in names)  # noqa: E731
         if only:
