@@ -1,0 +1,408 @@
+"""CLI: ``earwitness review|cases|notices|evidence|report`` (glue over the package functions).
+
+Every command that changes a record takes ``--actor`` (default ``$EARWITNESS_ACTOR``
+or the login name): it is written into the case events.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from earwitness import settings
+from earwitness.store import open_store
+from notices import cases as cases_mod
+from notices import evidence as evidence_mod
+from notices import export as export_mod
+from notices import ledger, letters, lifecycle, report as report_mod, review as review_mod
+from notices.exceptions import NoticesError
+from notices.models import Notice
+
+
+def _actor_default() -> str:
+    try:
+        return os.environ.get("EARWITNESS_ACTOR") or getpass.getuser()
+    except Exception:  # noqa: BLE001  no login name (containers)
+        return "cli"
+
+
+actor_option = click.option("--actor", default=_actor_default, show_default="$EARWITNESS_ACTOR or login",
+                            help="Who does this (recorded in the case events).")
+json_option = click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+
+
+def friendly(fn):
+    """Expected failures become one-line errors (exit 1), not tracebacks."""
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except NoticesError as exc:
+            raise click.ClickException(str(exc)) from exc
+    return wrapper
+
+
+def _store():
+    import notices  # noqa: F401  (tables registered before the store is used)
+    return open_store()
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def _t(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M") if t else "-"
+
+
+# --- review -----------------------------------------------------------------------------------------
+
+@click.group()
+def review() -> None:
+    """Review detections: confirm (opens a case) or reject (a known false positive)."""
+
+
+@review.command("list")
+@click.option("--platform")
+@click.option("--work", "work_id")
+@click.option("--min-score", type=float)
+@click.option("--limit", type=int, default=100, show_default=True)
+@json_option
+@friendly
+def review_list(platform, work_id, min_score, limit, as_json) -> None:
+    """Detections waiting for review, oldest first."""
+    with _store().session() as s:
+        dets = review_mod.pending(s, platform=platform, work_id=work_id, min_score=min_score, limit=limit)
+        for d in dets:
+            if as_json:
+                _echo_json({**d.to_document(), "platform": d.clip.platform, "url": d.clip.url})
+            else:
+                click.echo(f"{d.id}  {d.score:.3f}  {d.clip.platform:<10} {d.work_id:<12} "
+                           f"{d.clip_offset_s:7.2f}s  {d.pitch_semitones:+.1f}st  x{d.tempo_ratio:.3f}  {d.clip.url}")
+        if not as_json:
+            click.echo(f"{len(dets)} pending", err=True)
+
+
+@review.command("show")
+@click.argument("detection_id")
+@friendly
+def review_show(detection_id) -> None:
+    """One detection with its clip and work."""
+    with _store().session() as s:
+        d = review_mod.get_detection(s, detection_id)
+        case = cases_mod.case_for_detection(s, d.id)
+        doc = {"detection": d.to_document(), "clip": d.clip.to_document(), "work": d.work.to_document(),
+               "case": case.id if case else None}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+
+
+@review.command("confirm")
+@click.argument("detection_id")
+@click.option("--reason")
+@actor_option
+@friendly
+def review_confirm(detection_id, reason, actor) -> None:
+    """Confirm a detection: opens (or joins) the item's case."""
+    with _store().session() as s:
+        case = review_mod.confirm(s, detection_id, actor=actor, reason=reason)
+        click.echo(f"confirmed {detection_id}: case {case.id} ({case.state})")
+
+
+@review.command("reject")
+@click.argument("detection_id")
+@click.option("--reason", required=True, help="Why it is a false positive (kept).")
+@actor_option
+@friendly
+def review_reject(detection_id, reason, actor) -> None:
+    """Reject a detection; this clip audio and work are never raised together again."""
+    with _store().session() as s:
+        review_mod.reject(s, detection_id, actor=actor, reason=reason)
+        click.echo(f"rejected {detection_id}")
+
+
+@review.command("auto")
+@friendly
+def review_auto() -> None:
+    """Apply the auto-confirm policy (notices.auto_confirm; off by default)."""
+    with _store().session() as s:
+        if review_mod.auto_confirm_policy() is None:
+            click.echo("auto-confirm is off (notices.auto_confirm.enabled: false)")
+            return
+        click.echo(f"auto-confirmed {review_mod.auto_confirm(s)}")
+
+
+# --- cases ------------------------------------------------------------------------------------------
+
+@click.group()
+def cases() -> None:
+    """Cases: one per infringing item, moved through the declared lifecycle."""
+
+
+@cases.command("list")
+@click.option("--state", type=click.Choice(lifecycle.STATES))
+@click.option("--platform")
+@click.option("--overdue", is_flag=True, help="Only cases past the SLA after the notice was sent.")
+@json_option
+@friendly
+def cases_list(state, platform, overdue, as_json) -> None:
+    """Cases, oldest first; overdue ones are flagged."""
+    with _store().session() as s:
+        rows = cases_mod.list_cases(s, state=state, platform=platform, overdue=overdue)
+        for c in rows:
+            if as_json:
+                _echo_json({**c.to_document(), "work_ids": c.work_ids(),
+                            "allowed_events": cases_mod.allowed_events(c)})
+            else:
+                flag = " OVERDUE" if c.is_overdue() else ""
+                dl = f" deadline {_t(c.deadline_at)}" if c.state == "disputed" else ""
+                click.echo(f"{c.id}  {c.state:<15} {c.platform:<10} {_t(c.opened_at)}  {c.url}{flag}{dl}")
+        if not as_json:
+            click.echo(f"{len(rows)} case(s)", err=True)
+
+
+@cases.command("show")
+@click.argument("case_id")
+@json_option
+@friendly
+def cases_show(case_id, as_json) -> None:
+    """A case: its timeline, evidence and notices."""
+    with _store().session() as s:
+        c = cases_mod.get_case(s, case_id)
+        dets = []
+        for d in c.detections:
+            b = evidence_mod.bundle_for(s, d.id)
+            dets.append({"detection_id": d.id, "work_id": d.work_id, "score": d.score,
+                         "clip_offset_s": d.clip_offset_s, "ref_offset_s": d.ref_offset_s,
+                         "bundle": b and {"id": b.id, "ledger_seq": b.ledger_seq,
+                                          "manifest_sha256": b.manifest_sha256, "timestamped": b.timestamped}})
+        doc = {"case": c.to_document(), "allowed_events": cases_mod.allowed_events(c),
+               "detections": dets,
+               "timeline": [{"seq": e.seq, "at": e.at.isoformat(), "event": e.event, "from": e.from_state,
+                             "to": e.to_state, "actor": e.actor, "reason": e.reason, "details": e.details}
+                            for e in c.events],
+               "notices": [{"id": n.id, "state": n.state, "lang": n.lang, "recipient": n.recipient,
+                            "sent_at": n.sent_at} for n in letters.notices_for_case(s, c.id)]}
+        if as_json:
+            _echo_json(doc)
+            return
+        click.echo(f"case {c.id}  {c.state}{'  OVERDUE' if c.is_overdue() else ''}")
+        click.echo(f"  {c.platform} {c.media_id}  {c.url}")
+        if c.previous_case_id:
+            click.echo(f"  re-upload of case {c.previous_case_id}")
+        if c.state == "disputed":
+            click.echo(f"  dispute: {c.dispute_basis}, deadline {_t(c.deadline_at)} UTC")
+        click.echo(f"  next: {', '.join(doc['allowed_events']) or '(closed)'}")
+        click.echo("timeline:")
+        for e in doc["timeline"]:
+            click.echo(f"  {e['seq']:>3} {e['at'][:19]}  {e['event']:<18} {e['from'] or '-'} -> {e['to']}  "
+                       f"by {e['actor']}{': ' + e['reason'] if e['reason'] else ''}")
+        click.echo("evidence:")
+        for d in dets:
+            b = d["bundle"]
+            click.echo(f"  {d['detection_id']} {d['work_id']} score {d['score']:.3f}  "
+                       + (f"bundle {b['id']} ledger #{b['ledger_seq']} manifest {b['manifest_sha256'][:16]}…"
+                          if b else "no bundle yet"))
+        click.echo("notices:")
+        for n in doc["notices"]:
+            click.echo(f"  {n['id']} {n['state']} {n['lang']} to {n['recipient']} sent {_t(n['sent_at'])}")
+
+
+@cases.command("note")
+@click.argument("case_id")
+@click.argument("text")
+@actor_option
+@friendly
+def cases_note(case_id, text, actor) -> None:
+    """Add a note to the case's timeline."""
+    with _store().session() as s:
+        cases_mod.note(s, case_id, text, actor=actor)
+        click.echo(f"noted on {case_id}")
+
+
+def _event_command(event: str) -> click.Command:
+    t = lifecycle.TRANSITIONS[event]
+
+    @actor_option
+    @click.option("--reason", required=t.needs_reason, help="Why (recorded).")
+    @click.option("--at", "at", help="When it happened (ISO time with zone; default now).")
+    @click.argument("case_id")
+    @friendly
+    def command(case_id, reason, at, actor, **details) -> None:
+        with _store().session() as s:
+            details = {k: v for k, v in details.items() if v is not None}
+            c = cases_mod.apply(s, case_id, event, actor=actor, reason=reason,
+                                at=datetime.fromisoformat(at) if at else None, **details)
+            extra = f" (deadline {_t(c.deadline_at)} UTC)" if event == "counter_notice" else ""
+            click.echo(f"case {c.id}: {event} -> {c.state}{extra}")
+
+    opts = {
+        "channel": click.option("--channel", required=True, help="email, web form, post..."),
+        "recipient": click.option("--recipient", required=True, help="Who it was sent to."),
+        "sent_at": click.option("--sent-at", "sent_at", required=True, help="ISO time with zone."),
+        "check": click.option("--check", required=True, help="What showed it gone (e.g. 'HTTP 404 at ...')."),
+        "basis": click.option("--basis", required=True, type=click.Choice(list(lifecycle.DISPUTE_BASES)),
+                              help="Legal basis of the counter-notice period."),
+        "received_at": click.option("--received-at", "received_at", required=True,
+                                    help="When the counter-notice was received (ISO, with zone)."),
+    }
+    for key in reversed(t.requires):
+        command = opts[key](command)
+    return click.command(event.replace("_", "-"), help=f"Event {event}: {t.doc} "
+                         f"({', '.join(t.sources)} -> {t.target}).")(command)
+
+
+for _ev in lifecycle.TRANSITIONS:
+    if _ev != "draft_notice":   # drafting a letter is `notices draft`
+        cases.add_command(_event_command(_ev))
+
+
+# --- notices ----------------------------------------------------------------------------------------
+
+@click.group()
+def notices() -> None:
+    """Notice letters: draft (batched per platform), export, record sending."""
+
+
+@notices.command("draft")
+@click.option("--platform", required=True)
+@click.option("--lang", type=click.Choice(list(letters.LANGS)), help="Default: per platform in config.")
+@click.option("--case", "case_ids", multiple=True, help="Only these cases (default: all confirmed).")
+@actor_option
+@friendly
+def notices_draft(platform, lang, case_ids, actor) -> None:
+    """Draft one letter covering the platform's confirmed cases (refuses if an element is missing)."""
+    with _store().session() as s:
+        n = letters.draft(s, platform=platform, lang=lang, actor=actor, case_ids=list(case_ids) or None)
+        click.echo(f"notice {n.id}: {letters.summary(n.content)}")
+
+
+@notices.command("list")
+@click.option("--state", type=click.Choice(["draft", "sent", "withdrawn"]))
+@json_option
+@friendly
+def notices_list(state, as_json) -> None:
+    from sqlalchemy import select
+    with _store().session() as s:
+        q = select(Notice).order_by(Notice.created_at)
+        if state:
+            q = q.where(Notice.state == state)
+        for n in s.scalars(q):
+            if as_json:
+                _echo_json({k: v for k, v in n.to_document().items() if k != "content"}
+                           | {"cases": [c.id for c in n.cases]})
+            else:
+                click.echo(f"{n.id}  {n.state:<9} {n.platform:<10} {n.lang}  {len(n.cases)} case(s)  "
+                           f"to {n.recipient}  sent {_t(n.sent_at)}")
+
+
+@notices.command("show")
+@click.argument("notice_id")
+@friendly
+def notices_show(notice_id) -> None:
+    """The letter as plain text."""
+    with _store().session() as s:
+        click.echo(letters.plain_text(letters.get_notice(s, notice_id).content))
+
+
+@notices.command("export")
+@click.argument("notice_id")
+@click.option("--format", "fmt", type=click.Choice(export_mod.FORMATS), default="pdf", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True)
+@friendly
+def notices_export(notice_id, fmt, out_dir) -> None:
+    """Write the letter as PDF or DOCX, or a zip with the evidence bundles and a manifest."""
+    with _store().session() as s:
+        for p in export_mod.export(s, notice_id, fmt, Path(out_dir)):
+            click.echo(str(p))
+
+
+@notices.command("send")
+@click.argument("notice_id")
+@click.option("--channel", required=True, help="How you sent it: email, web form, post...")
+@click.option("--to", "recipient", required=True, help="The address you sent it to.")
+@click.option("--at", "sent_at", required=True, help="When you sent it (ISO time with zone).")
+@actor_option
+@friendly
+def notices_send(notice_id, channel, recipient, sent_at, actor) -> None:
+    """Record that YOU sent this letter (Earwitness never sends anything itself)."""
+    with _store().session() as s:
+        n = letters.mark_sent(s, notice_id, actor=actor, channel=channel, recipient=recipient, sent_at=sent_at)
+        click.echo(f"notice {n.id} recorded as sent by {channel} to {recipient}; {len(n.cases)} case(s) "
+                   f"now notice_sent")
+
+
+@notices.command("withdraw")
+@click.argument("notice_id")
+@click.option("--reason", required=True)
+@actor_option
+@friendly
+def notices_withdraw(notice_id, reason, actor) -> None:
+    """Withdraw a draft; its cases go back to confirmed."""
+    with _store().session() as s:
+        letters.withdraw(s, notice_id, actor=actor, reason=reason)
+        click.echo(f"notice {notice_id} withdrawn")
+
+
+# --- evidence ---------------------------------------------------------------------------------------
+
+@click.group()
+def evidence() -> None:
+    """Evidence bundles and the hash-chained ledger."""
+
+
+@evidence.command("build")
+@click.argument("detection_id")
+@friendly
+def evidence_build(detection_id) -> None:
+    """Bundle a detection's evidence and enter it in the ledger (once)."""
+    with _store().session() as s:
+        b = evidence_mod.build_bundle(s, detection_id)
+        click.echo(f"bundle {b.id}: ledger #{b.ledger_seq} {b.ledger_hash}  manifest {b.manifest_path}")
+
+
+@evidence.command("verify")
+@json_option
+@friendly
+def evidence_verify(as_json) -> None:
+    """Check every ledger entry and evidence file; exit 1 naming each problem."""
+    from notices.timestamping import pinned_cert
+    home = settings.get().home
+    rep = ledger.verify(home, store=_store(), cert_pem=pinned_cert(home))
+    if as_json:
+        _echo_json({"ok": rep.ok, "entries": rep.entries, "files_checked": rep.files_checked,
+                    "timestamps_checked": rep.timestamps_checked,
+                    "problems": [p.__dict__ for p in rep.problems]})
+    else:
+        for p in rep.problems:
+            click.echo(str(p))
+        click.echo(f"{rep.entries} entries, {rep.files_checked} files, {rep.timestamps_checked} time-stamps: "
+                   + ("OK" if rep.ok else f"{len(rep.problems)} problem(s)"), err=not rep.ok)
+    sys.exit(0 if rep.ok else 1)
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+@click.group()
+def report() -> None:
+    """Reports computed from the case records."""
+
+
+@report.command("monthly")
+@click.option("--month", help="YYYY-MM (default: last month).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Default: <home>/reports.")
+@friendly
+def report_monthly(month, out_dir) -> None:
+    """The monthly monitoring report as Markdown and PDF (with a weekly chart)."""
+    from earwitness.store.models import utcnow
+    month = month or report_mod.previous_month(utcnow())
+    with _store().session() as s:
+        rep = report_mod.monthly(s, month)
+        for p in report_mod.write(rep, Path(out_dir) if out_dir else settings.get().path("reports")):
+            click.echo(str(p))
