@@ -23,7 +23,8 @@ from earwitness.store.models import Clip, Detection, Work
 
 log = logging.getLogger(__name__)
 
-REVIEW_STATES = ("pending", "confirmed", "rejected")
+# "licensed": the matcher found a licensed upload; it never enters the queue but is counted
+REVIEW_STATES = ("pending", "confirmed", "rejected", "licensed")
 
 
 def optional(module: str):

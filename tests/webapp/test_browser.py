@@ -7,7 +7,10 @@ and exports it. Screenshots go to ``tests/webapp/screenshots/`` (git-ignored).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -147,13 +150,23 @@ def test_legal_drafts_previews_and_exports_a_letter(browser, server, seeded, use
     _shot(page, "06-notice-preview")
     notice_id = page.url.rsplit("/", 1)[1]
 
-    if page.locator("#export-pdf").count():
-        for fmt, magic in (("pdf", b"%PDF"), ("docx", b"PK")):
-            with page.expect_download() as info:
-                page.click(f"#export-{fmt}")
-            target = tmp_path / info.value.suggested_filename
-            info.value.save_as(target)
-            assert target.read_bytes()[:len(magic)] == magic and target.suffix == f".{fmt}"
+    # export: each format downloads, and the file is the one whose hash the notice recorded
+    pytest.importorskip("notices.export")
+    for fmt, magic in (("pdf", b"%PDF"), ("docx", b"PK"), ("zip", b"PK")):
+        with page.expect_download() as info:
+            page.click(f"#export-{fmt}")
+        target = tmp_path / info.value.suggested_filename
+        info.value.save_as(target)
+        assert target.read_bytes()[:len(magic)] == magic and target.suffix == f".{fmt}"
+        with store.session() as s:
+            from notices.models import Notice
+            assert s.get(Notice, notice_id).files[target.name] == hashlib.sha256(target.read_bytes()).hexdigest()
+    if shutil.which("pdftotext"):
+        pdf = next(tmp_path.glob("*.pdf"))
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "侵权告知函" in text.replace(" ", "") and "Neon Harbour" in text
+    page.goto(page.url)
+    assert page.locator("#exported li").count() == 3
 
     # the case now shows the drafted state, its evidence bundle with hashes and the ledger status
     page.goto(server + f"/cases/{case_id}")

@@ -30,6 +30,7 @@ def login():
     if request.method == "POST":
         user = auth.authenticate(g.db, request.form.get("name", ""), request.form.get("password", ""))
         if user is not None:
+            auth.purge_expired(g.db, idle_minutes=conf["idle_minutes"])
             token, _ = auth.start_session(g.db, user, max_hours=conf["max_hours"],
                                           idle_minutes=conf["idle_minutes"], remote_addr=request.remote_addr)
             resp = redirect(_safe_next(request.form.get("next")))

@@ -1,0 +1,82 @@
+"""``earwitness users`` and ``earwitness serve`` through the real command line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from earwitness.cli import main
+from webapp.models import User
+
+
+def test_users_add_list_passwd_disable(home, store):
+    runner = CliRunner()
+    r = runner.invoke(main, ["--home", str(home), "users", "add", "ann", "--role", "analyst", "--password-stdin"],
+                      input="a-good-password\n")
+    assert r.exit_code == 0, r.output
+    assert "added ann (analyst)" in r.output
+    with store.session() as s:
+        user = s.scalar(select(User).where(User.name == "ann"))
+        assert user.role == "analyst" and "a-good-password" not in user.password_hash
+    r = runner.invoke(main, ["--home", str(home), "users", "add", "ann", "--role", "legal", "--password-stdin"],
+                      input="another-password\n")
+    assert r.exit_code != 0 and "already exists" in r.output
+    r = runner.invoke(main, ["--home", str(home), "users", "add", "bob", "--role", "boss", "--password-stdin"],
+                      input="another-password\n")
+    assert r.exit_code != 0 and "boss" in r.output
+    r = runner.invoke(main, ["--home", str(home), "users", "add", "bob", "--role", "legal", "--password-stdin"],
+                      input="short\n")
+    assert r.exit_code != 0 and "at least 8" in r.output
+    # the prompt asks twice and the two must agree
+    r = runner.invoke(main, ["--home", str(home), "users", "add", "cy", "--role", "admin"],
+                      input="first-password\nfirst-password\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["--home", str(home), "users", "passwd", "ann", "--password-stdin"], input="changed-pass\n")
+    assert r.exit_code == 0
+    r = runner.invoke(main, ["--home", str(home), "users", "disable", "cy"])
+    assert r.exit_code == 0
+    r = runner.invoke(main, ["--home", str(home), "users", "list"])
+    lines = sorted(line.split("\t")[:3] for line in r.output.splitlines())
+    assert lines == [["ann", "analyst", "active"], ["cy", "admin", "disabled"]]
+    from webapp import auth
+    with store.session() as s:
+        assert auth.authenticate(s, "ann", "changed-pass") is not None
+        assert auth.authenticate(s, "ann", "a-good-password") is None
+        assert auth.authenticate(s, "cy", "first-password") is None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_on_the_given_port_and_stops(home, store):
+    port = _free_port()
+    env = {**os.environ, "EARWITNESS_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "earwitness.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:
+            assert b"Log in" in resp.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in proc.stderr.read().decode()
