@@ -125,3 +125,23 @@ def test_overview_counts_and_chart(client, seeded, users):
     assert re.search(r"<b>3</b><span>pending detections", page)
     assert "<svg" in page and page.count('class="seg-pending"') == 2      # two days with detections
     assert re.search(r"fixture</a></td>\s*<td class=\"n\">2</td>", page)
+
+
+def test_case_page_shows_evidence_hashes_and_finds_tampering(client, seeded, users, store, home):
+    letters = pytest.importorskip("notices.letters")
+    with store.session() as s:
+        case_id = notices_review.confirm(s, seeded.plain, actor="ann").id
+        letters.draft(s, platform="fixture", lang="en", actor="lee")
+    client.login("lee", users["lee"])
+    page = client.get(f"/cases/{case_id}").text
+    assert 'id="ledger-status">ledger verified' in page
+    from notices.evidence import bundle_for
+    with store.session() as s:
+        bundle = bundle_for(s, seeded.plain)
+        shot = bundle.files["screenshot.png"]
+    assert shot["sha256"] in page
+    r = client.get(f"/evidence/{bundle.id}/screenshot.png")
+    assert r.status == 200 and r.body[:4] == b"\x89PNG"
+    (home / shot["path"]).write_bytes(b"\x89PNG altered after capture")
+    page = client.get(f"/cases/{case_id}").text
+    assert "problem(s) in this case" in page and "file_altered" in page and shot["path"] in page
