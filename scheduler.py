@@ -55,8 +55,13 @@ def build(store, cfg: dict[str, Any] | None = None) -> BackgroundScheduler:
         timezone=cfg.get("timezone", "UTC"))
 
 
-def reconcile(sched: BackgroundScheduler, specs: list[jobs.JobSpec], tz: str = "UTC") -> dict[str, list[str]]:
-    """Make the stored jobs match the configuration; unchanged jobs keep their next run."""
+def reconcile(sched: BackgroundScheduler, specs: list[jobs.JobSpec], tz: str = "UTC", *,
+              start_new_now: bool = True) -> dict[str, list[str]]:
+    """Make the stored jobs match the configuration; unchanged jobs keep their next run.
+
+    A job new to the store runs at once (``start_new_now``) rather than one
+    interval after the first start; a job whose trigger changed follows its new trigger.
+    """
     stored = {job.id: job for job in sched.get_jobs()}
     kept, added, removed = [], [], []
     for spec in specs:
@@ -66,8 +71,9 @@ def reconcile(sched: BackgroundScheduler, specs: list[jobs.JobSpec], tz: str = "
                 and list(job.args) == [spec.id]):
             kept.append(spec.id)
             continue
+        extra = {"next_run_time": datetime.now(timezone.utc)} if job is None and start_new_now else {}
         sched.add_job(RUNNER, trigger, args=[spec.id], id=spec.id, name=spec.func,
-                      replace_existing=True)
+                      replace_existing=True, **extra)
         added.append(spec.id)
     for job_id in stored:
         sched.remove_job(job_id)
@@ -94,11 +100,17 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
     specs = jobs.load_jobs(cfg)
     tz = cfg.get("timezone", "UTC")
     stop = stop or threading.Event()
-    jobs.mark_interrupted(store)
+    interrupted = jobs.mark_interrupted(store)
     sched = build(store, cfg)
     sched.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
     sched.start(paused=True)
-    changes = reconcile(sched, specs, tz)
+    changes = reconcile(sched, specs, tz, start_new_now=bool(cfg.get("start_new_jobs_now", True)))
+    if cfg.get("rerun_interrupted", True):
+        # a job cut short by a crash resumes now (its work is resumable), not at its next slot
+        for job_id in interrupted:
+            if sched.get_job(job_id) is not None:
+                log.info("daemon: job %s was interrupted; running it again now", job_id)
+                sched.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
     log.info("daemon: %d jobs (%s kept, %s added, %s removed)", len(specs),
              len(changes["kept"]), len(changes["added"]), len(changes["removed"]))
     if install_signals:

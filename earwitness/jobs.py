@@ -252,17 +252,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def mark_interrupted(store) -> int:
-    """Mark this host's ``running`` rows whose process is gone as ``interrupted``."""
+def mark_interrupted(store) -> list[str]:
+    """Mark this host's ``running`` rows whose process is gone as ``interrupted``; their job ids."""
     with store.session() as s:
-        rows = s.execute(select(JobRun.id, JobRun.pid).where(JobRun.status == "running",
-                                                            JobRun.host == HOST)).all()
-        dead = [r.id for r in rows if r.pid != os.getpid() and not _alive(r.pid)]
+        rows = s.execute(select(JobRun.id, JobRun.job_id, JobRun.pid)
+                         .where(JobRun.status == "running", JobRun.host == HOST)).all()
+        dead = [r for r in rows if r.pid != os.getpid() and not _alive(r.pid)]
         if dead:
-            s.execute(update(JobRun).where(JobRun.id.in_(dead))
+            s.execute(update(JobRun).where(JobRun.id.in_([r.id for r in dead]))
                       .values(status="interrupted", finished_at=utcnow(),
                               error="the process running this job ended before the job did"))
-    return len(dead)
+    return sorted({r.job_id for r in dead})
 
 
 def last_runs(store) -> dict[str, dict[str, Any]]:

@@ -89,17 +89,17 @@ def test_sigkill_mid_job_then_restart_loses_and_repeats_nothing(home, store, dae
 
 
 def test_missed_runs_coalesce_into_one_after_downtime(home, store, daemons):
-    write_config(home, {"tick": {"func": "jobfuncs:tick", "trigger": {"interval": {"seconds": 2}}}})
+    write_config(home, {"tick": {"func": "jobfuncs:tick", "trigger": {"interval": {"seconds": 6}}}})
     d = daemons(home)
     end = time.monotonic() + 20
     while len(ticks(home)) < 1 and time.monotonic() < end:
         time.sleep(0.05)
     assert d.stop(signal.SIGTERM) == 0
     n = len(ticks(home))
-    time.sleep(5)                                     # two runs missed while down
+    time.sleep(12.5)                                  # two runs missed while down
     d2 = daemons(home)
     d2.wait_output("daemon: running")
-    time.sleep(1.0)
+    time.sleep(1.0)                                   # the next regular run is > 2 s away
     assert len(ticks(home)) == n + 1                  # caught up once, not once per missed run
     d2.stop()
 

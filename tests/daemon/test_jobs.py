@@ -83,6 +83,7 @@ def test_interrupted_runs_are_marked(home, store):
     with store.session() as s:
         s.add(JobRun(job_id="x", trigger="schedule", status="running", host=jobs.HOST, pid=2 ** 22 + 12345))
     assert jobs.last_runs(store)["x"]["status"] == "interrupted"
-    assert jobs.mark_interrupted(store) == 1
+    assert jobs.mark_interrupted(store) == ["x"]
+    assert jobs.mark_interrupted(store) == []
     with store.session() as s:
         assert s.get(JobRun, s.query(JobRun.id).scalar()).status == "interrupted"
