@@ -79,6 +79,8 @@ def apply(session: Session, case_id: str, event: str, *, actor: str, reason: str
         raise NoticesError(f"unknown case event {event!r}; events: {', '.join(lifecycle.TRANSITIONS)}")
     if case.state not in t.sources:
         raise TransitionNotAllowed(case.state, event, allowed_events(case))
+    if event == "counter_notice" and not details.get("basis"):
+        details["basis"] = config.per_platform_nested("dispute", "default_basis", case.platform)
     missing = [k for k in t.requires if details.get(k) in (None, "")]
     if t.needs_reason and not (reason and reason.strip()):
         missing.append("reason")

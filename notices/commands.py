@@ -161,7 +161,8 @@ def cases_list(state, platform, overdue, as_json) -> None:
                             "allowed_events": cases_mod.allowed_events(c)})
             else:
                 flag = " OVERDUE" if c.is_overdue() else ""
-                dl = f" deadline {_t(c.deadline_at)}" if c.state == "disputed" else ""
+                dl = (f" deadline {_t(c.deadline_at)}" + (" PASSED" if c.deadline_passed() else "")
+                      if c.state == "disputed" else "")
                 click.echo(f"{c.id}  {c.state:<15} {c.platform:<10} {_t(c.opened_at)}  {c.url}{flag}{dl}")
         if not as_json:
             click.echo(f"{len(rows)} case(s)", err=True)
@@ -247,8 +248,9 @@ def _event_command(event: str) -> click.Command:
         "recipient": click.option("--recipient", required=True, help="Who it was sent to."),
         "sent_at": click.option("--sent-at", "sent_at", required=True, help="ISO time with zone."),
         "check": click.option("--check", required=True, help="What showed it gone (e.g. 'HTTP 404 at ...')."),
-        "basis": click.option("--basis", required=True, type=click.Choice(list(lifecycle.DISPUTE_BASES)),
-                              help="Legal basis of the counter-notice period."),
+        "basis": click.option("--basis", type=click.Choice(list(lifecycle.DISPUTE_BASES)),
+                              help="Legal basis of the counter-notice period "
+                                   "(default: notices.dispute.default_basis for the platform)."),
         "received_at": click.option("--received-at", "received_at", required=True,
                                     help="When the counter-notice was received (ISO, with zone)."),
     }

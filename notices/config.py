@@ -19,3 +19,9 @@ def per_platform(key: str, platform: str, default: Any = None) -> Any:
     """A per-platform mapping's value for ``platform``, else its ``default`` entry."""
     table = section().get(key) or {}
     return table.get(platform, table.get("default", default))
+
+
+def per_platform_nested(key: str, sub: str, platform: str, default: Any = None) -> Any:
+    """Like :func:`per_platform` for a mapping inside a section key (``dispute.default_basis``)."""
+    table = (section().get(key) or {}).get(sub) or {}
+    return table.get(platform, table.get("default", default))

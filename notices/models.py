@@ -75,6 +75,10 @@ class Case(Base):
         now = now or utcnow()
         return self.state == "notice_sent" and self.sla_due_at is not None and now > self.sla_due_at
 
+    def deadline_passed(self, now: datetime | None = None) -> bool:
+        """Disputed and past the counter-notice period: time to restore or escalate."""
+        return self.state == "disputed" and self.deadline_at is not None and (now or utcnow()) > self.deadline_at
+
     def work_ids(self) -> list[str]:
         seen: list[str] = []
         for det in self.detections:
@@ -85,6 +89,7 @@ class Case(Base):
     def to_document(self) -> dict[str, Any]:
         doc = super().to_document()
         doc["overdue"] = self.is_overdue()
+        doc["deadline_passed"] = self.deadline_passed()
         return doc
 
 

@@ -242,3 +242,12 @@ def test_pending_filters_and_auto_confirm(store, seed, monkeypatch):
         assert s.get(type(hi), hi.id).review_state == "confirmed"
         assert s.get(type(lo), lo.id).review_state == "pending"
         assert cases.case_for_detection(s, hi.id).events[0].actor == review.AUTO_ACTOR
+
+
+def test_counter_notice_basis_defaults_per_platform(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "notice_sent")
+        cases.apply(s, case.id, "counter_notice", actor="legal", received_at=T0)
+        assert case.dispute_basis == "civil_code_1196"      # config: dispute.default_basis.default
+        assert not case.deadline_passed(T0 + timedelta(days=14))
+        assert case.deadline_passed(T0 + timedelta(days=15, seconds=1))
