@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import wave
 from dataclasses import dataclass, field
@@ -189,7 +190,8 @@ def ydl_options(site: config.SiteConfig | None = None, *, outdir: Path | None = 
     if opt("cookies_file"):
         opts["cookiefile"] = str(opt("cookies_file"))
     if outdir is not None:
-        opts["outtmpl"] = str(outdir / "%(extractor_key)s-%(id).80B.%(ext)s")
+        opts["outtmpl"] = "%(extractor_key)s-%(id).80B.%(ext)s"
+        opts["paths"] = {"home": str(outdir)}
     return opts
 
 
@@ -277,18 +279,30 @@ def _with_retries(fn, url: str):
     raise AssertionError("unreachable")
 
 
+_local = threading.local()
+
+
+def _ydl(site: config.SiteConfig | None):
+    """This thread's YoutubeDL for ``site`` (building one loads every extractor: reuse it)."""
+    import yt_dlp
+    cache = _local.__dict__.setdefault("ydls", {})
+    key = (site.name if site is not None else None, id(ew_settings.get()))
+    if key not in cache:
+        opts = ydl_options(site, outdir=media_root() / "incoming")
+        cache[key] = yt_dlp.YoutubeDL(opts)
+    return cache[key]
+
+
 def extract(url: str, site: config.SiteConfig | None = None) -> dict[str, Any]:
     """yt-dlp's info for ``url`` with formats selected, without downloading.
 
     Raises ContentGone (removed, private, geo-blocked, not live), MediaRejected
     (over the duration/size limits, no media), FetchFailed.
     """
-    import yt_dlp
-    opts = ydl_options(site)
+    ydl = _ydl(site)
 
     def run():
-        with yt_dlp.YoutubeDL(opts) as ydl:
-            return ydl.sanitize_info(ydl.extract_info(url, download=False))
+        return ydl.sanitize_info(ydl.extract_info(url, download=False))
 
     info = _with_retries(run, url)
     check_limits(info, url)
@@ -321,16 +335,15 @@ def _incoming_dir(info: dict[str, Any]) -> Path:
 
 def download(info: dict[str, Any], site: config.SiteConfig | None = None) -> Fetched:
     """Download the selected format of an extracted item and normalise its audio."""
-    import yt_dlp
     url = info.get("webpage_url") or info.get("original_url") or info.get("url")
     t0 = time.perf_counter()
     folder = _incoming_dir(info)
     folder.mkdir(parents=True, exist_ok=True)
-    opts = ydl_options(site, outdir=folder)
+    ydl = _ydl(site)
 
     def run():
-        with yt_dlp.YoutubeDL(opts) as ydl:
-            return ydl.process_ie_result(dict(info), download=True)
+        ydl.params["paths"] = {"home": str(folder)}
+        return ydl.process_ie_result(dict(info), download=True)
 
     done = _with_retries(run, url)
     files = [p for p in folder.iterdir() if p.is_file() and not p.name.endswith((".part", ".ytdl"))]

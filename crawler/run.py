@@ -45,6 +45,7 @@ class CrawlReport:
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     peak_rss_mb: float | None = None
+    cpu_s: float | None = None           # user+sys of the child and its descendants (Chromium, ffmpeg)
     frontier: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +80,7 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     env = dict(os.environ, EARWITNESS_HOME=str(home))
     logf = open(log_file, "ab") if log_file else subprocess.DEVNULL
     t0 = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=logf, start_new_session=True)
     timed_out = False
     try:
@@ -104,7 +106,8 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     report_path.unlink(missing_ok=True)
     report = CrawlReport(site=site, ok=proc.returncode == 0 and not timed_out, returncode=proc.returncode,
                          timed_out=timed_out, elapsed_s=round(time.monotonic() - t0, 3),
-                         peak_rss_mb=round(usage.ru_maxrss / 1024, 1))
+                         peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+                         cpu_s=round(usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime, 2))
     for key in ("queries", "counts", "work_ids", "timings_s", "errors"):
         if key in data:
             setattr(report, key, data[key])
