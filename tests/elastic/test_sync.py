@@ -214,3 +214,27 @@ def test_cli_sync_status_reindex(es_settings, store):
     st = json.loads(run("es", "status", "--json").output)
     assert st["families"]["works"]["aliased"] == [f"{es_settings.prefix}-works-v2"]
     assert run("es", "reindex").exit_code == 2
+
+
+def test_daemon_job_reports_es_down_and_drains_when_back(es_settings, store, home):
+    """The es_sync job fails visibly in status while the server is down; nothing is lost."""
+    if es_settings.real:
+        pytest.skip("cannot stop an external cluster")
+    from click.testing import CliRunner
+    from earwitness import jobs
+    from earwitness.cli import main
+    spec = jobs.JobSpec(id="es_sync", func="earwitness.elastic.sync:sync_job", store=True,
+                        trigger={"interval": {"minutes": 1}})
+    add_records(store, 2)
+    es_settings.stop()
+    down = jobs.run_job("es_sync", store=store, spec=spec)
+    assert down["status"] == "failed" and "ElasticUnavailable" in down["error"]
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    assert st["backlog"]["outbox"] == 6
+    res = CliRunner().invoke(main, ["--home", str(home), "es", "status"])
+    assert "cluster: unreachable" in res.output and "outbox: 6 rows waiting" in res.output, res.output
+    es_settings.start()
+    up = jobs.run_job("es_sync", store=store, spec=spec)
+    assert up["status"] == "ok" and up["result"]["sent"] == 6 and up["result"]["remaining"] == 0
+    es = es_settings.client()
+    assert es.count(index=f"{es_settings.prefix}-detections")["count"] == 2
