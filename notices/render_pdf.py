@@ -65,7 +65,10 @@ def styles() -> dict[str, ParagraphStyle]:
 def table(columns: list[str], rows: list[list[str]], st: dict, width: float) -> Table:
     data = [[Paragraph(escape(str(c)), st["cell"]) for c in columns]]
     data += [[Paragraph(escape(str(v)), st["cell"]) for v in r] for r in rows]
-    t = Table(data, colWidths=[width / len(columns)] * len(columns), repeatRows=1)
+    # columns share the width by their longest text, within bounds, so short numbers stay narrow
+    weight = [min(24, max(6, *(len(w) for w in str(c).split()), *(len(str(r[i])) for r in rows)))
+              for i, c in enumerate(columns)]
+    t = Table(data, colWidths=[width * w / sum(weight) for w in weight], repeatRows=1)
     t.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),

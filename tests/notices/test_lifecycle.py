@@ -63,23 +63,24 @@ def test_declaration_is_consistent():
     assert lifecycle.events_from("closed") == []
 
 
-@pytest.mark.parametrize("event", list(lifecycle.TRANSITIONS))
 @pytest.mark.parametrize("state", lifecycle.STATES)
-def test_every_transition_and_every_illegal_one(store, seed, state, event):
+def test_every_transition_and_every_illegal_one(store, seed, state):
+    """From each state, every declared event: allowed ones move, the others raise and change nothing."""
     with store.session() as s:
-        case = _case_in(s, seed, state)
-        t = lifecycle.TRANSITIONS[event]
-        if state in t.sources:
-            _apply(s, case.id, event)
-            assert case.state == t.target
-            last = case.events[-1]
-            assert (last.event, last.from_state, last.to_state, last.actor) == \
-                (event, state, t.target, "tester")
-        else:
-            with pytest.raises(TransitionNotAllowed) as info:
+        for event, t in lifecycle.TRANSITIONS.items():
+            case = _case_in(s, seed, state)
+            n_events = len(case.events)
+            if state in t.sources:
                 _apply(s, case.id, event)
-            assert state in str(info.value) and event in str(info.value)
-            assert case.state == state
+                assert case.state == t.target, event
+                last = case.events[-1]
+                assert (last.event, last.from_state, last.to_state, last.actor) == \
+                    (event, state, t.target, "tester")
+            else:
+                with pytest.raises(TransitionNotAllowed) as info:
+                    _apply(s, case.id, event)
+                assert f"event {event!r} is not allowed in state {state!r}" in str(info.value)
+                assert case.state == state and len(case.events) == n_events, event
 
 
 def test_allowed_events_match_declaration(store, seed):
