@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {"idle_minutes": 60, "max_hours": 12, "secure_cookies
                             "cache_dir": "webapp/cache", "lead_in_s": 1.0, "max_excerpt_s": 30.0,
                             "page_size": 50}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+       "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 def _config(section: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -86,6 +88,8 @@ def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None =
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # pages show text scraped from other sites: no inline script, nothing loaded from elsewhere
+        response.headers.setdefault("Content-Security-Policy", CSP)
         if g.get("user") is not None:
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
@@ -115,6 +119,7 @@ def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None =
     app.jinja_env.filters["utc"] = _fmt_utc
     app.jinja_env.filters["cst"] = _fmt_shanghai
     app.jinja_env.filters["short"] = lambda s, n=10: (s or "")[:n]
+    app.jinja_env.filters["web_url"] = _web_url
 
     from webapp.views import register
     register(app)
@@ -124,6 +129,11 @@ def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None =
 def _csrf_field() -> Markup:
     token = g.login.csrf_token if g.get("login") else g.get("login_csrf", "")
     return Markup('<input type="hidden" name="csrf_token" value="%s">') % token
+
+
+def _web_url(value: str | None) -> str:
+    """A crawled URL fit for an href: http(s) only, so a scraped ``javascript:`` link is never clickable."""
+    return value if value and value.lower().startswith(("http://", "https://")) else "#"
 
 
 def _fmt_utc(value) -> str:

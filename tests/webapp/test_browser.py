@@ -56,8 +56,18 @@ def _audio_state(page, element_id: str) -> dict:
                                                    "paused: a.paused, t: a.currentTime, error: a.error && a.error.code})")
 
 
+def _watch_errors(page) -> list[str]:
+    """Collect script errors and console errors (CSP violations among them) seen by the page."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text} ({msg.location.get('url')})")
+            if msg.type == "error" else None)
+    return errors
+
+
 def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, users, store):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = _watch_errors(page)
     page.goto(server + "/")
     _shot(page, "01-login")
     _login(page, server, "ann", users["ann"])
@@ -77,24 +87,24 @@ def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, us
 
     # all three players load real audio of the planned lengths; the plot is a real image
     for element_id, seconds in (("audio-clip", 9.0), ("audio-ref-transformed", 9.0), ("audio-ref", 9.0)):
-        page.wait_for_function(f"document.getElementById('{element_id}').readyState >= 1", timeout=30000)
+        page.wait_for_function(f"() => document.getElementById('{element_id}').readyState >= 1", timeout=30000)
         state = _audio_state(page, element_id)
         assert state["error"] is None and state["duration"] == pytest.approx(seconds, abs=0.05), element_id
-    page.wait_for_function("document.getElementById('alignment').complete", timeout=30000)
+    page.wait_for_function("() => document.getElementById('alignment').complete", timeout=30000)
     assert page.eval_on_selector("#alignment", "i => i.naturalWidth") == 960
     assert page.eval_on_selector("#screenshot", "i => i.naturalWidth") == 480
     assert "dancer_01" in page.locator("#uploader").inner_text()
 
     # space plays the selected player (the clip), 2 switches to the transformed reference
     page.keyboard.press("Space")
-    page.wait_for_function("!document.getElementById('audio-clip').paused && "
+    page.wait_for_function("() => !document.getElementById('audio-clip').paused && "
                            "document.getElementById('audio-clip').currentTime > 0.2", timeout=15000)
     page.keyboard.press("2")
-    page.wait_for_function("document.getElementById('audio-clip').paused && "
+    page.wait_for_function("() => document.getElementById('audio-clip').paused && "
                            "!document.getElementById('audio-ref-transformed').paused", timeout=15000)
     assert page.locator(".player.selected").get_attribute("data-key") == "2"
     page.keyboard.press("b")
-    page.wait_for_function("!document.getElementById('audio-clip').paused && "
+    page.wait_for_function("() => !document.getElementById('audio-clip').paused && "
                            "!document.getElementById('audio-ref-transformed').paused", timeout=15000)
     page.keyboard.press("Space")
     _shot(page, "04-review")
@@ -114,12 +124,15 @@ def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, us
     with store.session() as s:
         assert s.get(Detection, seeded.shifted).review_state == "rejected"
 
+    assert errors == [], "\n".join(errors)
+
     # a change sent without the CSRF token is refused, even from a logged-in page
     status = page.evaluate(f"""async () => (await fetch('/review/{seeded.other}/confirm',
         {{method: 'POST', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'reason=x'}})).status""")
     assert status == 403
     with store.session() as s:
         assert s.get(Detection, seeded.other).review_state == "pending"
+
 
     # evidence and media are refused to a browser without a session
     anonymous = browser.new_context()

@@ -145,3 +145,16 @@ def test_case_page_shows_evidence_hashes_and_finds_tampering(client, seeded, use
     (home / shot["path"]).write_bytes(b"\x89PNG altered after capture")
     page = client.get(f"/cases/{case_id}").text
     assert "problem(s) in this case" in page and "file_altered" in page and shot["path"] in page
+
+
+def test_scraped_text_cannot_script_the_page(client, seeded, users, store):
+    from earwitness.store.models import Clip
+    with store.session() as s:
+        clip = s.get(Clip, seeded.clip_ids["v1"])
+        clip.url = "javascript:alert(1)"
+        clip.uploader = "<script>alert(2)</script>"
+    client.login("ann", users["ann"])
+    r = client.get(f"/review/{seeded.plain}")
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    assert 'href="javascript:' not in r.text and 'href="#"' in r.text
+    assert "<script>alert(2)" not in r.text and "&lt;script&gt;alert(2)" in r.text

@@ -5,6 +5,13 @@ var Earwitness = (function () {
     var t = e.target;
     return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
   }
+  function start(el) {
+    /* play(), ignoring the AbortError a quick pause() after it raises; other failures are shown */
+    var pr = el.play();
+    if (pr && pr.catch) {
+      pr.catch(function (err) { if (err.name !== "AbortError") { console.warn("cannot play", el.id, err); } });
+    }
+  }
   function go(id) { var a = document.getElementById(id); if (a) { window.location.href = a.href; } }
 
   function queueKeys() {
@@ -47,7 +54,7 @@ var Earwitness = (function () {
       if (!p.paused && !restart) { p.pause(); return; }
       pauseAll(); pan(false);
       if (restart) { p.currentTime = 0; }
-      p.play();
+      start(p);
     }
     function playBoth() {
       var Ctx = window.AudioContext || window.webkitAudioContext;
@@ -62,7 +69,7 @@ var Earwitness = (function () {
       if (graph) { graph.ctx.resume(); }
       pauseAll(); pan(true);
       players[0].currentTime = 0; players[1].currentTime = 0;
-      players[0].play(); players[1].play();
+      start(players[0]); start(players[1]);
     }
     players.forEach(function (p, k) {
       p.addEventListener("play", function () { current = k; mark(); });
@@ -88,5 +95,10 @@ var Earwitness = (function () {
       e.preventDefault();
     });
   }
-  return {queueKeys: queueKeys, reviewKeys: reviewKeys};
+  var pages = {queue: queueKeys, review: reviewKeys};
+  document.addEventListener("DOMContentLoaded", function () {
+    var init = pages[document.body.dataset.page];
+    if (init) { init(); }
+  });
+  return pages;
 })();
