@@ -141,9 +141,10 @@ def case_for_detection(session: Session, detection_id: str) -> Case | None:
 def _previous_removed(session: Session, clip: Clip) -> Case | None:
     """A removed case for the same item, or for the same audio on the same platform."""
     same_item = select(Case).where(Case.platform == clip.platform, Case.media_id == clip.media_id,
-                                   Case.state.in_(REMOVED_STATES + ("closed",)))
+                                   Case.state.in_(REMOVED_STATES + ("closed",)),
+                                   Case.removed_at.is_not(None))
     case = session.scalars(same_item.order_by(Case.opened_at.desc())).first()
-    if case is not None and (case.state != "closed" or case.removed_at is not None):
+    if case is not None:
         return case
     if clip.audio_sha256:
         q = (select(Case).join(Case.detections).join(Detection.clip)

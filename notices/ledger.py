@@ -125,14 +125,28 @@ class VerifyReport:
         return {p.kind for p in self.problems}
 
 
+def _home_store(home: Path):
+    """The configured store when ``home`` is the configured data home (else None)."""
+    from earwitness import settings
+    from earwitness.store import open_store
+    conf = settings.get()
+    if conf.home != home.resolve():
+        return None
+    import notices  # noqa: F401  (tables registered)
+    return open_store(conf.store_url)
+
+
 def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: bool = True,
-           cert_pem: bytes | None = None, store=None) -> VerifyReport:
+           cert_pem: bytes | None = None, store=None, use_store: bool = True) -> VerifyReport:
     """Check the ledger and every file it lists; name every problem found.
 
-    ``expected`` maps ledger seq -> entry hash as the store recorded them; with
-    ``store`` given it is read from the evidence bundles there.
+    ``expected`` maps ledger seq -> entry hash as the store recorded them; it is
+    read from the evidence bundles in ``store`` (default: the configured store,
+    when ``home`` is the configured data home; ``use_store=False``: the file alone).
     """
     home = Path(home)
+    if expected is None and store is None and use_store:
+        store = _home_store(home)
     if expected is None and store is not None:
         from sqlalchemy import select
         from notices.models import EvidenceBundle
