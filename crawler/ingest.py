@@ -92,7 +92,7 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
         limit = float(config.section().get("media", {}).get("max_duration_s", 1200))
         if item.duration_s and item.duration_s > limit and not item.is_live:
             raise MediaRejected("too_long", item.url, f"page says {item.duration_s:.0f}s > {limit:.0f}s")
-        info = media.extract(item.url, site)
+        info = media.extract(item.media_url or item.url, site)
         t1 = time.perf_counter()
         out.timings["extract"] = t1 - t0
         src = media.source_url(info)

@@ -26,6 +26,7 @@ class VideoItem:
     view_count: int | None = None
     duration_s: float | None = None
     is_live: bool = False
+    media_url: str | None = None      # a media file URL seen on the page (sites yt-dlp cannot extract)
     query: str | None = None
     found_on: str | None = None
     http_status: int | None = None

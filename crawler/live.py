@@ -119,7 +119,9 @@ def resolve_room(url: str, browser: Browser) -> Room:
     info = media.extract(url)   # real platforms: yt-dlp's live extractors give the HLS URL
     fmt = (info.get("requested_formats") or [info])[0]
     page = browser.render(url)
-    return Room(url=url, platform=(info.get("extractor_key") or "live").lower(), room_id=str(info.get("id")),
+    from crawler.spiders import live_platform_of
+    platform = live_platform_of(url) or str(info.get("extractor_key") or "live").lower()
+    return Room(url=url, platform=platform, room_id=str(info.get("id")),
                 playlist=fmt.get("url"), title=info.get("title"), streamer=info.get("uploader"),
                 streamer_id=info.get("uploader_id"), is_live=bool(info.get("is_live", True)),
                 headers=dict(fmt.get("http_headers") or {}), html=page.html, screenshot=page.screenshot)

@@ -35,4 +35,18 @@ def spider_for(site: str | SiteConfig):
         raise SiteConfigError(f"unknown site {cfg.name!r}: add config/sites/{cfg.name}.yaml "
                               f"or use one of {sorted(ADAPTERS)}")
     module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
+    cls = getattr(importlib.import_module(module), attr)
+    if getattr(cls, "live_only", False):
+        raise SiteConfigError(f"{cfg.name} is a live platform: sample its rooms with "
+                              f"`earwitness live sample --room URL` (or crawler.live.rooms)")
+    return cls
+
+
+def live_platform_of(url: str) -> str | None:
+    """The live adapter (huya, douyu, twitch) whose yt-dlp extractor accepts ``url``."""
+    for name, target in ADAPTERS.items():
+        module, attr = target.split(":")
+        cls = getattr(importlib.import_module(module), attr)
+        if getattr(cls, "live_only", False) and cls.room_id(url):
+            return name
+    return None

@@ -61,6 +61,11 @@ class BaseSpider(scrapy.Spider):
         for req in self._item_requests(frontier.pending(self.store, self.site_name,
                                                         max_attempts=self.max_attempts)):
             yield req
+        async for req in self.discover():
+            yield req
+
+    async def discover(self) -> AsyncIterator[Request]:
+        """This crawl's discovery; by default the plain requests of :meth:`discovery_requests`."""
         for req in self.discovery_requests():
             yield req
 
