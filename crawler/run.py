@@ -62,7 +62,8 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     """
     from crawler import frontier
     from earwitness.store import open_store
-    config.load_site(site)  # a bad site name or YAML fails here, in the caller
+    from crawler.spiders import spider_for
+    spider_for(config.load_site(site))  # a bad site name, YAML or a live-only platform fails here, in the caller
     timeout_s = float(timeout_s or config.section().get("crawl_timeout_s", 1800))
     home = ew_settings.get().home
     with tempfile.NamedTemporaryFile("r", suffix=".json", prefix="crawl-report-", delete=False) as tmp:
@@ -78,7 +79,7 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     if not match:
         cmd += ["--no-match"]
     env = dict(os.environ, EARWITNESS_HOME=str(home))
-    logf = open(log_file, "ab") if log_file else subprocess.DEVNULL
+    logf = open(log_file, "a+b") if log_file else tempfile.TemporaryFile()
     t0 = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=logf, start_new_session=True)
@@ -94,8 +95,11 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     finally:
-        if log_file:
-            logf.close()
+        logf.seek(0, os.SEEK_END)
+        size = logf.tell()
+        logf.seek(max(0, size - 4000))
+        tail = logf.read().decode("utf-8", "replace").splitlines()
+        logf.close()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     data: dict[str, Any] = {}
     if report_path.exists() and report_path.stat().st_size:
@@ -111,6 +115,8 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     for key in ("queries", "counts", "work_ids", "timings_s", "errors"):
         if key in data:
             setattr(report, key, data[key])
+    if not report.ok and not report.errors:
+        report.errors = [line for line in tail if "Error" in line or "error:" in line][-5:] or tail[-5:]
     report.frontier = frontier.counts(open_store(), site)
     return report
 

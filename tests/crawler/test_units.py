@@ -132,3 +132,71 @@ def test_frontier_records_once_and_resumes(store):
     frontier.mark(store, "p", "b", "failed", attempts=3)
     assert frontier.pending(store, "s", max_attempts=3) == []
     assert frontier.counts(store, "s") == {"fetched": 1, "failed": 1}
+
+
+@pytest.mark.parametrize("exc,reason", [
+    ("ExtractorError('This video is private', expected=True)", "private"),
+    ("ExtractorError('This video has been removed by the uploader', expected=True)", "platform_removed"),
+    ("GeoRestrictedError('The uploader has not made this video available in your country')", "geo_blocked"),
+    ("UserNotLive(video_id='x')", "not_live"),
+])
+def test_expected_failures_are_classified_as_gone(exc, reason):
+    """yt-dlp's own exception types (as its extractors raise them) map to 'gone' reasons."""
+    from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UserNotLive  # noqa: F401
+    from crawler.errors import ContentGone
+    from crawler.media import classify
+    inner = eval(exc)
+    out = classify(DownloadError(f"ERROR: {inner}", exc_info=(type(inner), inner, None)), "http://x/v")
+    assert isinstance(out, ContentGone) and out.reason == reason
+
+
+def test_unexpected_failures_are_not_gone():
+    from yt_dlp.utils import DownloadError, ExtractorError
+    from crawler.errors import FetchFailed
+    from crawler.media import classify
+    inner = ExtractorError("Unable to extract data; please report this issue")
+    assert isinstance(classify(DownloadError(str(inner), exc_info=(type(inner), inner, None)), "u"), FetchFailed)
+
+
+def test_catalog_queries(store, monkeypatch, home):
+    from crawler.queries import catalog_queries
+    from earwitness import settings
+    from earwitness.store.models import Work
+    monkeypatch.setenv("EARWITNESS__CRAWLER__QUERIES__KEYWORDS", "[sped up, nightcore]")
+    settings.configure(home)
+    with store.session() as s:
+        s.add(Work(id="w1", title="Velvet Morning", artist="Lin Qiao", aliases=["velvet morning (remix)"]))
+        s.add(Work(id="w2", title="Neon River", artist=None, aliases=[]))
+    assert catalog_queries(store) == ["Velvet Morning Lin Qiao", "Neon River", "Velvet Morning",
+                                      "velvet morning (remix)", "sped up", "nightcore"]
+
+
+def test_detections_list_json(store, home):
+    import json
+
+    from click.testing import CliRunner
+
+    from earwitness.cli import main
+    from earwitness.store.models import Clip, Detection, Work
+    with store.session() as s:
+        s.add(Work(id="demo001", title="Velvet Morning", artist="Lin Qiao"))
+        clip = Clip(platform="fixture", url="http://x/v/1", media_id="1", audio_sha256="a" * 64)
+        s.add(clip)
+        s.flush()
+        s.add(Detection(clip_id=clip.id, work_id="demo001", clip_offset_s=1.0, ref_offset_s=6.5, duration_s=15.0,
+                        score=88.0, pitch_semitones=2.0, tempo_ratio=1.12, matcher_version="t"))
+    res = CliRunner().invoke(main, ["--home", str(home), "detections", "list", "--json"])
+    assert res.exit_code == 0, res.output
+    [row] = json.loads(res.output)
+    assert (row["work_id"], row["clip_url"], row["platform"], row["ref_offset_s"], row["tempo_ratio"],
+            row["pitch_semitones"], row["status"]) == ("demo001", "http://x/v/1", "fixture", 6.5, 1.12, 2.0, "pending")
+    text = CliRunner().invoke(main, ["--home", str(home), "detections", "list"])
+    assert "demo001" in text.output and "tempo x1.12" in text.output
+
+
+def test_crawl_command_rejects_unknown_site(home):
+    from click.testing import CliRunner
+
+    from earwitness.cli import main
+    res = CliRunner().invoke(main, ["--home", str(home), "crawl", "nosuch"])
+    assert res.exit_code != 0 and "unknown site 'nosuch'" in res.output
