@@ -149,7 +149,7 @@ def _previous_removed(session: Session, clip: Clip) -> Case | None:
     if clip.audio_sha256:
         q = (select(Case).join(Case.detections).join(Detection.clip)
              .where(Case.platform == clip.platform, Clip.audio_sha256 == clip.audio_sha256,
-                    Case.removed_at.is_not(None))
+                    Case.state.in_(REMOVED_STATES + ("closed",)), Case.removed_at.is_not(None))
              .order_by(Case.opened_at.desc()))
         return session.scalars(q).first()
     return None

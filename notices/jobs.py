@@ -7,7 +7,6 @@ in hand and a rerun does not redo finished work.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from sqlalchemy import select
 

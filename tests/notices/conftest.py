@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from earwitness.store import new_id
 from earwitness.store.models import Clip, Detection, Work
 from fixtures.music import synthesize, write_wav
 

@@ -11,7 +11,7 @@ import pytest
 
 from earwitness import settings
 from notices import export, ledger, letters, render_docx, review
-from notices.exceptions import MissingElements, NoticesError, TransitionNotAllowed
+from notices.exceptions import MissingElements, NoticesError
 
 from .conftest import T0
 
