@@ -11,6 +11,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def _watch_errors(page) -> list[str]:
     return errors
 
 
-def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, users, store):
+def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, users, store, home):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = _watch_errors(page)
     page.goto(server + "/")
@@ -108,6 +109,13 @@ def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, us
                            "!document.getElementById('audio-ref-transformed').paused", timeout=15000)
     page.keyboard.press("Space")
     _shot(page, "04-review")
+
+    # the next detection's excerpts were prefetched (cut on the server) while this one was reviewed
+    cache = home / "webapp" / "cache" / seeded.shifted
+    deadline = time.monotonic() + 30
+    while len(list(cache.glob("*.wav"))) < 3 or not list(cache.glob("alignment-*.png")):
+        assert time.monotonic() < deadline, f"next detection not prefetched: {list(cache.glob('*'))}"
+        time.sleep(0.2)
 
     # c confirms and moves on to the next detection in the filtered queue
     page.keyboard.press("c")
