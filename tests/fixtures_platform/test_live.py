@@ -74,6 +74,9 @@ def test_live_playlist_advances_and_ffmpeg_records_the_scheduled_programme(platf
         # the recording starts at the newest segment: at most ~2 segments behind the schedule's "now"
         assert lag < 2 * server.platform.options.hls_time_s + 1.5 or lag > prog["loop_duration_s"] - 1.0, \
             f"programme says {now:.1f} s, recording is at {pos:.1f} s"
+        # and it starts on a segment boundary counted from loop_start (to within a few AAC frames)
+        seg = server.platform.options.hls_time_s
+        assert min(pos % seg, seg - pos % seg) < 0.15, f"recording starts at {pos:.2f} s of the loop"
     assert server.ffmpeg_pids() == []
 
 
