@@ -175,7 +175,7 @@ LABELS = [
     ("removed_in_month", "Removals verified this month"), ("pending_at_end", "Cases pending at month end (all)"),
     ("overdue_at_end", "Cases overdue at month end"),
 ]
-OUTCOME_LABELS = {"removed": "removed", "pending": "still pending", "disputed": "disputed",
+OUTCOME_LABELS = {"removed": "removed or resolved", "pending": "still pending", "disputed": "disputed",
                   "withdrawn": "withdrawn"}
 
 

@@ -164,7 +164,7 @@ def test_monthly_report_arithmetic(store, seed, tmp_path):
     md, pdf = report.write(rep, tmp_path)
     text = md.read_text("utf-8")
     assert "| Outcome | bilibili | fixture | Total |" in text
-    assert "| removed | 1 (50.0%) | 1 (25.0%) | 2 (33.3%) |" in text
+    assert "| removed or resolved | 1 (50.0%) | 1 (25.0%) | 2 (33.3%) |" in text
     assert "| False positives rejected | 1 | 14.3% |" in text
     assert "42.0 h (1.8 days)" in text
     import subprocess
