@@ -11,6 +11,7 @@ sending a record twice leaves one document.
 from __future__ import annotations
 
 import importlib
+import math
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -144,6 +145,14 @@ def _dependents(session: Session, family: str, ids: list[str]) -> dict[str, set[
 BUILDERS = {"detections": detection_doc, "clips": clip_doc, "cases": case_doc, "notices": notice_doc}
 
 
+def finite(doc: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite floats (a score of ``inf``) have no JSON form: stored as null, named in ``nonfinite``."""
+    bad = [k for k, v in doc.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        doc = {**doc, **{k: None for k in bad}, "nonfinite": {k: str(doc[k]) for k in bad}}
+    return doc
+
+
 def build(session: Session, family: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
     """Documents for ``ids`` of one family; None for a record that no longer exists."""
     cls = families().get(family)
@@ -151,7 +160,7 @@ def build(session: Session, family: str, ids: list[str]) -> dict[str, dict[str, 
         raise LookupError(f"no record class declares __outbox__ = {family!r}")
     found = _load(session, cls, ids)
     make = BUILDERS.get(family, lambda obj: obj.to_document())
-    return {key: (make(found[key]) if key in found else None) for key in ids}
+    return {key: (finite(make(found[key])) if key in found else None) for key in ids}
 
 
 def dependents(session: Session, family: str, ids: list[str]) -> dict[str, set[str]]:

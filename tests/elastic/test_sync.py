@@ -101,6 +101,17 @@ def test_changes_and_deletes_follow_and_dependents_refresh(store, search_server)
     assert es.count(index=f"{p}-detections")["count"] == 1
 
 
+def test_non_finite_score_is_indexed_as_null(store, search_server):
+    det_ids = add_records(store, 1)
+    with store.session() as s:
+        s.get(Detection, det_ids[0]).score = float("inf")
+    es = search_server.client()
+    res = es_sync.sync(store, es, cfg=search_server.cfg())
+    assert res.failed == 0 and outbox_rows(store) == 0
+    src = es.get(index=f"{search_server.prefix}-detections", id=det_ids[0])["_source"]
+    assert src["score"] is None and src["nonfinite"] == {"score": "inf"}
+
+
 def test_stale_write_never_overwrites_newer(store, search_server):
     """External versions: a late resend of an old state is refused and counted as done."""
     add_records(store, 1)
