@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import click
-from sqlalchemy import func, inspect, select, table, column
+from sqlalchemy import column, func, inspect, select, table
 
 from earwitness import jobs
 
@@ -144,13 +144,14 @@ def status(as_json: bool) -> None:
     now = datetime.fromisoformat(st["now"])
     if st["config_error"]:
         click.echo(f"configuration error: {st['config_error']}")
-    click.echo(f"{'job':<24} {'schedule':<26} {'last run':<12} {'result':<12} {'next run':<12} detail")
+    jw = max([len(r["job"]) for r in st["jobs"]] + [3])
+    sw = max([len(r["schedule"]) for r in st["jobs"]] + [8])
+    click.echo(f"{'job':<{jw}}  {'schedule':<{sw}}  {'last run':<10} {'result':<11} {'next run':<13} detail")
     for row in st["jobs"]:
-        detail = row["last_error"] or _summary(row["last_result"], 60)
-        click.echo(f"{row['job']:<24} {row['schedule']:<26} {_ago(row['last_started_at'], now):<12} "
-                   f"{row['last_status'] or 'never':<12} "
-                   f"{(_ago(row['next_run'], now) if row['next_run'] else ('-' if row['scheduled'] else 'not scheduled')):<12} "
-                   f"{detail}")
+        detail = row["last_error"] or _summary(row["last_result"], 70)
+        nxt = _ago(row["next_run"], now) if row["next_run"] else ("-" if row["scheduled"] else "not scheduled")
+        click.echo(f"{row['job']:<{jw}}  {row['schedule']:<{sw}}  {_ago(row['last_started_at'], now):<10} "
+                   f"{row['last_status'] or 'never':<11} {nxt:<13} {detail}")
     click.echo("")
     for name, counts in st["backlog"].items():
         if isinstance(counts, dict):

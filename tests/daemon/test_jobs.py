@@ -87,3 +87,21 @@ def test_interrupted_runs_are_marked(home, store):
     assert jobs.mark_interrupted(store) == []
     with store.session() as s:
         assert s.get(JobRun, s.query(JobRun.id).scalar()).status == "interrupted"
+
+
+def test_broken_site_config_is_reported_and_other_jobs_run(home, store):
+    """A site YAML that does not parse fails its own crawl job only."""
+    (home / "sites").mkdir()
+    (home / "sites" / "broken.yaml").write_text("name: broken\nplatform: [unclosed\n")
+    write_config(home, {
+        "crawl": {"func": "crawler.run:crawl_site", "per_site": True, "sites_from": "crawler.config:site_files",
+                  "args": ["{site}"], "trigger": {"interval": {"minutes": 60}}, "order": 10},
+        "after": {"func": "jobfuncs:tick", "args": ["after"], "trigger": {"interval": {"minutes": 1}}, "order": 20},
+    }, sites={"fixture": False})
+    res = CliRunner().invoke(main, ["--home", str(home), "daemon", "--once", "--json"])
+    out = json.loads(res.output[res.output.index("["):])
+    assert [(r["job"], r["status"]) for r in out] == [("crawl:broken", "failed"), ("after", "ok")]
+    assert "SiteConfigError" in out[0]["error"] and "broken" in out[0]["error"]
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    row = next(j for j in st["jobs"] if j["job"] == "crawl:broken")
+    assert row["last_status"] == "failed" and "SiteConfigError" in row["last_error"]
