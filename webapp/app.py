@@ -69,6 +69,8 @@ def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None =
         g.login = auth.resume_session(g.db, request.cookies.get(SESSION_COOKIE),
                                       idle_minutes=conf["idle_minutes"])
         g.user = g.login.user if g.login else None
+        # end the touch/expiry write now: a slow page (an ffmpeg cut) must not hold SQLite's write lock
+        g.db.commit()
         if request.endpoint not in PUBLIC_ENDPOINTS and g.user is None:
             if request.path.startswith(FILE_PREFIXES) or request.method != "GET":
                 abort(401)
