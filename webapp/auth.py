@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 
@@ -26,6 +27,7 @@ from webapp.errors import UserError
 from webapp.models import ROLES, LoginSession, User
 
 MIN_PASSWORD = 8
+NAME_RE = re.compile(r"[A-Za-z0-9._@-]{1,128}")
 
 # permission -> roles holding it; the templates and the views ask `can(user, perm)`
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -53,8 +55,8 @@ def _token_hash(token: str) -> str:
 def create_user(session: Session, name: str, *, role: str, password: str) -> User:
     """Add an account; the password is kept only as a scrypt hash."""
     name = (name or "").strip()
-    if not name or len(name) > 128 or any(c.isspace() for c in name):
-        raise UserError(f"user name {name!r} must be 1-128 characters without spaces")
+    if not NAME_RE.fullmatch(name):
+        raise UserError(f"user name {name!r} must be 1-128 letters, digits or . _ @ - (no spaces)")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     if len(password or "") < MIN_PASSWORD:
