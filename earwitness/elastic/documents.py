@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from earwitness.store.models import Base, Clip, Detection, Work
 
@@ -48,13 +48,30 @@ def _key(obj) -> str:
     return "/".join(str(v) for v in inspect(obj).identity)
 
 
+def _eager(cls: type) -> list:
+    """Load the relationships a family's document reads in one query each, not one per row."""
+    if cls is Detection:
+        return [selectinload(Detection.work), selectinload(Detection.clip)]
+    if cls is Clip:
+        return [selectinload(Clip.detections)]
+    rels = inspect(cls).relationships
+    opts = []
+    if "detections" in rels:
+        attr = getattr(cls, "detections")
+        opts.append(selectinload(attr).selectinload(Detection.work))
+    for name in ("events", "cases"):
+        if name in rels:
+            opts.append(selectinload(getattr(cls, name)))
+    return opts
+
+
 def _load(session: Session, cls: type, ids: list[str]) -> dict[str, Any]:
     pk = inspect(cls).primary_key
     if len(pk) == 1:
         found = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            for obj in session.scalars(select(cls).where(pk[0].in_(chunk))):
+            for obj in session.scalars(select(cls).where(pk[0].in_(chunk)).options(*_eager(cls))):
                 found[_key(obj)] = obj
         return found
     found = {}

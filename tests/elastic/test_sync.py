@@ -249,3 +249,33 @@ def test_daemon_job_reports_es_down_and_drains_when_back(es_settings, store, hom
     assert up["status"] == "ok" and up["result"]["sent"] == 6 and up["result"]["remaining"] == 0
     es = es_settings.client()
     assert es.count(index=f"{es_settings.prefix}-detections")["count"] == 2
+
+
+def test_cases_carry_open_flag_removal_time_and_works(store, search_server):
+    from datetime import timedelta
+    from notices.models import Case, CaseEvent
+    det_ids = add_records(store, 2)
+    t0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+    with store.session() as s:
+        dets = [s.get(Detection, i) for i in det_ids]
+        removed = Case(platform="fixture", media_id="a0", url="http://x/a0", state="removed", opened_at=t0,
+                       sent_at=t0 + timedelta(hours=2), removed_at=t0 + timedelta(hours=20), title="clip a0")
+        removed.detections = dets[:1]
+        closed = Case(platform="fixture", media_id="a1", url="http://x/a1", state="closed", opened_at=t0)
+        closed.detections = dets[1:]
+        s.add_all([removed, closed])
+        s.flush()
+        s.add(CaseEvent(case_id=removed.id, seq=1, event="opened", to_state="confirmed", actor="t"))
+        ids = (removed.id, closed.id)
+    es = search_server.client()
+    res = es_sync.sync(store, es, cfg=search_server.cfg(models=["notices.models"]))
+    assert res.failed == 0, res.errors
+    idx = f"{search_server.prefix}-cases"
+    doc = es.get(index=idx, id=ids[0])["_source"]
+    assert doc["is_open"] is True and doc["time_to_removal_h"] == 18.0 and doc["event_count"] == 1
+    assert doc["work_ids"] == ["Wa0"] and doc["work_titles"] == ["晴天 Sunny Day a0"]
+    assert es.get(index=idx, id=ids[1])["_source"]["is_open"] is False
+    agg = es.search(index=idx, size=0, query={"term": {"is_open": True}},
+                    aggs={"s": {"terms": {"field": "state"}}, "t": {"avg": {"field": "time_to_removal_h"}}})
+    assert agg["aggregations"]["s"]["buckets"] == [{"key": "removed", "doc_count": 1}]
+    assert agg["aggregations"]["t"]["value"] == 18.0
