@@ -163,10 +163,10 @@ class Excerpts:
     work's source audio.
     """
 
-    def __init__(self, cache_dir: Path, detection, *, clip_path: Path, ref_path: Path | None,
+    def __init__(self, cache_dir: Path, detection, *, clip_path: Path | None, ref_path: Path | None,
                  lead_in_s: float = 1.0, max_excerpt_s: float = 30.0) -> None:
         self.detection = detection
-        self.clip_path = Path(clip_path)
+        self.clip_path = Path(clip_path) if clip_path else None
         self.ref_path = Path(ref_path) if ref_path else None
         self.plan = plan(detection, lead_in_s=lead_in_s, max_excerpt_s=max_excerpt_s)
         self.folder = Path(cache_dir) / detection.id
@@ -175,8 +175,8 @@ class Excerpts:
     def digest(self) -> str:
         """A key over every input of the excerpts: plan, source files, this module's SR."""
         if self._digest is None:
-            if not self.clip_path.is_file():
-                raise MediaError(f"clip media not found: {self.clip_path}")
+            if self.clip_path is None or not self.clip_path.is_file():
+                raise MediaError(f"clip media not found: {self.clip_path or '(clip has no media_path)'}")
             if self.ref_path is None or not self.ref_path.is_file():
                 raise MediaError(f"reference audio not found: {self.ref_path or '(work has no source_path)'}")
             key = json.dumps([asdict(self.plan), _source_key(self.clip_path), _source_key(self.ref_path), SR])

@@ -158,3 +158,17 @@ def test_scraped_text_cannot_script_the_page(client, seeded, users, store):
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     assert 'href="javascript:' not in r.text and 'href="#"' in r.text
     assert "<script>alert(2)" not in r.text and "&lt;script&gt;alert(2)" in r.text
+
+
+def test_detection_without_media_or_with_an_odd_transform_still_shows(client, seeded, users, store):
+    from earwitness.store.models import Clip
+    with store.session() as s:
+        s.get(Clip, seeded.clip_ids["v3"]).media_path = None
+        s.get(Detection, seeded.shifted).tempo_ratio = 9.0
+    client.login("ann", users["ann"])
+    r = client.get(f"/media/detection/{seeded.other}/clip.wav")
+    assert r.status == 422 and "no media_path" in r.text
+    assert client.get(f"/review/{seeded.other}").status == 200
+    page = client.get(f"/review/{seeded.shifted}")
+    assert page.status == 200 and "tempo ratio 9.0 is outside" in page.text
+    assert client.get(f"/media/detection/{seeded.shifted}/ref.wav").status == 422

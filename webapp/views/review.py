@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from earwitness.store.models import Detection
 from webapp import backend, media
 from webapp.app import home_path
+from webapp.errors import MediaError
 from webapp.views import require
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -33,7 +34,10 @@ def detection(detection_id: str):
     f = backend.QueueFilter.parse(request.args)
     prev_id, next_id = backend.neighbours(g.db, f, det.id)
     conf = current_app.config["EW"]
-    plan = media.plan(det, lead_in_s=conf["lead_in_s"], max_excerpt_s=conf["max_excerpt_s"])
+    try:
+        plan, plan_error = media.plan(det, lead_in_s=conf["lead_in_s"], max_excerpt_s=conf["max_excerpt_s"]), None
+    except MediaError as exc:
+        plan, plan_error = None, str(exc)
     shot = home_path(det.clip.screenshot_path)
     shot_state = None
     if shot is not None:
@@ -42,7 +46,7 @@ def detection(detection_id: str):
         elif det.clip.screenshot_sha256:
             shot_state = "ok" if media.sha256_file(shot) == det.clip.screenshot_sha256 else "changed"
     return render_template("detection.html", det=det, clip=det.clip, work=det.work, plan=plan,
-                           prev_id=prev_id, next_id=next_id, args=f.query_args(), shot_state=shot_state,
+                           plan_error=plan_error, prev_id=prev_id, next_id=next_id, args=f.query_args(), shot_state=shot_state,
                            case=backend.case_of(g.db, det.id), notices_ready=backend.notices_ready(),
                            has_alignment=backend.has_alignment())
 
