@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
@@ -26,6 +28,8 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     server.daemon_threads = True
     click.echo(f"earwitness: review app on http://{host}:{server.port}/ (data home {settings.get().home}); Ctrl-C stops",
                err=True)
+    # SIGTERM (a service manager stopping it) ends the loop like Ctrl-C: requests in flight finish
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

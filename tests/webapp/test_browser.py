@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,21 @@ def test_legal_drafts_previews_and_exports_a_letter(browser, server, seeded, use
     from notices import lifecycle
     assert events == set(lifecycle.events_from("notice_sent"))
     _shot(page, "08-case-sent")
+
+    # a counter-notice under 电子商务法 Art. 43, received at a given time: 15 days to the deadline
+    form = page.locator('#actions form[data-event="counter_notice"]')
+    form.locator("select[name=basis]").select_option("ecommerce_art43")
+    received = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    form.locator("input[name=received_at]").fill(received.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("input[name=reason]").fill("uploader claims a licence")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(rf"/cases/{case_id}$"))
+    assert page.locator("#case-state").inner_text() == "disputed", page.locator(".flash").all_inner_texts()
+    deadline = (received + timedelta(days=15)).strftime("%Y-%m-%d %H:%M UTC")
+    assert deadline in page.locator("table.kv").first.inner_text()
+    assert "uploader claims a licence" in page.locator("#timeline").inner_text()
+    _shot(page, "09-case-disputed")
     with store.session() as s:
         from notices.models import Case
-        assert s.get(Case, case_id).state == "notice_sent"
+        case = s.get(Case, case_id)
+        assert case.state == "disputed" and case.dispute_basis == "ecommerce_art43"

@@ -78,5 +78,5 @@ def test_serve_answers_on_the_given_port_and_stops(home, store):
             assert b"Log in" in resp.read()
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        assert proc.wait(timeout=20) == 0    # SIGTERM is a clean stop
     assert f"http://127.0.0.1:{port}/" in proc.stderr.read().decode()
