@@ -134,3 +134,19 @@ def test_auth_rules_on_bad_input(store):
         auth.create_user(s, "bob", role="analyst", password="long-enough")
         with pytest.raises(UserError, match="already exists"):
             auth.create_user(s, "bob", role="legal", password="long-enough")
+
+
+def test_admin_adds_a_user_from_the_page_and_analysts_cannot(client, users, server):
+    from tests.webapp.conftest import Browserless
+    client.login("ada", users["ada"])
+    token = client.csrf("/users/")
+    r = client.post("/users/", {"csrf_token": token, "name": "newbie", "role": "analyst", "password": "fresh-password"})
+    assert r.status == 302
+    page = client.get("/users/").text
+    assert "Added newbie (analyst)" in page and "<td>newbie</td>" in page
+    r = client.post("/users/", {"csrf_token": token, "name": "newbie", "role": "analyst", "password": "fresh-password"})
+    assert "already exists" in client.get(r.headers["Location"]).text
+    newbie = Browserless(server)
+    assert newbie.login("newbie", "fresh-password").status == 302
+    token = newbie.csrf("/")
+    assert newbie.post("/users/", {"csrf_token": token, "name": "x", "role": "admin", "password": "sneaky-pass"}).status == 403
