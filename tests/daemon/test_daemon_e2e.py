@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from click.testing import CliRunner
 
-from conftest import write_config
+from daemon_helpers import write_config
 from earwitness.cli import main
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import time
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from conftest import write_config
+from daemon_helpers import write_config
 from earwitness.cli import main
 from earwitness.daemon_models import JobRun
 from earwitness.store.models import Clip

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_config
+from daemon_helpers import write_config
 from earwitness import jobs
 from earwitness.cli import main
 
