@@ -1,0 +1,68 @@
+"""Every fingerprint parameter in one frozen object, with a digest.
+
+Changing any field changes what the index holds, so the digest is stored in the
+index and checked on load: an index built with other settings is refused, not
+silently misread. Query-only knobs (how hard to search, the threshold) live in
+:class:`QueryConfig` and can change freely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class FingerprintConfig:
+    """What the index is built from. Units: Hz, samples, frames (one hop), log-frequency bins."""
+
+    sample_rate: int = 8000          # analysis rate; everything is resampled to it
+    n_fft: int = 1024                # 128 ms window
+    hop_length: int = 128            # 16 ms per frame
+    fmin: float = 130.0              # lowest log-frequency bin centre, Hz
+    fmax: float = 3700.0             # highest, Hz
+    bins_per_octave: int = 36        # 3 bins per semitone: pitch shifts move peaks by whole bins
+    # peak picking: a peak is the maximum of its (2*peak_frames+1) x (2*peak_bins+1) neighbourhood
+    peak_frames: int = 10
+    peak_bins: int = 8
+    peaks_per_second: float = 24.0   # density cap (strongest peaks kept per second)
+    peak_floor_db: float = 55.0      # peaks quieter than the loudest by more than this are ignored
+    # triplets (anchor i, then j, k later in time)
+    neighbours: int = 6              # index: j, k among the next `neighbours` peaks
+    triplets_per_anchor: int = 6     # index: at most this many triplets per anchor
+    min_gap_frames: float = 1.0      # t_j - t_i and t_k - t_j at least this
+    max_span_frames: float = 64.0    # t_k - t_i at most this (about 1 s)
+    max_df_bins: int = 63            # |f_j - f_i|, |f_k - f_j| at most this (21 semitones)
+    ratio_levels: int = 16           # quantisation of (t_j - t_i) / (t_k - t_i)
+    span_steps_per_octave: float = 3.0  # quantisation of log2(t_k - t_i)
+    band_bins: int = 48              # coarse band of the anchor frequency (4 bands)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def bins_per_semitone(self) -> float:
+        return self.bins_per_octave / 12.0
+
+    def digest(self) -> str:
+        """Short hash of every field: the index's compatibility key."""
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """How a query searches and decides; does not affect the index."""
+
+    neighbours: int = 10             # query triplets use more neighbours than the index
+    max_tempo_ratio: float = 1.35    # accepted |time scale| range: 1/x .. x
+    max_pitch_semitones: float = 4.0
+    candidates: int = 10             # (work, offset) cells verified per query, at most
+    threshold: float = 10.0           # score at or above which a match is reported (README: "The threshold")
+    max_clip_s: float = 600.0        # longer queries are split into windows of this length
+
+
+DEFAULT = FingerprintConfig()
+DEFAULT_QUERY = QueryConfig()

@@ -1,0 +1,402 @@
+"""The inverted index: plain numpy arrays on disk, memory-mapped, in immutable segments.
+
+Layout of an index folder::
+
+    index.json            manifest: format version, fingerprint settings + digest, segment list
+    seg-000001/           one segment (written once, then only read or replaced)
+        keys.npy          uint32 [n_hashes]      triplet keys, sorted
+        values.npy        uint32 [n_hashes]      anchor peak index << 4 | (k - i)
+        peak_t.npy        uint32 [n_peaks]       peak time, 1/16 frame units, per work in time order
+        peak_f.npy        uint16 [n_peaks]       peak frequency, 1/64 log-bin units
+        works.json        [{id, peak_start, peak_end, n_hashes, duration_s, sha256}]
+
+A change (add, remove, merge) writes new segment folders, then swaps the
+manifest with an atomic rename: a crash at any point leaves the previous index
+intact, and folders no manifest names are swept on the next write. Lookups go
+through a bucket directory (a prefix sum of key counts, built in memory at load)
+so a probe costs two array reads, whatever the index size.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from matchers.config import DEFAULT, FingerprintConfig
+from matchers.errors import IndexFormatError
+from matchers.hashes import KEY_BITS, pack_value, unpack_value
+from matchers.peaks import Peaks
+
+FORMAT_VERSION = 1
+MANIFEST = "index.json"
+T_SCALE = 16.0      # peak_t units per frame
+F_SCALE = 64.0      # peak_f units per bin
+MAX_SEGMENTS = 6
+
+
+@dataclass(frozen=True)
+class WorkFingerprint:
+    """Everything the index keeps of one work."""
+
+    work_id: str
+    peaks: Peaks
+    keys: np.ndarray          # uint32 [n_hashes]
+    anchors: np.ndarray       # int64 [n_hashes], index into peaks
+    thirds: np.ndarray        # int64 [n_hashes], k - i
+    duration_s: float
+    sha256: str = ""
+
+
+@dataclass
+class _Segment:
+    name: str
+    path: Path
+    keys: np.ndarray
+    values: np.ndarray
+    peak_t: np.ndarray
+    peak_f: np.ndarray
+    works: list[dict]
+    starts: np.ndarray = field(repr=False, default=None)     # bucket directory, int64 [2**KEY_BITS + 1]
+    work_starts: np.ndarray = field(repr=False, default=None)
+
+    @classmethod
+    def load(cls, path: Path) -> "_Segment":
+        try:
+            # np.asarray drops the memmap subclass (its per-index overhead) but keeps the mapping
+            seg = cls(name=path.name, path=path,
+                      keys=np.asarray(np.load(path / "keys.npy", mmap_mode="r")),
+                      values=np.asarray(np.load(path / "values.npy", mmap_mode="r")),
+                      peak_t=np.asarray(np.load(path / "peak_t.npy", mmap_mode="r")),
+                      peak_f=np.asarray(np.load(path / "peak_f.npy", mmap_mode="r")),
+                      works=json.loads((path / "works.json").read_text()))
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"segment {path} is damaged or incomplete: {exc}") from exc
+        if len(seg.keys) != len(seg.values) or len(seg.peak_t) != len(seg.peak_f):
+            raise IndexFormatError(f"segment {path}: array lengths disagree")
+        counts = np.bincount(seg.keys, minlength=1 << KEY_BITS) if len(seg.keys) else np.zeros(1 << KEY_BITS, np.int64)
+        seg.starts = np.zeros((1 << KEY_BITS) + 1, dtype=np.int64 if len(seg.keys) >= 2**31 else np.int32)
+        np.cumsum(counts, out=seg.starts[1:])
+        seg.work_starts = np.array([w["peak_start"] for w in seg.works], dtype=np.int64)
+        return seg
+
+    @property
+    def n_hashes(self) -> int:
+        return len(self.keys)
+
+    def nbytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.iterdir())
+
+
+@dataclass(frozen=True)
+class WorkInfo:
+    work_id: str
+    segment: str
+    peak_start: int
+    peak_end: int
+    n_hashes: int
+    duration_s: float
+    sha256: str
+
+
+class FingerprintIndex:
+    """A fingerprint index folder, opened for reading and (under a file lock) writing."""
+
+    def __init__(self, path: Path, cfg: FingerprintConfig, segments: list[_Segment]) -> None:
+        self.path = path
+        self.config = cfg
+        self._segments = segments
+        self._works: dict[str, tuple[int, int]] = {}
+        for si, seg in enumerate(segments):
+            for wi, w in enumerate(seg.works):
+                self._works[w["id"]] = (si, wi)
+
+    # ---- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, cfg: FingerprintConfig = DEFAULT, *, create: bool = False) -> "FingerprintIndex":
+        """Open (memory-mapped) or, with ``create``, start an empty index at ``path``.
+
+        Raises IndexFormatError if the folder holds another format version or an
+        index built with other fingerprint settings.
+        """
+        path = Path(path)
+        manifest = path / MANIFEST
+        if not manifest.exists():
+            if not create:
+                raise IndexFormatError(f"no fingerprint index at {path} (run `earwitness catalog import` first)")
+            path.mkdir(parents=True, exist_ok=True)
+            _write_manifest(path, cfg, [], 1)
+        try:
+            meta = json.loads(manifest.read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"{manifest} is unreadable: {exc}") from exc
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise IndexFormatError(f"{path}: index format {meta.get('format_version')}, this version reads "
+                                   f"{FORMAT_VERSION}; rebuild it with `earwitness index rebuild`")
+        if meta.get("config_digest") != cfg.digest():
+            raise IndexFormatError(f"{path}: built with other fingerprint settings (digest {meta.get('config_digest')}, "
+                                   f"expected {cfg.digest()}); rebuild it with `earwitness index rebuild`")
+        segments = [_Segment.load(path / name) for name in meta["segments"]]
+        return cls(path, cfg, segments)
+
+    # ---- reading -------------------------------------------------------------------------------
+    def __contains__(self, work_id: str) -> bool:
+        return work_id in self._works
+
+    def __len__(self) -> int:
+        return len(self._works)
+
+    def work_ids(self) -> list[str]:
+        return list(self._works)
+
+    def info(self, work_id: str) -> WorkInfo:
+        si, wi = self._works[work_id]
+        seg = self._segments[si]
+        w = seg.works[wi]
+        return WorkInfo(work_id, seg.name, w["peak_start"], w["peak_end"], w["n_hashes"], w["duration_s"], w.get("sha256", ""))
+
+    def peaks_of(self, work_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """A work's peaks: ``(t frames, f bins)`` as float32 arrays in time order."""
+        si, wi = self._works[work_id]
+        seg = self._segments[si]
+        w = seg.works[wi]
+        a, b = w["peak_start"], w["peak_end"]
+        return (np.asarray(seg.peak_t[a:b], np.float32) / T_SCALE, np.asarray(seg.peak_f[a:b], np.float32) / F_SCALE)
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored entry under each key.
+
+        Returns ``(probe, work, t_ref, f_ref, span_ref)``: the position in ``keys``
+        of each hit, the hit's work (as an index into :meth:`work_ids` order),
+        and its anchor's time (frames) and frequency (bins) and the triplet's span (frames).
+        """
+        keys = np.asarray(keys, dtype=np.int64)
+        out = ([], [], [], [], [])
+        work_base = 0
+        for seg in self._segments:
+            lo = seg.starts[keys]
+            hi = seg.starts[keys + 1]
+            counts = (hi - lo).astype(np.int64)
+            total = int(counts.sum())
+            if total:
+                probe = np.repeat(np.arange(len(keys)), counts)
+                pos = np.repeat(lo.astype(np.int64) - np.cumsum(counts) + counts, counts) + np.arange(total)
+                anchor, third = unpack_value(seg.values[pos])
+                t_a = np.asarray(seg.peak_t[anchor], np.float32) / T_SCALE
+                t_k = np.asarray(seg.peak_t[anchor + third], np.float32) / T_SCALE
+                work = np.searchsorted(seg.work_starts, anchor, side="right") - 1 + work_base
+                out[0].append(probe)
+                out[1].append(work)
+                out[2].append(t_a)
+                out[3].append(np.asarray(seg.peak_f[anchor], np.float32) / F_SCALE)
+                out[4].append(t_k - t_a)
+            work_base += len(seg.works)
+        if not out[0]:
+            z = np.zeros(0)
+            return z.astype(np.int64), z.astype(np.int64), z.astype(np.float32), z.astype(np.float32), z.astype(np.float32)
+        return tuple(np.concatenate(x) for x in out)  # type: ignore[return-value]
+
+    def work_order(self) -> list[str]:
+        """Work ids in the order :meth:`lookup` numbers them."""
+        return [w["id"] for seg in self._segments for w in seg.works]
+
+    def stats(self) -> dict:
+        n_hashes = sum(s.n_hashes for s in self._segments)
+        n_peaks = sum(len(s.peak_t) for s in self._segments)
+        hours = sum(w["duration_s"] for s in self._segments for w in s.works) / 3600
+        disk = sum(s.nbytes() for s in self._segments)
+        return {"works": len(self), "segments": len(self._segments), "hashes": n_hashes, "peaks": n_peaks,
+                "audio_hours": round(hours, 3), "disk_bytes": disk,
+                "disk_mib_per_hour": round(disk / 2**20 / hours, 3) if hours else None,
+                "format_version": FORMAT_VERSION, "config_digest": self.config.digest()}
+
+    # ---- writing -------------------------------------------------------------------------------
+    def add(self, fingerprints: list[WorkFingerprint]) -> None:
+        """Add works as one new segment (replacing any with the same id), then merge small segments."""
+        if not fingerprints:
+            return
+        with _WriteLock(self.path):
+            ids = {fp.work_id for fp in fingerprints}
+            names = self._current_names()
+            replaced = self._rewrite_without(ids, names)
+            new_name = self._write_segment(_build_arrays(fingerprints))
+            names = [n for n in replaced if n is not None] + [new_name]
+            names = self._merge_small(names)
+            self._commit(names)
+
+    def remove(self, work_ids: list[str]) -> list[str]:
+        """Remove works from the index (their hashes and peaks are deleted from disk). Returns those removed."""
+        present = [w for w in work_ids if w in self._works]
+        if not present:
+            return []
+        with _WriteLock(self.path):
+            names = [n for n in self._rewrite_without(set(present), self._current_names()) if n is not None]
+            self._commit(names)
+        return present
+
+    def compact(self) -> None:
+        """Merge every segment into one."""
+        with _WriteLock(self.path):
+            names = self._current_names()
+            if len(names) > 1:
+                self._commit([self._merge(names)])
+
+    # internal: every writer goes manifest -> new folders -> manifest swap -> sweep
+    def _current_names(self) -> list[str]:
+        return [s.name for s in self._segments]
+
+    def _rewrite_without(self, ids: set[str], names: list[str]) -> list[str | None]:
+        out: list[str | None] = []
+        for name in names:
+            seg = self._segment(name)
+            if not any(w["id"] in ids for w in seg.works):
+                out.append(name)
+                continue
+            keep = [w for w in seg.works if w["id"] not in ids]
+            out.append(self._write_segment(_filter_segment(seg, keep)) if keep else None)
+        return out
+
+    def _segment(self, name: str) -> _Segment:
+        for s in self._segments:
+            if s.name == name:
+                return s
+        return _Segment.load(self.path / name)
+
+    def _merge_small(self, names: list[str]) -> list[str]:
+        while len(names) > MAX_SEGMENTS:
+            sizes = sorted(names, key=lambda n: self._segment(n).n_hashes)
+            a, b = sizes[0], sizes[1]
+            merged = self._merge([a, b])
+            names = [n for n in names if n not in (a, b)] + [merged]
+        return names
+
+    def _merge(self, names: list[str]) -> str:
+        parts = []
+        for name in names:
+            seg = self._segment(name)
+            parts.append(_filter_segment(seg, seg.works))
+        return self._write_segment(_concat_arrays(parts))
+
+    def _write_segment(self, arrays: dict) -> str:
+        meta = json.loads((self.path / MANIFEST).read_text())
+        number = meta["next_segment"]
+        meta["next_segment"] = number + 1
+        _atomic_write(self.path / MANIFEST, json.dumps(meta, indent=1))
+        name = f"seg-{number:06d}"
+        tmp = self.path / (name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for key in ("keys", "values", "peak_t", "peak_f"):
+            with open(tmp / f"{key}.npy", "wb") as f:
+                np.save(f, arrays[key])
+                f.flush()
+                os.fsync(f.fileno())
+        (tmp / "works.json").write_text(json.dumps(arrays["works"]))
+        os.replace(tmp, self.path / name)
+        return name
+
+    def _commit(self, names: list[str]) -> None:
+        meta = json.loads((self.path / MANIFEST).read_text())
+        _write_manifest(self.path, self.config, names, meta["next_segment"])
+        fresh = FingerprintIndex.open(self.path, self.config)
+        self._segments, self._works = fresh._segments, fresh._works
+        _sweep(self.path, set(names))
+
+
+class _WriteLock:
+    """One writer at a time per index folder (readers never lock: segments are immutable)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path / "write.lock"
+
+    def __enter__(self):
+        self.fh = open(self.path, "w")
+        fcntl.flock(self.fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def _write_manifest(path: Path, cfg: FingerprintConfig, segments: list[str], next_segment: int) -> None:
+    meta = {"format_version": FORMAT_VERSION, "config_digest": cfg.digest(), "config": asdict(cfg),
+            "segments": segments, "next_segment": next_segment}
+    _atomic_write(path / MANIFEST, json.dumps(meta, indent=1))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _sweep(path: Path, live: set[str]) -> None:
+    """Delete segment folders that no manifest names (left by replaced segments or a crash)."""
+    for child in path.iterdir():
+        if child.is_dir() and child.name.startswith("seg-") and child.name not in live:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _build_arrays(fps: list[WorkFingerprint]) -> dict:
+    peak_t, peak_f, keys, values, works = [], [], [], [], []
+    base = 0
+    for fp in fps:
+        n = len(fp.peaks)
+        peak_t.append(np.rint(np.clip(fp.peaks.t, 0, None) * T_SCALE).astype(np.uint32))
+        peak_f.append(np.rint(np.clip(fp.peaks.f, 0, None) * F_SCALE).astype(np.uint16))
+        keys.append(fp.keys.astype(np.uint32))
+        values.append(pack_value(fp.anchors + base, fp.thirds))
+        works.append({"id": fp.work_id, "peak_start": base, "peak_end": base + n, "n_hashes": int(len(fp.keys)),
+                      "duration_s": round(float(fp.duration_s), 3), "sha256": fp.sha256})
+        base += n
+    return _sorted({"keys": np.concatenate(keys), "values": np.concatenate(values),
+                    "peak_t": np.concatenate(peak_t), "peak_f": np.concatenate(peak_f), "works": works})
+
+
+def _filter_segment(seg: _Segment, keep: list[dict]) -> dict:
+    """The arrays of ``seg`` restricted to the works ``keep``, peak indices renumbered."""
+    anchor, third = unpack_value(seg.values)
+    new_index = np.full(len(seg.peak_t), -1, dtype=np.int64)
+    works, parts_t, parts_f, base = [], [], [], 0
+    for w in keep:
+        a, b = w["peak_start"], w["peak_end"]
+        new_index[a:b] = np.arange(base, base + b - a)
+        parts_t.append(np.asarray(seg.peak_t[a:b]))
+        parts_f.append(np.asarray(seg.peak_f[a:b]))
+        works.append({**w, "peak_start": base, "peak_end": base + b - a})
+        base += b - a
+    mapped = new_index[anchor]
+    mask = mapped >= 0
+    return {"keys": np.asarray(seg.keys)[mask], "values": pack_value(mapped[mask], third[mask]),
+            "peak_t": np.concatenate(parts_t) if parts_t else np.zeros(0, np.uint32),
+            "peak_f": np.concatenate(parts_f) if parts_f else np.zeros(0, np.uint16), "works": works}
+
+
+def _concat_arrays(parts: list[dict]) -> dict:
+    keys, values, peak_t, peak_f, works, base = [], [], [], [], [], 0
+    for p in parts:
+        anchor, third = unpack_value(p["values"])
+        keys.append(p["keys"])
+        values.append(pack_value(anchor + base, third))
+        peak_t.append(p["peak_t"])
+        peak_f.append(p["peak_f"])
+        works.extend({**w, "peak_start": w["peak_start"] + base, "peak_end": w["peak_end"] + base} for w in p["works"])
+        base += len(p["peak_t"])
+    return _sorted({"keys": np.concatenate(keys), "values": np.concatenate(values),
+                    "peak_t": np.concatenate(peak_t), "peak_f": np.concatenate(peak_f), "works": works})
+
+
+def _sorted(arrays: dict) -> dict:
+    order = np.argsort(arrays["keys"], kind="stable")
+    arrays["keys"] = np.ascontiguousarray(arrays["keys"][order], dtype=np.uint32)
+    arrays["values"] = np.ascontiguousarray(arrays["values"][order], dtype=np.uint32)
+    return arrays

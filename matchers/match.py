@@ -1,0 +1,315 @@
+"""Find which work, where, and under which transform, is inside a clip.
+
+Chain: query peaks -> probed triplet keys -> index hits -> votes over (work,
+offset) -> for the best cells, a fitted transform (time scale, pitch shift,
+offset) -> verification: every clip peak is mapped through the transform onto
+the work and counted if a work peak is there. The score is the evidence against
+chance, ``-log10 P(hits >= h)`` for a Poisson count whose mean is what the work's
+peak density would give at random positions, so one threshold means the same
+thing for a 5 s clip and a 60 s one, and for a small catalog and a large one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import poisson
+
+from matchers import __version__ as MATCHER_VERSION
+from matchers.audio import load_audio
+from matchers.config import DEFAULT_QUERY, QueryConfig
+from matchers.errors import AudioError
+from matchers.fingerprint import peaks_of_samples
+from matchers.hashes import query_keys
+from matchers.index import FingerprintIndex
+from matchers.peaks import Peaks
+
+OFFSET_BIN = 32           # frames per vote cell along the offset axis (about 0.5 s)
+MIN_VOTES = 3
+CANDIDATE_FRACTION = 0.25  # cells with fewer votes than this share of the best cell's are not verified
+SCALE_STEPS = np.array([-0.02, -0.015, -0.01, -0.005, 0.0, 0.005, 0.01, 0.015, 0.02])
+SHIFT_STEPS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+OFFSET_STEPS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+# decoy alignments: the same transform shifted along the work by these many seconds; what they hit is
+# what two pieces of music share by style (beat grid, key, timbre) rather than by copying
+_sweep = np.arange(-15.0, 15.01, 0.37)
+DECOY_OFFSETS_S = _sweep[np.abs(_sweep) >= 1.5]
+DECOY_QUANTILE = 0.9
+DECOY_MIN_OVERLAP = 0.25   # a decoy counts when at least this share of the clip maps inside the work
+MIN_DECOYS = 8
+WINDOW_S = 30.0           # long clips are searched in windows of this length...
+WINDOW_HOP_S = 20.0       # ...starting this often
+
+
+@dataclass(frozen=True)
+class Match:
+    """One work found in a clip. Times in seconds; ``tempo_ratio`` > 1 means the clip plays faster."""
+
+    work_id: str
+    score: float
+    ref_offset_s: float       # where in the work the clip's first sample maps to
+    clip_offset_s: float      # first matched moment in the clip
+    duration_s: float         # matched span, clip seconds
+    pitch_semitones: float    # > 0: the clip is higher than the work
+    tempo_ratio: float
+    matched_peaks: int
+    clip_peaks: int
+    votes: int
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The outcome for one clip: the best match (or None), other works found, time spent, or an error."""
+
+    path: str
+    match: Match | None
+    others: tuple[Match, ...]
+    query_s: float
+    duration_s: float
+    error: str | None = None
+
+
+class Matcher:
+    """Queries one fingerprint index."""
+
+    def __init__(self, index: FingerprintIndex, qcfg: QueryConfig = DEFAULT_QUERY) -> None:
+        self.index = index
+        self.cfg = index.config
+        self.qcfg = qcfg
+        self.version = f"{MATCHER_VERSION}+{self.cfg.digest()}"
+        self._work_order = index.work_order()
+
+    # ---- public ------------------------------------------------------------------------------
+    def identify_file(self, path: str | Path, *, max_duration_s: float = 4 * 3600.0) -> QueryResult:
+        """Decode and search one file; a bad file gives a result with ``error`` set, never an exception."""
+        start = time.perf_counter()
+        try:
+            y = load_audio(path, sr=self.cfg.sample_rate, max_duration_s=max_duration_s)
+        except AudioError as exc:
+            return QueryResult(str(path), None, (), time.perf_counter() - start, 0.0, error=exc.reason)
+        matches = self.identify(y)
+        accepted = [m for m in matches if m.score >= self.qcfg.threshold]
+        return QueryResult(str(path), accepted[0] if accepted else None, tuple(accepted[1:]),
+                           time.perf_counter() - start, len(y) / self.cfg.sample_rate)
+
+    def identify(self, y: np.ndarray) -> list[Match]:
+        """Every work found in samples ``y`` (mono, ``cfg.sample_rate``), best score first, one per work.
+
+        Includes matches below the threshold (callers filter with ``qcfg.threshold``).
+        """
+        sr = self.cfg.sample_rate
+        if len(y) <= (WINDOW_S + WINDOW_HOP_S) * sr:
+            return self._identify_window(y, 0.0)
+        best: dict[str, Match] = {}
+        for start in np.arange(0.0, len(y) / sr - WINDOW_HOP_S / 2, WINDOW_HOP_S):
+            a = int(start * sr)
+            for m in self._identify_window(y[a:a + int(WINDOW_S * sr)], float(start)):
+                if m.work_id not in best or m.score > best[m.work_id].score:
+                    best[m.work_id] = m
+        return sorted(best.values(), key=lambda m: -m.score)
+
+    # ---- one window --------------------------------------------------------------------------
+    def _identify_window(self, y: np.ndarray, start_s: float) -> list[Match]:
+        cfg, q = self.cfg, self.qcfg
+        peaks = peaks_of_samples(y, cfg)
+        if len(peaks) < 6 or len(self.index) == 0:
+            return []
+        keys, krow, tr = query_keys(peaks, cfg, neighbours=q.neighbours, max_tempo_ratio=q.max_tempo_ratio,
+                                    max_pitch_bins=q.max_pitch_semitones * cfg.bins_per_semitone)
+        probe, work, t_ref, f_ref, span_ref = self.index.lookup(keys)
+        if len(probe) == 0:
+            return []
+        row = krow[probe]
+        t_q = peaks.t[tr.i[row]]
+        f_q = peaks.f[tr.i[row]]
+        span_q = peaks.t[tr.k[row]] - t_q
+        scale = span_ref / span_q
+        shift = f_q - f_ref
+        ok = (scale <= q.max_tempo_ratio) & (scale >= 1.0 / q.max_tempo_ratio)
+        ok &= np.abs(shift) <= q.max_pitch_semitones * cfg.bins_per_semitone + 1
+        work, t_ref, t_q, scale, shift, anchor = work[ok], t_ref[ok], t_q[ok], scale[ok], shift[ok], tr.i[row][ok]
+        t_mid = float(peaks.t[-1]) / 2
+        o_mid = t_ref - scale * (t_q - t_mid)
+
+        cells = self._top_cells(work, o_mid, anchor)
+        found: dict[int, Match] = {}
+        for w, centre, votes in cells:
+            sel = np.nonzero((work == w) & (np.abs(o_mid - centre) <= OFFSET_BIN))[0]
+            if len(sel) < MIN_VOTES:
+                continue
+            sel = _densest_transform(np.log(scale[sel]), shift[sel], sel)
+            s = float(np.exp(np.median(np.log(scale[sel]))))
+            sh = float(np.median(shift[sel]))
+            o0 = float(np.median(t_ref[sel] - s * t_q[sel]))
+            m = self._verify(int(w), peaks, o0, s, sh, votes, start_s)
+            if m is not None and (w not in found or m.score > found[w].score):
+                found[w] = m
+        return sorted(found.values(), key=lambda m: -m.score)
+
+    def _top_cells(self, work: np.ndarray, o_mid: np.ndarray, anchor: np.ndarray) -> list[tuple[int, float, int]]:
+        """The (work, offset) cells with the most distinct clip anchors voting for them."""
+        n_cells = []
+        for phase in (0.0, OFFSET_BIN / 2):
+            cell = np.floor((o_mid + phase) / OFFSET_BIN).astype(np.int64)
+            combo = (work.astype(np.int64) << 40) | ((cell + (1 << 30)) << 8) | (anchor & 0xFF)
+            combo = np.unique(combo) >> 8              # one vote per clip anchor per cell
+            cells, counts = np.unique(combo, return_counts=True)
+            top = np.argsort(-counts)[: self.qcfg.candidates]
+            for c, n in zip(cells[top], counts[top]):
+                if n < MIN_VOTES:
+                    continue
+                w = int(c >> 32)
+                centre = ((int(c) & ((1 << 32) - 1)) - (1 << 30) + 0.5) * OFFSET_BIN - phase
+                n_cells.append((w, centre, int(n)))
+        n_cells.sort(key=lambda x: -x[2])
+        seen, out = set(), []
+        floor = max(MIN_VOTES, CANDIDATE_FRACTION * n_cells[0][2]) if n_cells else MIN_VOTES
+        for w, centre, n in n_cells:
+            if n < floor:
+                break
+            key = (w, round(centre / OFFSET_BIN))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((w, centre, n))
+        return out[: self.qcfg.candidates]
+
+    def _verify(self, w: int, peaks: Peaks, o0: float, s: float, sh: float, votes: int, start_s: float) -> Match | None:
+        """Map the clip's peaks onto the work under the fitted transform (refined on a small grid) and score."""
+        cfg = self.cfg
+        work_id = self._work_order[w]
+        rt, rf = self.index.peaks_of(work_id)
+        span = float(peaks.t[-1]) * s
+        lo, hi = o0 - 8, o0 + span * 1.03 + 8
+        fps = cfg.frames_per_second
+        reach = DECOY_OFFSETS_S.max() * fps
+        a, b = np.searchsorted(rt, [lo - reach, hi + reach])
+        if b - a < 3:
+            return None
+        n_bins = int(np.ceil(max(rf.max(), peaks.f.max()) + 3 + abs(sh)))
+        base = int(np.floor(lo - reach)) - 2
+        width = int(np.ceil(hi + reach)) - base + 4
+        grid = np.zeros((width, n_bins + 2), dtype=bool)
+        gt = np.rint(rt[a:b] - base).astype(np.int64)
+        gf = np.rint(rf[a:b]).astype(np.int64)
+        for dt in (-1, 0, 1):
+            for df in (-1, 0, 1):
+                grid[np.clip(gt + dt, 0, width - 1), np.clip(gf + df, 0, n_bins + 1)] = True
+        # every transform on the refinement grid at once: shape (offsets, scales, shifts, clip peaks)
+        ss = s * (1.0 + SCALE_STEPS)[:, None, None]
+        hh = (sh + SHIFT_STEPS)[None, :, None]
+        oo = (o0 + OFFSET_STEPS)[:, None, None, None]
+        mt = np.rint(oo + ss[None] * peaks.t[None, None, None, :] - base).astype(np.int64)
+        mf = np.rint(peaks.f[None, None, None, :] - hh[None]).astype(np.int64)
+        mt = np.broadcast_to(mt, (len(OFFSET_STEPS), len(SCALE_STEPS), len(SHIFT_STEPS), len(peaks)))
+        mf = np.broadcast_to(mf, mt.shape)
+        counts, hit = _hits(grid, mt, mf)
+        best = np.unravel_index(int(np.argmax(counts - _CENTRE_PENALTY)), counts.shape)
+        h = int(counts[best])
+        if h < MIN_VOTES:
+            return None
+        s_best = float(s * (1 + SCALE_STEPS[best[1]]))
+        sh_best = float(sh + SHIFT_STEPS[best[2]])
+        o_best = float(o0 + OFFSET_STEPS[best[0]])
+        # chance level, the larger of two estimates: (a) per frequency row, the share of the window where
+        # a peak would count as a hit; (b) the median hit count of decoy alignments of the same two pieces
+        # of music a few seconds away, which also captures what they share by style (beat grid, key, timbre)
+        row_occ = grid.mean(axis=0)
+        rows = np.clip(mf[best], 0, len(row_occ) - 1)
+        lam = float(row_occ[rows].sum())
+        decoy_o = o_best + DECOY_OFFSETS_S * fps
+        decoy_t = np.rint(decoy_o[:, None] + s_best * peaks.t[None, :] - base).astype(np.int64)
+        decoy_f = np.broadcast_to(mf[best], decoy_t.shape)
+        in_work = (decoy_t >= rt[0] - base) & (decoy_t <= rt[-1] - base)
+        n_in = in_work.sum(axis=1)
+        usable = n_in >= DECOY_MIN_OVERLAP * len(peaks)
+        if usable.sum() >= MIN_DECOYS:
+            decoy_counts, _ = _hits(grid, np.where(in_work, decoy_t, -1)[usable], decoy_f[usable])
+            rate = float(np.quantile(decoy_counts / n_in[usable], DECOY_QUANTILE))
+            best_in = int(((mt[best] >= rt[0] - base) & (mt[best] <= rt[-1] - base)).sum())
+            lam = max(lam, rate * best_in)
+        score = float(-poisson.logsf(h - 1, max(lam, 1e-3)) / np.log(10))
+        s_best, sh_best, o_best = _fit_pairs(peaks, hit[best], rt, rf, s_best, sh_best, o_best)
+        first, last = _matched_span(peaks.t, hit[best], lam / len(peaks), fps)
+        return Match(work_id=work_id, score=round(score, 3),
+                     ref_offset_s=(o_best - s_best * start_s * fps) / fps,
+                     clip_offset_s=start_s + first / fps, duration_s=(last - first) / fps,
+                     pitch_semitones=sh_best / cfg.bins_per_semitone, tempo_ratio=s_best,
+                     matched_peaks=h, clip_peaks=len(peaks), votes=votes)
+
+
+# refinement steps' distance from the grid centre: among equal hit counts the central transform wins
+_CENTRE_PENALTY = 1e-3 * (np.abs(OFFSET_STEPS)[:, None, None] / OFFSET_STEPS.max()
+                          + np.abs(SCALE_STEPS)[None, :, None] / SCALE_STEPS.max()
+                          + np.abs(SHIFT_STEPS)[None, None, :] / SHIFT_STEPS.max())
+LOG_SCALE_BIN = 0.01       # votes agree on the time scale within about 1 %...
+SHIFT_BIN = 1.0            # ...and on the pitch shift within a log bin
+
+
+def _densest_transform(log_s: np.ndarray, shift: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The votes around the most common (time scale, pitch shift): chance votes spread, a copy's agree."""
+    if len(idx) > 400:  # plenty of agreement; a sample finds the mode as well
+        keep = np.linspace(0, len(idx) - 1, 400).astype(int)
+        log_s, shift, idx = log_s[keep], shift[keep], idx[keep]
+    close = (np.abs(log_s[:, None] - log_s[None, :]) <= LOG_SCALE_BIN) & (np.abs(shift[:, None] - shift[None, :]) <= SHIFT_BIN)
+    centre = int(np.argmax(close.sum(axis=1)))
+    return idx[close[centre]]
+
+
+def _matched_span(t: np.ndarray, hit: np.ndarray, chance_rate: float, fps: float) -> tuple[float, float]:
+    """First and last frame of the longest run of seconds where hits clearly exceed chance (1 s gaps allowed)."""
+    sec = np.maximum(t // fps, 0).astype(np.int64)
+    n = int(sec.max()) + 1
+    peaks_per_s = np.bincount(sec, minlength=n)
+    hits_per_s = np.bincount(sec[hit], minlength=n)
+    good = np.nonzero((hits_per_s >= 2) & (hits_per_s >= 3 * chance_rate * peaks_per_s))[0]
+    if len(good) == 0:
+        matched = t[hit]
+        return float(matched.min()), float(matched.max())
+    breaks = np.nonzero(np.diff(good) > 2)[0]
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(good) - 1]])
+    longest = int(np.argmax(good[ends] - good[starts]))
+    lo, hi = good[starts[longest]], good[ends[longest]]
+    inside = hit & (sec >= lo) & (sec <= hi)
+    return float(t[inside].min()), float(t[inside].max())
+
+
+def _fit_pairs(peaks: Peaks, hit: np.ndarray, rt: np.ndarray, rf: np.ndarray,
+               s: float, sh: float, o: float) -> tuple[float, float, float]:
+    """Least-squares transform from each hit clip peak and its nearest work peak (sub-bin, sub-frame)."""
+    qt, qf = peaks.t[hit].astype(np.float64), peaks.f[hit].astype(np.float64)
+    if len(qt) < 4:
+        return s, sh, o
+    pt, pf = o + s * qt, qf - sh
+    pos = np.searchsorted(rt, pt)
+    best_d = np.full(len(qt), np.inf)
+    best_j = np.zeros(len(qt), dtype=np.int64)
+    for d in range(-4, 4):
+        j = np.clip(pos + d, 0, len(rt) - 1)
+        dist = (rt[j] - pt) ** 2 + (rf[j] - pf) ** 2
+        better = dist < best_d
+        best_d[better], best_j[better] = dist[better], j[better]
+    ok = best_d <= 2.5
+    if ok.sum() < 4:
+        return s, sh, o
+    rt_m, rf_m, qt_m, qf_m = rt[best_j[ok]], rf[best_j[ok]], qt[ok], qf[ok]
+    shift = float(np.median(qf_m - rf_m))
+    if np.ptp(qt_m) < 10:  # too short a span to fit a slope
+        return s, shift, float(np.median(rt_m - s * qt_m))
+    slope, intercept = np.polyfit(qt_m, rt_m, 1)
+    return float(slope), shift, float(intercept)
+
+
+def _hits(grid: np.ndarray, mt: np.ndarray, mf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which mapped points land on the dilated peak grid; counts over the last axis."""
+    inside = (mt >= 0) & (mt < grid.shape[0]) & (mf >= 0) & (mf < grid.shape[1])
+    hit = np.zeros(mt.shape, dtype=bool)
+    hit[inside] = grid[mt[inside], mf[inside]]
+    return hit.sum(axis=-1), hit
