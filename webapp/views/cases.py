@@ -25,7 +25,8 @@ LABELS = {"channel": "Channel (email, web form…)", "recipient": "Recipient", "
 
 
 def _notices():
-    mods = {name: backend.optional(f"notices.{name}") for name in ("cases", "lifecycle", "models", "evidence", "ledger")}
+    mods = {name: backend.optional(f"notices.{name}")
+            for name in ("cases", "lifecycle", "models", "evidence", "ledger", "exceptions")}
     if any(m is None for m in mods.values()):
         abort(501, "The cases stage (notices) is not installed in this checkout.")
     return mods
@@ -40,7 +41,7 @@ def index():
     error = None
     try:
         rows = n["cases"].list_cases(g.db, state=state, platform=platform, overdue=overdue)
-    except n["cases"].NoticesError as exc:
+    except n["exceptions"].NoticesError as exc:
         rows, error = [], str(exc)
     platforms = list(g.db.scalars(select(n["models"].Case.platform).distinct().order_by(n["models"].Case.platform)))
     return render_template("cases.html", rows=rows, states=n["lifecycle"].STATES, platforms=platforms,
@@ -105,7 +106,7 @@ def apply(case_id: str, event: str):
         n["cases"].apply(g.db, case_id, event, actor=g.user.name,
                          reason=(request.form.get("reason") or "").strip() or None, **details)
         flash(f"{event.replace('_', ' ')}: done.", "ok")
-    except (ValueError, n["cases"].NoticesError) as exc:
+    except (ValueError, n["exceptions"].NoticesError) as exc:
         g.db.rollback()
         flash(f"Not done: {exc}", "error")
     return redirect(url_for("cases.show", case_id=case_id))
@@ -118,7 +119,7 @@ def note(case_id: str):
     try:
         n["cases"].note(g.db, case_id, request.form.get("text", ""), actor=g.user.name)
         flash("Note added.", "ok")
-    except n["cases"].NoticesError as exc:
+    except n["exceptions"].NoticesError as exc:
         g.db.rollback()
         flash(f"Not done: {exc}", "error")
     return redirect(url_for("cases.show", case_id=case_id))
