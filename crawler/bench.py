@@ -54,7 +54,8 @@ def crawl(rounds, platform_root, as_json):
                 clips = rep.counts.get("fetched", 0)
                 results.append({"round": i + 1, "ok": rep.ok, "clips": clips, "gone": rep.counts.get("gone", 0),
                                 "detections": rep.counts.get("detections", 0), "wall_s": round(wall, 2), "cpu_s": rep.cpu_s,
-                                "clips_per_min": round(clips / wall * 60, 1), "stage_s": rep.timings_s})
+                                "clips_per_min": round(clips / wall * 60, 1), "stage_s": rep.timings_s,
+                                "counts": rep.counts, "errors": rep.errors[-5:]})
                 if not as_json:
                     click.echo(f"round {i + 1}: {clips} clips ({rep.counts.get('detections', 0)} detections) "
                                f"in {wall:.1f}s = {clips / wall * 60:.1f} clips/min")

@@ -71,8 +71,8 @@ def abort_media_request(request) -> bool:
 
 
 async def load_all_results(page, *, load_more: str | None, done: str | None, items: str | None = None,
-                           timeout_ms: int = 15000, max_clicks: int = 50) -> int:
-    """Click a "more" button until it is gone; returns the clicks made.
+                           timeout_ms: int = 15000, max_clicks: int = 50) -> dict:
+    """Click a "more" button until it is gone; returns ``{"clicks": n, "complete": bool}``.
 
     ``done`` is a CSS selector present whenever the page has settled (not
     loading); ``load_more`` the button that loads the next page, hidden or
@@ -90,10 +90,12 @@ async def load_all_results(page, *, load_more: str | None, done: str | None, ite
             await page.wait_for_function(settled, arg=[done, load_more], timeout=timeout_ms)
         except Exception:  # playwright TimeoutError: leave the page as rendered
             log.warning("%s: results not settled after %d ms", page.url, timeout_ms)
-            return clicks
+            return {"clicks": clicks, "complete": False}
         button = await page.query_selector(load_more) if load_more else None
-        if clicks >= max_clicks or button is None or not await button.is_visible():
-            return clicks
+        if button is None or not await button.is_visible():
+            return {"clicks": clicks, "complete": True}
+        if clicks >= max_clicks:
+            return {"clicks": clicks, "complete": False}
         before = len(await page.query_selector_all(items)) if items else 0
         await button.click()
         clicks += 1
@@ -102,4 +104,4 @@ async def load_all_results(page, *, load_more: str | None, done: str | None, ite
                 await page.wait_for_function(grown, arg=[items, before], timeout=timeout_ms)
             except Exception:
                 log.warning("%s: a click on %s added nothing", page.url, load_more)
-                return clicks
+                return {"clicks": clicks, "complete": False}

@@ -161,6 +161,9 @@ class BaseSpider(scrapy.Spider):
             self.timings[k] += v
         if outcome.state == "failed" and outcome.reason:
             self.errors.append(f"{outcome.media_id}: {outcome.reason}")
+        elif outcome.reason and outcome.reason.startswith("match failed"):
+            self.stats_counter["match_failed"] += 1
+            self.errors.append(f"{outcome.media_id}: {outcome.reason}")
 
     def note_error(self, url: str, message: str) -> None:
         self.stats_counter["errors"] += 1

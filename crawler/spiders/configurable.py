@@ -113,6 +113,11 @@ class ConfigurableSiteSpider(BaseSpider):
         if container and not response.css(container):
             self.layout_changed(LayoutChanged(self.site_name, container, response.url, "no results container"))
             return
+        for pm in response.meta.get("playwright_page_methods") or ():
+            if isinstance(pm.result, dict) and pm.result.get("complete") is False:
+                self.stats_counter["listing_incomplete"] += 1
+                self.errors.append(f"{response.url}: results still loading or more to load after "
+                                   f"{pm.result['clicks']} clicks (listing.wait_timeout_ms / max_pages)")
         found = []
         for href in response.css(self.listing["link"]).getall():
             url = urljoin(response.url, href.strip())
