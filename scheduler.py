@@ -67,11 +67,16 @@ def reconcile(sched: BackgroundScheduler, specs: list[jobs.JobSpec], tz: str = "
     for spec in specs:
         trigger = make_trigger(spec, tz)
         job = stored.pop(spec.id, None)
+        extra: dict[str, Any] = {}
+        if spec.misfire_grace_s is not None:
+            extra["misfire_grace_time"] = spec.misfire_grace_s
         if (job is not None and str(job.trigger) == str(trigger) and job.func_ref == RUNNER
-                and list(job.args) == [spec.id]):
+                and list(job.args) == [spec.id]
+                and (spec.misfire_grace_s is None or job.misfire_grace_time == spec.misfire_grace_s)):
             kept.append(spec.id)
             continue
-        extra = {"next_run_time": datetime.now(timezone.utc)} if job is None and start_new_now else {}
+        if job is None and start_new_now:
+            extra["next_run_time"] = datetime.now(timezone.utc)
         sched.add_job(RUNNER, trigger, args=[spec.id], id=spec.id, name=spec.func,
                       replace_existing=True, **extra)
         added.append(spec.id)
@@ -89,6 +94,50 @@ def _on_event(event) -> None:
         log.error("job %s raised outside its runner: %s", event.job_id, event.exception)
 
 
+class AlreadyRunning(jobs.JobError):
+    """Another daemon holds this data home (two schedulers must not share one job store)."""
+
+
+LOCK_NAME = "daemon.lock"
+
+
+def acquire_lock(home) -> Any:
+    """Hold ``<home>/daemon.lock`` for the life of the process; raises AlreadyRunning."""
+    import fcntl
+    path = home / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        pid = fh.read().strip() or "?"
+        fh.close()
+        raise AlreadyRunning(f"another daemon (pid {pid}) is running on {home}") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def daemon_pid(home) -> int | None:
+    """The pid of the daemon holding this home's lock, or None when none runs."""
+    import fcntl
+    path = home / LOCK_NAME
+    if not path.exists():
+        return None
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            text = fh.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
 def run_forever(store, *, stop: threading.Event | None = None, install_signals: bool = True) -> None:
     """The foreground daemon: runs until SIGTERM/SIGINT (or ``stop``), then stops cleanly.
 
@@ -96,6 +145,8 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
     its timeout; jobs that accept ``stop`` see :data:`earwitness.jobs.STOP` set and
     stop at their next safe point). A second signal exits at once.
     """
+    from earwitness import settings
+    lock = acquire_lock(settings.get().home)  # noqa: F841 - held until the process exits
     cfg = jobs.section()
     specs = jobs.load_jobs(cfg)
     tz = cfg.get("timezone", "UTC")

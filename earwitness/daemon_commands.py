@@ -47,7 +47,10 @@ def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json:
     except jobs.JobConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if not once:
-        scheduler.run_forever(store)
+        try:
+            scheduler.run_forever(store)
+        except scheduler.AlreadyRunning as exc:
+            raise click.ClickException(str(exc)) from exc
         return
 
     def progress(spec, res):
@@ -116,7 +119,9 @@ def collect_status(store) -> dict[str, Any]:
             "scheduled": spec.id in stored,
         })
     orphans = sorted(set(runs) - {s.id for s in specs})
-    return {"now": now.isoformat(), "config_error": config_error, "jobs": rows,
+    from earwitness import settings
+    return {"now": now.isoformat(), "daemon_pid": scheduler.daemon_pid(settings.get().home),
+            "config_error": config_error, "jobs": rows,
             "other_jobs": {j: {"status": runs[j].get("status"), "started_at": _iso(runs[j].get("started_at"))}
                            for j in orphans},
             "backlog": backlog(store)}
@@ -142,6 +147,8 @@ def status(as_json: bool) -> None:
         click.echo(json.dumps(st, indent=2, ensure_ascii=False, default=str))
         return
     now = datetime.fromisoformat(st["now"])
+    pid = st["daemon_pid"]
+    click.echo(f"daemon: running (pid {pid})" if pid else "daemon: not running (next runs are as stored)")
     if st["config_error"]:
         click.echo(f"configuration error: {st['config_error']}")
     jw = max([len(r["job"]) for r in st["jobs"]] + [3])

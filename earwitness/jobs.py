@@ -63,6 +63,7 @@ class JobSpec:
     store: bool = False
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    misfire_grace_s: int | None = None     # this job's own grace time (default: the scheduler's)
 
     def describe_trigger(self) -> str:
         kind, fields = next(iter(self.trigger.items()))
@@ -139,8 +140,10 @@ def load_jobs(cfg: Mapping[str, Any] | None = None) -> list[JobSpec]:
         if not isinstance(raw, Mapping) or not raw.get("func"):
             raise JobConfigError(f"job {job_id!r}: needs at least func and trigger")
         trigger = _check_trigger(job_id, raw.get("trigger"))
+        grace = raw.get("misfire_grace_s")
         common = dict(func=str(raw["func"]), order=int(raw.get("order", 100)),
-                      once=bool(raw.get("once", True)), store=bool(raw.get("store", False)))
+                      once=bool(raw.get("once", True)), store=bool(raw.get("store", False)),
+                      misfire_grace_s=None if grace is None else int(grace))
         if not raw.get("per_site"):
             out.append(JobSpec(id=job_id, trigger=trigger, args=tuple(raw.get("args") or ()),
                                kwargs=dict(raw.get("kwargs") or {}), **common))

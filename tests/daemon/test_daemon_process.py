@@ -117,3 +117,23 @@ def test_changed_trigger_replaces_the_stored_schedule(home, store, daemons):
     second = stored_next_runs(store)
     d2.stop()
     assert set(second) == {"t"} and second["t"] - first["t"] > 7000
+
+
+def test_one_daemon_per_home_and_status_shows_it(home, store, daemons):
+    write_config(home, {"t": {"func": "jobfuncs:tick", "trigger": {"interval": {"hours": 1}}},
+                        "m": {"func": "jobfuncs:tick", "trigger": {"cron": {"day": 1}}, "misfire_grace_s": 3600}})
+    d = daemons(home)
+    d.wait_output("daemon: running")
+    second = daemons(home)
+    assert second.proc.wait(timeout=30) == 1
+    assert f"another daemon (pid {d.proc.pid}) is running" in second.output()
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    assert st["daemon_pid"] == d.proc.pid
+    assert f"daemon: running (pid {d.proc.pid})" in CliRunner().invoke(main, ["--home", str(home), "status"]).output
+    import pickle
+    with store.engine.connect() as conn:
+        state = pickle.loads(conn.execute(text("SELECT job_state FROM apscheduler_jobs WHERE id='m'")).scalar())
+    assert state["misfire_grace_time"] == 3600 and state["max_instances"] == 1 and state["coalesce"] is True
+    d.stop()
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    assert st["daemon_pid"] is None
