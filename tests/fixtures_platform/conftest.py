@@ -1,10 +1,8 @@
 """A built fixture platform shared by the session, and a running server per test that needs one."""
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
+
+from .client import Http
 
 
 @pytest.fixture(scope="session")
@@ -21,26 +19,6 @@ def platform(platform_root, home):
     server = serve(port=0, root=platform_root, build=False)
     yield server
     server.close()
-
-
-class Http:
-    """Tiny client: status, headers and body without raising on 4xx/5xx."""
-
-    def __init__(self, base):
-        self.base = base
-
-    def get(self, path, headers=None, method="GET"):
-        req = urllib.request.Request(self.base + path, headers=headers or {}, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=20) as r:
-                return r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            with e:
-                return e.code, e.headers, e.read()
-
-    def json(self, path):
-        status, _, body = self.get(path)
-        return status, json.loads(body)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import wave
 import numpy as np
 import pytest
 
-from tests.fixtures_platform.conftest import Http
+from .client import Http
 
 pytestmark = pytest.mark.slow
 SR = 22050

@@ -1,0 +1,1 @@
+"""Tests of the local fixture platform (fixtures/)."""
