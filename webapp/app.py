@@ -58,7 +58,10 @@ def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None =
     store = store or open_store()
     app = Flask(__name__)
     app.config.update(EW=conf, EW_HOME=s.home, EW_CACHE=s.path(conf["cache_dir"]),
-                      MAX_CONTENT_LENGTH=1 << 20, TEMPLATES_AUTO_RELOAD=False)
+                      MAX_CONTENT_LENGTH=1 << 20, TEMPLATES_AUTO_RELOAD=False,
+                      # Flask's signed cookie carries only flash messages
+                      SESSION_COOKIE_NAME="ew_flash", SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=bool(conf["secure_cookies"]))
     app.secret_key = secrets.token_bytes(32)  # Flask's own session is not used; sessions live in the store
     app.extensions["earwitness_store"] = store
 
@@ -92,8 +95,11 @@ def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None =
         response.headers.setdefault("Referrer-Policy", "same-origin")
         # pages show text scraped from other sites: no inline script, nothing loaded from elsewhere
         response.headers.setdefault("Content-Security-Policy", CSP)
-        if g.get("user") is not None:
-            response.headers.setdefault("Cache-Control", "private, no-store")
+        if request.path.startswith("/media/"):
+            # excerpts may sit in this browser's private cache (the prefetch needs it), revalidated each use
+            response.headers["Cache-Control"] = "private, no-cache"
+        elif g.get("user") is not None or request.path.startswith(FILE_PREFIXES):
+            response.headers["Cache-Control"] = "private, no-store"
         return response
 
     @app.teardown_request

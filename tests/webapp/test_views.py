@@ -172,3 +172,12 @@ def test_detection_without_media_or_with_an_odd_transform_still_shows(client, se
     page = client.get(f"/review/{seeded.shifted}")
     assert page.status == 200 and "tempo ratio 9.0 is outside" in page.text
     assert client.get(f"/media/detection/{seeded.shifted}/ref.wav").status == 422
+
+
+def test_cache_headers_keep_evidence_out_of_shared_caches(client, seeded, users):
+    client.login("ann", users["ann"])
+    assert client.get("/review/").headers["Cache-Control"] == "private, no-store"
+    wav = client.get(f"/media/detection/{seeded.plain}/clip.wav")
+    assert wav.headers["Cache-Control"] == "private, no-cache" and wav.headers.get("ETag")
+    again = client.get(f"/media/detection/{seeded.plain}/clip.wav", headers={"If-None-Match": wav.headers["ETag"]})
+    assert again.status == 304
