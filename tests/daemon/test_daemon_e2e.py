@@ -148,3 +148,19 @@ def test_sigkill_during_crawl_and_during_matching(home, store, daemons, platform
     st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
     assert {j["job"]: j["last_status"] for j in st["jobs"]} == {"crawl:fixture": "ok", "match": "ok"}
     assert "fetched" not in st["backlog"]["clips"]
+
+
+def test_sigterm_lets_a_running_crawl_finish(home, store, daemons, platform, monkeypatch):
+    from crawler import frontier
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", platform.url)
+    write_config(home, {"crawl": {
+        "func": "crawler.run:crawl_site", "per_site": True, "sites_from": "crawler.config:site_files",
+        "args": ["{site}"], "kwargs": {"query": "", "match": False, "timeout_s": 400},
+        "trigger": {"interval": {"minutes": 60}}}})
+    d = daemons(home)
+    wait(lambda: frontier.counts(store, "fixture").get("fetched", 0) >= 3, 180, "a few fetched items")
+    assert d.stop(signal.SIGTERM, timeout_s=400) == 0
+    (run,) = runs(store, "crawl:fixture")
+    assert run.status == "ok" and run.result["ok"] is True
+    assert frontier.counts(store, "fixture") == {"fetched": len(platform.truth["videos"]) - 1, "gone": 1}
+    assert "daemon: stopped" in d.output()
