@@ -156,14 +156,13 @@ def _extended(m: Matcher, bench_dir: Path, out: Path, echo) -> None:
 
 @click.command()
 @click.option("--sizes", default="100,1000,10000", show_default=True, help="Catalog sizes (tracks).")
-@click.option("--track-s", type=float, default=30.0, show_default=True, help="Seconds per generated track.")
+@click.option("--track-s", type=float, default=20.0, show_default=True, help="Seconds per generated track.")
 @click.option("--queries", "n_queries", type=int, default=100, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-out/scale"), show_default=True)
 def scale(sizes: str, track_s: float, n_queries: int, out: Path) -> None:
     """Query time and index size as the catalog grows (generated music; 5 s noisy clips, search time only)."""
     from fixtures.music import synthesize
     from matchers.fingerprint import fingerprint_samples
-    import soxr
     out.mkdir(parents=True, exist_ok=True)
     targets = sorted(int(s) for s in sizes.split(","))
     shutil.rmtree(out / "index", ignore_errors=True)
@@ -176,7 +175,7 @@ def scale(sizes: str, track_s: float, n_queries: int, out: Path) -> None:
     for target in targets:
         batch = []
         while made < target:
-            y = soxr.resample(synthesize(100_000 + made, track_s, sr=16000), 16000, sr)
+            y = synthesize(100_000 + made, track_s, sr=sr)
             batch.append(fingerprint_samples(f"gen{made:05d}", y, DEFAULT))
             made += 1
             if len(batch) >= 500:
@@ -190,7 +189,7 @@ def scale(sizes: str, track_s: float, n_queries: int, out: Path) -> None:
         times, correct = [], 0
         for q in range(n_queries):
             tid = int(rng.integers(0, made))
-            y = soxr.resample(synthesize(100_000 + tid, track_s, sr=16000), 16000, sr)
+            y = synthesize(100_000 + tid, track_s, sr=sr)
             a = int(rng.uniform(0, track_s - 6) * sr)
             clip = y[a:a + 5 * sr] + 0.05 * rng.standard_normal(5 * sr).astype(np.float32)
             t = time.perf_counter()

@@ -180,6 +180,21 @@ class Matcher:
             out.append((w, centre, n))
         return out[: self.qcfg.candidates]
 
+    def _decoy_level(self, grid, base, rt, peaks, best_t, best_f, o_best, s_best) -> float:
+        """Hits expected by style alone: a high quantile of the hit rate of shifted copies of the alignment."""
+        fps = self.cfg.frames_per_second
+        decoy_o = o_best + DECOY_OFFSETS_S * fps
+        decoy_t = np.rint(decoy_o[:, None] + s_best * peaks.t[None, :] - base).astype(np.int64)
+        decoy_f = np.broadcast_to(best_f, decoy_t.shape)
+        in_work = (decoy_t >= rt[0] - base) & (decoy_t <= rt[-1] - base)
+        n_in = in_work.sum(axis=1)
+        usable = n_in >= DECOY_MIN_OVERLAP * len(peaks)
+        if usable.sum() < MIN_DECOYS:
+            return 0.0
+        decoy_counts, _ = _hits(grid, np.where(in_work, decoy_t, -1)[usable], decoy_f[usable])
+        rate = float(np.quantile(decoy_counts / n_in[usable], DECOY_QUANTILE))
+        return rate * int(((best_t >= rt[0] - base) & (best_t <= rt[-1] - base)).sum())
+
     def _verify(self, w: int, peaks: Peaks, o0: float, s: float, sh: float, votes: int, start_s: float) -> Match | None:
         """Map the clip's peaks onto the work under the fitted transform (refined on a small grid) and score."""
         cfg = self.cfg
@@ -223,18 +238,10 @@ class Matcher:
         row_occ = grid.mean(axis=0)
         rows = np.clip(mf[best], 0, len(row_occ) - 1)
         lam = float(row_occ[rows].sum())
-        decoy_o = o_best + DECOY_OFFSETS_S * fps
-        decoy_t = np.rint(decoy_o[:, None] + s_best * peaks.t[None, :] - base).astype(np.int64)
-        decoy_f = np.broadcast_to(mf[best], decoy_t.shape)
-        in_work = (decoy_t >= rt[0] - base) & (decoy_t <= rt[-1] - base)
-        n_in = in_work.sum(axis=1)
-        usable = n_in >= DECOY_MIN_OVERLAP * len(peaks)
-        if usable.sum() >= MIN_DECOYS:
-            decoy_counts, _ = _hits(grid, np.where(in_work, decoy_t, -1)[usable], decoy_f[usable])
-            rate = float(np.quantile(decoy_counts / n_in[usable], DECOY_QUANTILE))
-            best_in = int(((mt[best] >= rt[0] - base) & (mt[best] <= rt[-1] - base)).sum())
-            lam = max(lam, rate * best_in)
-        score = float(-poisson.logsf(h - 1, max(lam, 1e-3)) / np.log(10))
+        # the decoys can only raise the chance level: spare them where the score already falls short
+        if _score(h, lam) >= self.qcfg.threshold:
+            lam = max(lam, self._decoy_level(grid, base, rt, peaks, mt[best], mf[best], o_best, s_best))
+        score = _score(h, lam)
         s_best, sh_best, o_best = _fit_pairs(peaks, hit[best], rt, rf, s_best, sh_best, o_best)
         first, last = _matched_span(peaks.t, hit[best], lam / len(peaks), fps)
         return Match(work_id=work_id, score=round(score, 3),
@@ -305,6 +312,11 @@ def _fit_pairs(peaks: Peaks, hit: np.ndarray, rt: np.ndarray, rf: np.ndarray,
         return s, shift, float(np.median(rt_m - s * qt_m))
     slope, intercept = np.polyfit(qt_m, rt_m, 1)
     return float(slope), shift, float(intercept)
+
+
+def _score(hits: int, expected: float) -> float:
+    """Evidence against chance: -log10 P(X >= hits) for X ~ Poisson(expected)."""
+    return float(-poisson.logsf(hits - 1, max(expected, 1e-3)) / np.log(10))
 
 
 def _hits(grid: np.ndarray, mt: np.ndarray, mf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
