@@ -77,7 +77,8 @@ def es_reindex(families: tuple[str, ...], all_: bool, keep_old: bool) -> None:
     store = _store()
     for fam in names:
         try:
-            out = sync.reindex(store, fam, keep_old=keep_old)
+            out = sync.reindex(store, fam, keep_old=keep_old,
+                               progress=lambda n, fam=fam: click.echo(f"{fam}: {n} records read …", err=True))
         except ElasticError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"{fam}: {out['documents']} documents into {out['index']}; alias swapped; "

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 
 from earwitness.daemon_models import SyncState
@@ -146,7 +147,7 @@ class Mirror:
         names = self.indices(family)
         if not names:
             first = mappings.index_name(self.prefix, family, 1)
-            self._create(first, alias=True)
+            self.create(first, alias=self.alias(family))
             names = [first]
         elif not self.aliased(family):
             newest = names[-1]
@@ -154,12 +155,12 @@ class Mirror:
                 {"add": {"index": newest, "alias": self.alias(family), "is_write_index": True}}]))
         return names
 
-    def _create(self, name: str, *, alias: bool) -> None:
+    def create(self, name: str, *, alias: str | None = None) -> None:
+        """Create an index (from its template), optionally as the alias's write index."""
         from elasticsearch import BadRequestError
         kwargs: dict[str, Any] = {"index": name}
         if alias:
-            family = name.rsplit("-v", 1)[0][len(self.prefix) + 1:]
-            kwargs["aliases"] = {self.alias(family): {"is_write_index": True}}
+            kwargs["aliases"] = {alias: {"is_write_index": True}}
         try:
             self.call(f"create {name}", lambda: self.es.indices.create(**kwargs))
         except BadRequestError as exc:
@@ -321,13 +322,15 @@ def sync_job(store) -> dict[str, Any]:
 
 
 def reindex(store, family: str, es=None, *, cfg: Mapping[str, Any] | None = None,
-            keep_old: bool = False, batch_size: int = 1000) -> dict[str, Any]:
+            keep_old: bool = False, batch_size: int = 1000,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Rebuild one family from the SQL store into a new index, then swap the alias atomically.
 
     Live changes keep flowing meanwhile: the sync writes to every index of the
     family, and the rebuild writes with ``external_gte`` a version reserved
     before it reads, so a change synced during the rebuild is never overwritten
-    by the older state the rebuild read.
+    by the older state the rebuild read. ``progress`` is called with the
+    number of records read so far, before each batch is written.
     """
     cfg = config() if cfg is None else cfg
     documents.import_models(cfg.get("models") or ())
@@ -340,9 +343,8 @@ def reindex(store, family: str, es=None, *, cfg: Mapping[str, Any] | None = None
     versions = [mappings.index_version(mirror.prefix, family, n) or 0 for n in old]
     new = mappings.index_name(mirror.prefix, family, max(versions) + 1)
     mirror.put_template(family)
-    mirror._create(new, alias=False)
+    mirror.create(new)
     base_version = reserve_versions(store, 1)
-    from sqlalchemy import inspect as sa_inspect
     pk = sa_inspect(cls).primary_key[0]
     count, last = 0, None
     while True:
@@ -355,6 +357,8 @@ def reindex(store, family: str, es=None, *, cfg: Mapping[str, Any] | None = None
                 break
             last = ids[-1]
             docs = documents.build(s, family, ids)
+        if progress:
+            progress(count + len(ids))
         actions = [{"_op_type": "index", "_index": new, "_id": k, "_source": d,
                     "version": base_version, "version_type": "external_gte"}
                    for k, d in docs.items() if d is not None]

@@ -191,6 +191,24 @@ def test_reindex_swaps_alias_and_keeps_receiving(store, search_server):
         es.get(index=f"{p}-detections", id=det_ids[1])["_version"]
 
 
+def test_change_synced_during_a_rebuild_is_not_overwritten(store, search_server):
+    """A change synced between the rebuild's read and its write wins over the older state."""
+    det_ids = add_records(store, 3)
+    es = search_server.client()
+    cfg = search_server.cfg()
+    es_sync.sync(store, es, cfg=cfg)
+    p = search_server.prefix
+
+    def meanwhile(_n):
+        with store.session() as s:
+            s.get(Detection, det_ids[0]).review_state = "confirmed"
+        es_sync.sync(store, es, cfg=cfg)            # writes to v1 and to the v2 being built
+    out = es_sync.reindex(store, "detections", es, cfg=cfg, progress=meanwhile)
+    assert out["index"] == f"{p}-detections-v2" and out["documents"] == 3
+    assert es.get(index=f"{p}-detections", id=det_ids[0])["_source"]["review_state"] == "confirmed"
+    assert es.count(index=f"{p}-detections")["count"] == 3
+
+
 def test_status_reports_backlog_and_indices(store, search_server):
     add_records(store, 2)
     es = search_server.client()
