@@ -70,9 +70,12 @@ def search_server(monkeypatch):
     if url:
         server = SearchServer(url=url, real=True)
         yield server
-        es = server.client()
-        es.options(ignore_status=404).indices.delete(index=f"{server.prefix}-*")
-        for t in es.indices.get_index_template(name=f"{server.prefix}-*").get("index_templates", []):
+        es = server.client().options(ignore_status=404)
+        # by name: clusters refuse wildcard deletes (action.destructive_requires_name)
+        for name in es.indices.get(index=f"{server.prefix}-*", allow_no_indices=True).body or {}:
+            es.indices.delete(index=name)
+        templates = es.indices.get_index_template(name=f"{server.prefix}-*").body or {}
+        for t in templates.get("index_templates", []):
             es.indices.delete_index_template(name=t["name"])
         return
     addr = f"127.0.0.1:{free_port()}"
