@@ -30,6 +30,7 @@ import math
 import os
 import subprocess
 import tempfile
+import threading
 import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -151,6 +152,16 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+_path_locks: dict[str, threading.Lock] = {}
+_path_locks_guard = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    """One lock per cache file: concurrent requests (players and picture load in parallel) cut once."""
+    with _path_locks_guard:
+        return _path_locks.setdefault(str(path), threading.Lock())
+
+
 def _source_key(path: Path) -> str:
     st = path.stat()
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
@@ -199,8 +210,9 @@ class Excerpts:
         if kind not in KINDS:
             raise MediaError(f"unknown excerpt {kind!r}; one of {', '.join(KINDS)}")
         path = self.folder / f"{kind}-{self.digest()}.wav"
-        if not path.exists():
-            _atomic_write(path, wav_bytes(self._samples(kind)))
+        with _lock_for(path):
+            if not path.exists():
+                _atomic_write(path, wav_bytes(self._samples(kind)))
         return path
 
     def picture(self, alignment: Callable[[], dict | None] | None = None) -> Path:
@@ -211,18 +223,21 @@ class Excerpts:
         """
         key = f"{self.digest()}-{self.detection.matcher_version}-{'points' if alignment else 'plain'}"
         path = self.folder / f"alignment-{hashlib.sha256(key.encode()).hexdigest()[:16]}.png"
-        if not path.exists():
-            clip = read_wav(self.wav("clip"))
-            ref = read_wav(self.wav("ref-transformed"))
-            found = alignment() if alignment else None
-            points = excerpt_points(found, self.plan) if found else None
-            title = (f"score {self.detection.score:.2f}   pitch {self.plan.pitch_semitones:+.2f} st   "
-                     f"tempo x{self.plan.tempo_ratio:.3f}")
-            if points:
-                title += f"   {len(points['matched'])} matched peaks in view"
-            _atomic_write(path, draw_alignment(clip, ref, lead_in_s=self.plan.lead_in_s,
-                                               points=points, title=title))
+        with _lock_for(path):
+            if not path.exists():
+                self._draw(path, alignment)
         return path
+
+    def _draw(self, path: Path, alignment: Callable[[], dict | None] | None) -> None:
+        clip = read_wav(self.wav("clip"))
+        ref = read_wav(self.wav("ref-transformed"))
+        found = alignment() if alignment else None
+        points = excerpt_points(found, self.plan) if found else None
+        title = (f"score {self.detection.score:.2f}   pitch {self.plan.pitch_semitones:+.2f} st   "
+                 f"tempo x{self.plan.tempo_ratio:.3f}")
+        if points:
+            title += f"   {len(points['matched'])} matched peaks in view"
+        _atomic_write(path, draw_alignment(clip, ref, lead_in_s=self.plan.lead_in_s, points=points, title=title))
 
 
 def excerpt_points(alignment: dict, p: Plan) -> dict:

@@ -140,3 +140,17 @@ def test_alignment_picture_draws_spectrograms_and_matched_points(home, store, se
 def test_picture_png_bytes_are_valid_for_silence():
     png = media.draw_alignment(np.zeros(SR, np.float32), np.zeros(SR, np.float32), lead_in_s=0.5)
     assert Image.open(io.BytesIO(png)).format == "PNG"
+
+
+def test_concurrent_requests_cut_each_excerpt_once(home, store, seeded, monkeypatch):
+    import threading
+    calls = []
+    real = media.decode
+    monkeypatch.setattr(media, "decode", lambda *a, **k: (calls.append(a[0]), real(*a, **k))[1])
+    ex = _excerpts(home, store, seeded.plain)
+    threads = [threading.Thread(target=ex.wav, args=("ref-transformed",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
