@@ -2,6 +2,7 @@
 
 With ``ES_URL`` set, tests run against that cluster under a unique index prefix
 and delete what they created; tests that must stop the server are skipped there.
+``ES_NODE_CLASS`` (a dotted path) picks the transport node for such a server.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class SearchServer:
     def cfg(self, **over) -> dict:
         cfg = {"url": self.url, "index_prefix": self.prefix, "retries": 1, "backoff_s": 0.05,
                "request_timeout_s": 5, "batch_size": 50, "models": [],
-               "node_class": None if self.real else NODE_CLASS}
+               "node_class": os.environ.get("ES_NODE_CLASS") if self.real else NODE_CLASS}
         cfg.update(over)
         return cfg
 
