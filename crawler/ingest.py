@@ -12,6 +12,7 @@ fetches it again.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -54,6 +55,9 @@ def _first(*values):
     return next((v for v in values if v not in (None, "")), None)
 
 
+_match_lock = threading.Lock()
+
+
 def match(store, clip_id: str) -> list[tuple[str, str]]:
     """Hand a stored clip to the matcher (``earwitness.matching.match_clip``).
 
@@ -66,7 +70,9 @@ def match(store, clip_id: str) -> list[tuple[str, str]]:
     except ImportError:
         log.warning("earwitness.matching is not available; clip %s left for match_backlog", clip_id)
         return []
-    with store.session() as s:
+    # one match at a time per process: the matcher's shared state is not thread-safe, and
+    # matching is CPU-bound, so fetch threads overlap their I/O with one match
+    with _match_lock, store.session() as s:
         clip = s.get(Clip, clip_id)
         dets = match_clip(s, clip) or []
         return [(d.work_id, d.id) for d in dets if d.review_state != "licensed"]

@@ -21,6 +21,7 @@ from crawler import config, frontier
 from crawler.errors import LayoutChanged
 from crawler.frontier import Found
 from crawler.items import VideoItem
+from crawler.middlewares import capture_screenshot
 from earwitness.store import open_store
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class BaseSpider(scrapy.Spider):
         self.max_attempts = int(sec.get("max_attempts", 3))
         self.do_match = do_match
         ev = sec.get("evidence", {})
-        self.capture_screenshot = bool(self.site_cfg.get("screenshot", ev.get("screenshot", True)))
+        self.want_screenshot = bool(self.site_cfg.get("screenshot", ev.get("screenshot", True)))
         self.store = open_store()
         self.scheduled: set[str] = set()
         self.stats_counter: Counter = Counter()
@@ -96,14 +97,14 @@ class BaseSpider(scrapy.Spider):
         meta: dict[str, Any] = {"found": found, "handle_httpstatus_list": list(GONE_HTTP)}
         if render:
             meta["playwright"] = True
-            if self.capture_screenshot:
-                meta["playwright_page_methods"] = [PageMethod("screenshot", full_page=True, type="png")]
+            if self.want_screenshot:
+                meta["playwright_page_methods"] = [PageMethod(capture_screenshot, full_page=True)]
         return Request(found.url, callback=self._parse_item, errback=self._item_failed, meta=meta,
                        dont_filter=False)
 
     def render_item_pages(self) -> bool:
         """Whether item pages go through the browser (needed for the screenshot)."""
-        return self.capture_screenshot
+        return self.want_screenshot
 
     def layout_changed(self, exc: Exception, media_id: str | None = None) -> None:
         """Record a layout change (site + selector in the message) without stopping the crawl."""
@@ -130,8 +131,12 @@ class BaseSpider(scrapy.Spider):
         if self.site_cfg.get("evidence_html", True):
             item.html = response.body
         for pm in response.meta.get("playwright_page_methods") or ():
-            if isinstance(pm, PageMethod) and pm.method == "screenshot" and isinstance(pm.result, bytes):
-                item.screenshot = pm.result
+            if isinstance(pm, PageMethod) and pm.method is capture_screenshot:
+                if isinstance(pm.result, bytes):
+                    item.screenshot = pm.result
+                else:
+                    item.extra["screenshot_error"] = "Chromium could not capture the page"
+                    self.stats_counter["no_screenshot"] += 1
         yield item
 
     def _item_failed(self, failure) -> None:

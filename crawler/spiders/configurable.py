@@ -162,7 +162,7 @@ class ConfigurableSiteSpider(BaseSpider):
 
     # -- items ---------------------------------------------------------------------------------
     def render_item_pages(self) -> bool:
-        return bool(self.video.get("render_js", self.capture_screenshot))
+        return bool(self.video.get("render_js", self.want_screenshot))
 
     def parse_item(self, response: Response, found: Found) -> VideoItem:
         values = {f: select_first(response, self.video.get(f)) for f in _VIDEO_FIELDS}
