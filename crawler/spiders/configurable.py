@@ -89,7 +89,11 @@ class ConfigurableSiteSpider(BaseSpider):
             yield cfg.url(url, page="1"), None
 
     def discovery_requests(self) -> Iterator[Request]:
-        for url, query in self.listing_urls():
+        urls = list(self.listing_urls())
+        if not urls:
+            self.note_error(self.site_name, "nothing to crawl: no queries (import a catalog, set "
+                            "crawler.queries.keywords or pass --query) and no start_urls")
+        for url, query in urls:
             yield self.listing_request(url, query)
 
     def listing_request(self, url: str, query: str | None, page: int = 1) -> Request:
