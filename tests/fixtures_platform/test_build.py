@@ -100,7 +100,7 @@ def test_build_is_cached_by_digest(tmp_path, platform_root, monkeypatch):
     assert building.build(platform_root) == platform_root.resolve()
     assert (platform_root / "truth.json").stat().st_mtime_ns == before
     digest = building.input_digest()
-    monkeypatch.setattr(building, "input_digest", lambda: digest + "-changed")
+    monkeypatch.setattr(building, "input_digest", lambda extra=0: digest + "-changed")
     assert not building.is_built(platform_root)
 
 
@@ -114,3 +114,21 @@ def test_spec_clips_fit_their_songs():
             assert v.offset_s + v.duration_s * v.speed <= 40.0, v.id
         assert 10 <= v.duration_s <= 30
     assert len({v.id for v in spec.VIDEOS}) == len(spec.VIDEOS)
+
+
+@pytest.mark.slow
+def test_extra_uploads_for_benchmarks(tmp_path, home):
+    """``extra=N`` adds N older uploads, each with its own audio; the base uploads stay as they are."""
+    import hashlib
+    root = building.build(tmp_path / "bench-platform", extra=6)
+    truth = building.load_truth(root)
+    base, extra = truth["videos"][:len(spec.VIDEOS)], truth["videos"][len(spec.VIDEOS):]
+    assert [v["id"] for v in base] == [v.id for v in spec.VIDEOS] and len(extra) == 6 == truth["extra_uploads"]
+    assert max(v["published_at"] for v in extra) < min(v["published_at"] for v in base)
+    assert {v["music"] for v in extra} <= {"catalog", "noncatalog"}
+    digests = {hashlib.sha256((root / "media" / f["file"]).read_bytes()).hexdigest()
+               for v in truth["videos"] for f in v["formats"]}
+    assert len(digests) == sum(len(v["formats"]) for v in truth["videos"])
+    assert building.is_built(root, 6) and not building.is_built(root, 0)
+    with pytest.raises(building.FixtureError):
+        building.build(tmp_path / "x", extra=-1)
