@@ -315,7 +315,8 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
     for panel, (y, label) in enumerate(((clip, "clip"), (ref, "reference, transformed"))):
         db = spectrogram(y, sr=sr)[: kmax + 1][::-1]
         frames_w = max(1, int(round(len(y) / sr / duration * plot_w)))
-        tile = Image.fromarray(_colorize(db)).resize((frames_w, panel_h), Image.BILINEAR)
+        small = np.asarray(Image.fromarray(db.astype(np.float32), mode="F").resize((frames_w, panel_h), Image.BILINEAR))
+        tile = Image.fromarray(_colorize(small))
         y0 = top + panel * (panel_h + gap)
         img.paste(tile, (left, y0))
         d.rectangle([left, y0, left + plot_w, y0 + panel_h], outline=(120, 120, 120))
@@ -348,7 +349,7 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
             dot(t, f, 0, (60, 255, 120), 4)
             dot(t, f, 1, (60, 255, 120), 4)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
 
 
