@@ -48,8 +48,10 @@ def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json:
         raise click.ClickException(str(exc)) from exc
     if not once:
         try:
+            for spec in specs:                  # refuse to start on a bad trigger, naming the job
+                scheduler.make_trigger(spec)
             scheduler.run_forever(store)
-        except scheduler.AlreadyRunning as exc:
+        except jobs.JobError as exc:
             raise click.ClickException(str(exc)) from exc
         return
 

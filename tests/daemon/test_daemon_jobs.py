@@ -105,3 +105,9 @@ def test_broken_site_config_is_reported_and_other_jobs_run(home, store):
     st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
     row = next(j for j in st["jobs"] if j["job"] == "crawl:broken")
     assert row["last_status"] == "failed" and "SiteConfigError" in row["last_error"]
+
+
+def test_daemon_refuses_a_bad_cron_trigger_clearly(home, store):
+    write_config(home, {"m": {"func": "jobfuncs:tick", "trigger": {"cron": {"day": 40}}}})
+    res = CliRunner().invoke(main, ["--home", str(home), "daemon"])
+    assert res.exit_code == 1 and "job 'm': bad cron trigger" in res.output
