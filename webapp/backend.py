@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from earwitness.store.models import Clip, Detection, Work
@@ -123,15 +123,20 @@ def queue(session: Session, f: QueueFilter, *, limit: int = 50, offset: int = 0)
 
 
 def neighbours(session: Session, f: QueueFilter, detection_id: str) -> tuple[str | None, str | None]:
-    """The ids before and after ``detection_id`` in the filtered queue (it may have left the queue)."""
-    ids = list(session.scalars(queue_query(f).with_only_columns(Detection.id)))
-    if detection_id in ids:
-        i = ids.index(detection_id)
-        return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+    """The ids before and after ``detection_id`` in the filtered queue's order (it may have left the queue).
+
+    Keyset queries on (created_at, id), one row each, instead of listing the whole queue.
+    """
     det = session.get(Detection, detection_id)
-    after = [x for x in ids if det is None or x > detection_id]
-    before = [x for x in ids if det is None or x < detection_id]
-    return (before[-1] if before else None), (after[0] if after else None)
+    if det is None:
+        return None, None
+    at, key = det.created_at, det.id
+    ids = queue_query(f).with_only_columns(Detection.id)
+    before = ids.where(or_(Detection.created_at < at, and_(Detection.created_at == at, Detection.id < key)))
+    after = ids.where(or_(Detection.created_at > at, and_(Detection.created_at == at, Detection.id > key)))
+    prev_id = session.scalar(before.order_by(None).order_by(Detection.created_at.desc(), Detection.id.desc()).limit(1))
+    next_id = session.scalar(after.limit(1))
+    return prev_id, next_id
 
 
 def facets(session: Session) -> dict[str, list]:
