@@ -35,6 +35,7 @@ RUNNER = "earwitness.jobs:run_scheduled"
 
 
 def make_trigger(spec: jobs.JobSpec, tz: str = "UTC"):
+    """The APScheduler trigger of a job's ``{interval: {...}}`` or ``{cron: {...}}``."""
     kind, fields = next(iter(spec.trigger.items()))
     try:
         if kind == "interval":

@@ -22,7 +22,6 @@ import socket
 import threading
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, select, update
@@ -288,7 +287,3 @@ def last_runs(store) -> dict[str, dict[str, Any]]:
         for job_id, at in ok:
             out.setdefault(job_id, {})["last_ok_at"] = at
     return out
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
