@@ -59,6 +59,7 @@ class QueryConfig:
     neighbours: int = 10             # query triplets use more neighbours than the index
     max_tempo_ratio: float = 1.35    # accepted |time scale| range: 1/x .. x
     max_pitch_semitones: float = 4.0
+    max_bucket: int = 48             # index keys holding more entries than this are skipped (stop words)
     candidates: int = 10             # (work, offset) cells verified per query, at most
     threshold: float = 10.0           # score at or above which a match is reported (README: "The threshold")
     max_clip_s: float = 600.0        # longer queries are split into windows of this length

@@ -13,8 +13,8 @@ Layout of an index folder::
 A change (add, remove, merge) writes new segment folders, then swaps the
 manifest with an atomic rename: a crash at any point leaves the previous index
 intact, and folders no manifest names are swept on the next write. Lookups go
-through a bucket directory (a prefix sum of key counts, built in memory at load)
-so a probe costs two array reads, whatever the index size.
+through a bucket directory (a prefix sum of key counts, built in memory at load
+for large segments) so a probe costs two array reads, whatever the index size.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ MANIFEST = "index.json"
 T_SCALE = 16.0      # peak_t units per frame
 F_SCALE = 64.0      # peak_f units per bin
 MAX_SEGMENTS = 6
+# a segment this large gets a bucket directory (64 MiB of int32 for 24-bit keys) and O(1) probes;
+# smaller ones are binary-searched, which costs little at their size and no memory
+DIRECTORY_MIN_HASHES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class _Segment:
     peak_t: np.ndarray
     peak_f: np.ndarray
     works: list[dict]
-    starts: np.ndarray = field(repr=False, default=None)     # bucket directory, int64 [2**KEY_BITS + 1]
+    starts: np.ndarray | None = field(repr=False, default=None)  # bucket directory [2**KEY_BITS + 1], large segments
     work_starts: np.ndarray = field(repr=False, default=None)
 
     @classmethod
@@ -79,15 +82,22 @@ class _Segment:
             raise IndexFormatError(f"segment {path} is damaged or incomplete: {exc}") from exc
         if len(seg.keys) != len(seg.values) or len(seg.peak_t) != len(seg.peak_f):
             raise IndexFormatError(f"segment {path}: array lengths disagree")
-        counts = np.bincount(seg.keys, minlength=1 << KEY_BITS) if len(seg.keys) else np.zeros(1 << KEY_BITS, np.int64)
-        seg.starts = np.zeros((1 << KEY_BITS) + 1, dtype=np.int64 if len(seg.keys) >= 2**31 else np.int32)
-        np.cumsum(counts, out=seg.starts[1:])
+        if len(seg.keys) >= DIRECTORY_MIN_HASHES:
+            counts = np.bincount(seg.keys, minlength=1 << KEY_BITS)
+            seg.starts = np.zeros((1 << KEY_BITS) + 1, dtype=np.int64 if len(seg.keys) >= 2**31 else np.int32)
+            np.cumsum(counts, out=seg.starts[1:])
         seg.work_starts = np.array([w["peak_start"] for w in seg.works], dtype=np.int64)
         return seg
 
     @property
     def n_hashes(self) -> int:
         return len(self.keys)
+
+    def buckets(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end (exclusive) of each key's entries."""
+        if self.starts is not None:
+            return self.starts[keys], self.starts[keys + 1]
+        return np.searchsorted(self.keys, keys, side="left"), np.searchsorted(self.keys, keys, side="right")
 
     def nbytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir())
@@ -168,8 +178,10 @@ class FingerprintIndex:
         a, b = w["peak_start"], w["peak_end"]
         return (np.asarray(seg.peak_t[a:b], np.float32) / T_SCALE, np.asarray(seg.peak_f[a:b], np.float32) / F_SCALE)
 
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every stored entry under each key.
+    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored entry under each key (keys holding more than ``max_bucket`` entries are skipped:
+        so common in music that they say nothing about which work this is).
 
         Returns ``(probe, work, t_ref, f_ref, span_ref)``: the position in ``keys``
         of each hit, the hit's work (as an index into :meth:`work_ids` order),
@@ -179,9 +191,10 @@ class FingerprintIndex:
         out = ([], [], [], [], [])
         work_base = 0
         for seg in self._segments:
-            lo = seg.starts[keys]
-            hi = seg.starts[keys + 1]
+            lo, hi = seg.buckets(keys)
             counts = (hi - lo).astype(np.int64)
+            if max_bucket is not None:
+                counts[counts > max_bucket] = 0
             total = int(counts.sum())
             if total:
                 probe = np.repeat(np.arange(len(keys)), counts)

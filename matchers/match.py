@@ -122,7 +122,7 @@ class Matcher:
             return []
         keys, krow, tr = query_keys(peaks, cfg, neighbours=q.neighbours, max_tempo_ratio=q.max_tempo_ratio,
                                     max_pitch_bins=q.max_pitch_semitones * cfg.bins_per_semitone)
-        probe, work, t_ref, f_ref, span_ref = self.index.lookup(keys)
+        probe, work, t_ref, f_ref, span_ref = self.index.lookup(keys, max_bucket=q.max_bucket)
         if len(probe) == 0:
             return []
         row = krow[probe]
