@@ -106,7 +106,14 @@ class ConfigurableSiteSpider(BaseSpider):
                 items=_css_of(link) if link else None,
                 timeout_ms=int(self.listing.get("wait_timeout_ms", 15000)),
                 max_clicks=int(self.listing.get("max_pages", 50)))]
-        return Request(url, callback=self.parse_listing, meta=meta, dont_filter=True)
+        return Request(url, callback=self.parse_listing, errback=self.listing_failed, meta=meta,
+                       dont_filter=True)
+
+    def listing_failed(self, failure) -> None:
+        response = getattr(failure.value, "response", None)
+        status = getattr(response, "status", None)
+        self.stats_counter["listing_failed"] += 1
+        self.note_error(failure.request.url, f"HTTP {status}" if status else failure.getErrorMessage())
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         query = response.meta.get("query")
