@@ -55,9 +55,11 @@ def test_live_playlist_advances_and_ffmpeg_records_the_scheduled_programme(platf
         assert len(segs2) <= 3
         status, headers, body = http.get(f"/live/hls/room101/{segs2[-1]}")
         assert status == 200 and headers["Content-Type"] == "video/mp2t" and body[:1] == b"G"  # TS sync byte
-        time.sleep(6)  # old segments leave the window and are deleted
-        seq3, _ = _playlist(http)
-        assert seq3 > 0 and http.get("/live/hls/room101/seg000000.ts")[0] == 404
+        deadline = time.monotonic() + 30  # old segments leave the window and are deleted
+        while http.get("/live/hls/room101/seg000000.ts")[0] != 404:
+            assert time.monotonic() < deadline, "the first segment was never deleted"
+            time.sleep(1)
+        assert _playlist(http)[0] > 0
 
         out = tmp_path / "window.wav"
         started = time.time()
@@ -69,10 +71,12 @@ def test_live_playlist_advances_and_ffmpeg_records_the_scheduled_programme(platf
         loop = _read_wav(platform_root / "live" / "room101.wav")
         pos, clarity = _locate(clip, loop)
         assert clarity > 20, "the recording is the room's programme"
-        now = (started - prog["loop_start_epoch"]) % prog["loop_duration_s"]
-        lag = (now - pos) % prog["loop_duration_s"]
-        # the recording starts at the newest segment: at most ~2 segments behind the schedule's "now"
-        assert lag < 2 * server.platform.options.hls_time_s + 1.5 or lag > prog["loop_duration_s"] - 1.0, \
+        loop_s = prog["loop_duration_s"]
+        now = (started - prog["loop_start_epoch"]) % loop_s
+        lag = (now - pos + loop_s / 2) % loop_s - loop_s / 2
+        # the recording starts at the newest segment: ~1-2 segments behind the schedule's "now"
+        # (less if the recorder started late on a busy machine)
+        assert -3 < lag < 2 * server.platform.options.hls_time_s + 1.5, \
             f"programme says {now:.1f} s, recording is at {pos:.1f} s"
         # and it starts on a segment boundary counted from loop_start (to within a few AAC frames)
         seg = server.platform.options.hls_time_s
