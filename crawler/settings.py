@@ -16,7 +16,7 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
     """Scrapy settings for a crawl of ``site`` from the ``crawler`` section and the site's YAML."""
     sec = config.section()
     chromium = sec.get("chromium", {})
-    throttle = sec.get("autothrottle", {})
+    throttle = {**sec.get("autothrottle", {}), **(site.get("autothrottle") or {})}
     retry = sec.get("retry", {})
     media = sec.get("media", {})
     per_domain = int(site.option("per_domain_concurrency", 4))
