@@ -178,4 +178,11 @@ class Browserless:
 
 @pytest.fixture
 def client(server):
+    """A logged-out HTTP client of the served app."""
     return Browserless(server)
+
+
+@pytest.fixture
+def new_client(server):
+    """A factory of further clients (another person, another browser) of the same server."""
+    return lambda: Browserless(server)

@@ -77,10 +77,9 @@ def test_expired_or_idle_session_is_refused_and_deleted(client, users, store, fi
         assert s.scalar(select(LoginSession)) is None
 
 
-def test_logout_ends_the_session_on_the_server(client, users, server):
-    from tests.webapp.conftest import Browserless
+def test_logout_ends_the_session_on_the_server(client, users, server, new_client):
     client.login("ann", users["ann"])
-    stolen = Browserless(server)
+    stolen = new_client()
     for cookie in client.jar:
         stolen.jar.set_cookie(cookie)
     token = client.csrf("/")
@@ -88,24 +87,22 @@ def test_logout_ends_the_session_on_the_server(client, users, server):
     assert stolen.get("/").status == 302
 
 
-def test_roles_gate_actions(client, seeded, users, server):
-    from tests.webapp.conftest import Browserless
+def test_roles_gate_actions(client, seeded, users, server, new_client):
     client.login("ann", users["ann"])
     assert client.get("/users/").status == 403
-    legal = Browserless(server)
+    legal = new_client()
     legal.login("lee", users["lee"])
     token = legal.csrf("/")
     r = legal.post(f"/review/{seeded.plain}/confirm", {"csrf_token": token})
     assert r.status == 403
-    admin = Browserless(server)
+    admin = new_client()
     admin.login("ada", users["ada"])
     assert admin.get("/users/").status == 200
 
 
-def test_disabled_user_loses_sessions_and_cannot_log_in(client, users, store, server):
-    from tests.webapp.conftest import Browserless
+def test_disabled_user_loses_sessions_and_cannot_log_in(client, users, store, server, new_client):
     client.login("ann", users["ann"])
-    admin = Browserless(server)
+    admin = new_client()
     admin.login("ada", users["ada"])
     token = admin.csrf("/users/")
     assert admin.post("/users/ann/disable", {"csrf_token": token}).status == 302
@@ -136,8 +133,7 @@ def test_auth_rules_on_bad_input(store):
             auth.create_user(s, "bob", role="legal", password="long-enough")
 
 
-def test_admin_adds_a_user_from_the_page_and_analysts_cannot(client, users, server):
-    from tests.webapp.conftest import Browserless
+def test_admin_adds_a_user_from_the_page_and_analysts_cannot(client, users, server, new_client):
     client.login("ada", users["ada"])
     token = client.csrf("/users/")
     r = client.post("/users/", {"csrf_token": token, "name": "newbie", "role": "analyst", "password": "fresh-password"})
@@ -146,7 +142,7 @@ def test_admin_adds_a_user_from_the_page_and_analysts_cannot(client, users, serv
     assert "Added newbie (analyst)" in page and "<td>newbie</td>" in page
     r = client.post("/users/", {"csrf_token": token, "name": "newbie", "role": "analyst", "password": "fresh-password"})
     assert "already exists" in client.get(r.headers["Location"]).text
-    newbie = Browserless(server)
+    newbie = new_client()
     assert newbie.login("newbie", "fresh-password").status == 302
     token = newbie.csrf("/")
     assert newbie.post("/users/", {"csrf_token": token, "name": "x", "role": "admin", "password": "sneaky-pass"}).status == 403

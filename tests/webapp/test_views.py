@@ -94,8 +94,7 @@ def test_reject_needs_a_reason_and_is_kept(client, seeded, users, store):
     assert "cannot be confirmed" in client.get(r.headers["Location"]).text
 
 
-def test_case_page_offers_only_allowed_events_to_legal(client, seeded, users, server, store):
-    from tests.webapp.conftest import Browserless
+def test_case_page_offers_only_allowed_events_to_legal(client, seeded, users, server, store, new_client):
     from notices import lifecycle
     with store.session() as s:
         case = notices_review.confirm(s, seeded.plain, actor="ann")
@@ -103,7 +102,7 @@ def test_case_page_offers_only_allowed_events_to_legal(client, seeded, users, se
     client.login("ann", users["ann"])
     as_analyst = client.get(f"/cases/{case_id}").text
     assert 'data-event="withdraw"' not in as_analyst and "does not move cases" in as_analyst
-    legal = Browserless(server)
+    legal = new_client()
     legal.login("lee", users["lee"])
     page = legal.get(f"/cases/{case_id}").text
     offered = set(re.findall(r'data-event="([a-z_]+)"', page))
