@@ -10,6 +10,7 @@ within the misfire grace time. Each job has at most one instance running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -120,6 +121,16 @@ def acquire_lock(home) -> Any:
     fh.write(str(os.getpid()))
     fh.flush()
     return fh
+
+
+@contextlib.contextmanager
+def holding_lock(home):
+    """The home's lock for the duration of a ``with`` block (``daemon --once``, the demo)."""
+    fh = acquire_lock(home)
+    try:
+        yield
+    finally:
+        fh.close()
 
 
 def daemon_pid(home) -> int | None:

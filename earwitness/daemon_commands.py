@@ -66,7 +66,13 @@ def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json:
         click.echo(line)
 
     del specs
-    results = scheduler.run_once(store, only=list(only) or None, include=list(include), progress=progress)
+    from earwitness import settings
+    try:   # jobs of one home run in one process at a time: not beside a running daemon
+        with scheduler.holding_lock(settings.get().home):
+            results = scheduler.run_once(store, only=list(only) or None, include=list(include),
+                                         progress=progress)
+    except scheduler.AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; it runs these jobs itself") from exc
     if as_json:
         click.echo(json.dumps(results, indent=2, default=str))
     if any(r["status"] == "failed" for r in results):

@@ -202,11 +202,20 @@ STEPS: list[tuple[str, Callable[[Demo, Any], None]]] = [
               help="Let the auto-confirm policy stand in for a reviewer (on for the demo only).")
 def demo(live: bool, live_window: float, auto_confirm: bool) -> None:
     """Run the whole system once on the local fixture platform and show what it found."""
-    from earwitness.store import open_store
+    import scheduler
     from earwitness.elastic import documents
     from earwitness.elastic.client import config
     home = settings.get().home
     documents.import_models(config().get("models") or ())
+    try:
+        with scheduler.holding_lock(home):
+            _run(home, live=live, live_window=live_window, auto_confirm=auto_confirm)
+    except scheduler.AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; stop it or use another --home for the demo") from exc
+
+
+def _run(home: Path, *, live: bool, live_window: float, auto_confirm: bool) -> None:
+    from earwitness.store import open_store
     store = open_store()
     state = Demo(live_window_s=live_window, live=live, auto_confirm=auto_confirm)
     state.say(f"data home {home}")

@@ -129,6 +129,8 @@ def test_one_daemon_per_home_and_status_shows_it(home, store, daemons):
     assert f"another daemon (pid {d.proc.pid}) is running" in second.output()
     st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
     assert st["daemon_pid"] == d.proc.pid
+    once = CliRunner().invoke(main, ["--home", str(home), "daemon", "--once"])
+    assert once.exit_code == 1 and f"another daemon (pid {d.proc.pid})" in once.output
     assert f"daemon: running (pid {d.proc.pid})" in CliRunner().invoke(main, ["--home", str(home), "status"]).output
     import pickle
     with store.engine.connect() as conn:
