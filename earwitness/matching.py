@@ -45,7 +45,7 @@ def get_matcher() -> Matcher:
     mtime = manifest.stat().st_mtime if manifest.exists() else -1.0
     with _lock:
         if _cached is None or _cached[0] != mtime or _cached[1].index.path != index_path():
-            _cached = (mtime, Matcher(open_index(), query_config()))
+            _cached = (mtime, Matcher(open_index(create=False), query_config()))
         return _cached[1]
 
 
@@ -148,6 +148,8 @@ def alignment(session, detection_id: str) -> dict:
     if det is None:
         raise LookupError(f"no detection {detection_id}")
     matcher = get_matcher()
+    if det.work_id not in matcher.index:
+        raise LookupError(f"work {det.work_id} is no longer in the fingerprint index")
     cfg = matcher.cfg
     y = load_audio(settings.get().path(det.clip.media_path), sr=cfg.sample_rate)
     peaks = peaks_of_samples(y, cfg)

@@ -37,7 +37,7 @@ OFFSET_STEPS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 # what two pieces of music share by style (beat grid, key, timbre) rather than by copying
 _sweep = np.arange(-15.0, 15.01, 0.37)
 DECOY_OFFSETS_S = _sweep[np.abs(_sweep) >= 1.5]
-DECOY_QUANTILE = 0.9
+DECOY_QUANTILE = 0.75
 DECOY_MIN_OVERLAP = 0.25   # a decoy counts when at least this share of the clip maps inside the work
 MIN_DECOYS = 8
 WINDOW_S = 30.0           # long clips are searched in windows of this length...
@@ -314,9 +314,13 @@ def _fit_pairs(peaks: Peaks, hit: np.ndarray, rt: np.ndarray, rf: np.ndarray,
     return float(slope), shift, float(intercept)
 
 
+MAX_SCORE = 1000.0   # past this the probability underflows; no decision depends on more
+
+
 def _score(hits: int, expected: float) -> float:
-    """Evidence against chance: -log10 P(X >= hits) for X ~ Poisson(expected)."""
-    return float(-poisson.logsf(hits - 1, max(expected, 1e-3)) / np.log(10))
+    """Evidence against chance: -log10 P(X >= hits) for X ~ Poisson(expected), capped at MAX_SCORE."""
+    value = float(-poisson.logsf(hits - 1, max(expected, 1e-3)) / np.log(10))
+    return min(value, MAX_SCORE) if np.isfinite(value) else MAX_SCORE
 
 
 def _hits(grid: np.ndarray, mt: np.ndarray, mf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,23 +1,14 @@
 """Generated catalogs and disguised clips for the matcher tests (deterministic, no downloads)."""
 
-import numpy as np
 import pytest
-import soxr
 
-from fixtures.music import synthesize
 from matchers.config import DEFAULT
 from matchers.fingerprint import fingerprint_samples
 from matchers.index import FingerprintIndex
 from matchers.match import Matcher
+from tests.matchers.generated import song
 
-SR = DEFAULT.sample_rate
 CATALOG_SEEDS = [11, 12, 13, 14, 15, 16]
-SONG_S = 40.0
-
-
-def song(seed: int, seconds: float = SONG_S) -> np.ndarray:
-    """A generated song at the analysis rate."""
-    return soxr.resample(synthesize(seed, seconds), 22050, SR).astype(np.float32)
 
 
 @pytest.fixture(scope="session")

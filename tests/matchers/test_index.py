@@ -11,7 +11,7 @@ from matchers.errors import IndexFormatError
 from matchers.fingerprint import fingerprint_samples
 from matchers.index import MANIFEST, FingerprintIndex
 from matchers.match import Matcher
-from tests.matchers.conftest import song
+from tests.matchers.generated import song
 
 
 @pytest.fixture

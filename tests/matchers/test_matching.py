@@ -10,7 +10,7 @@ import pytest
 import soxr
 
 from matchers.config import DEFAULT
-from tests.matchers.conftest import SR, song
+from tests.matchers.generated import SR, song
 
 SEMITONE_TOL = 0.5
 TEMPO_TOL = 0.02
