@@ -214,6 +214,24 @@ def _http_error(exc: BaseException) -> Any:
     return None
 
 
+def _transport_error(exc: BaseException) -> bool:
+    """A connection reset/refused/timeout somewhere in ``exc``'s chain (worth retrying)."""
+    from yt_dlp.networking.exceptions import TransportError
+    seen, stack = set(), [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (TransportError, ConnectionError, TimeoutError)):
+            return True
+        info = getattr(e, "exc_info", None)
+        if info:
+            stack.append(info[1])
+        stack.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
+    return False
+
+
 def retry_after_s(headers: Any, default: float) -> float:
     """Seconds from a Retry-After header (delta or HTTP date), else ``default``."""
     raw = headers.get("Retry-After") if headers is not None else None
@@ -269,6 +287,11 @@ def _with_retries(fn, url: str):
                 raise
             http = _http_error(exc)
             status = getattr(http, "status", None)
+            if http is None and _transport_error(exc) and attempt < times:
+                delay = min(cap, base * 2 ** attempt)
+                log.info("%s: connection trouble (%s), retry %d/%d in %.1fs", url, exc, attempt + 1, times, delay)
+                time.sleep(delay)
+                continue
             if status in RETRY_STATUSES and attempt < times:
                 headers = getattr(getattr(http, "response", None), "headers", None)
                 delay = min(cap, retry_after_s(headers, base * 2 ** attempt))

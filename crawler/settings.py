@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy.settings import default_settings
+
 from crawler import config
 
 
@@ -41,6 +43,8 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
         "RETRY_ENABLED": True,
         "RETRY_TIMES": int(retry.get("times", 6)),
         "RETRY_HTTP_CODES": list(retry.get("http_codes", [408, 429, 500, 502, 503, 504])),
+        # Scrapy's default network errors, plus the browser's (net::ERR_CONNECTION_RESET, timeouts)
+        "RETRY_EXCEPTIONS": [*default_settings.RETRY_EXCEPTIONS, "playwright.async_api.Error"],
         "EARWITNESS_RETRY_BACKOFF_BASE": float(retry.get("backoff_base_s", 0.5)),
         "EARWITNESS_RETRY_MAX_BACKOFF": float(retry.get("max_backoff_s", 60)),
         "EARWITNESS_PROXY": site.option("proxy"),

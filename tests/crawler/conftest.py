@@ -53,8 +53,10 @@ class CountingProxy:
                 pass
 
             def _forward(self):
+                rng = self.headers.get("Range") or ""
+                resumed = bool(rng) and not rng.startswith("bytes=0-")
                 with lock:
-                    outer.hits[(self.command, self.path.split("?")[0])] += 1
+                    outer.hits[(self.command + (" resume" if resumed else ""), self.path.split("?")[0])] += 1
                 conn = http.client.HTTPConnection(host, int(port), timeout=60)
                 body = None
                 if self.headers.get("Content-Length"):
@@ -81,8 +83,10 @@ class CountingProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def media_gets(self) -> Counter:
-        return Counter({p: n for (m, p), n in self.hits.items() if m == "GET" and p.startswith("/shorts/media/")})
+    def media_gets(self, *, resumed: bool = False) -> Counter:
+        """Full GETs of media files (or, with ``resumed``, GETs with a Range that starts past 0)."""
+        method = "GET resume" if resumed else "GET"
+        return Counter({p: n for (m, p), n in self.hits.items() if m == method and p.startswith("/shorts/media/")})
 
     def close(self) -> None:
         self.server.shutdown()
