@@ -107,3 +107,56 @@ def test_over_long_media_is_rejected_not_fetched(site_home, store, proxy, monkey
     out = ingest_item(store, _item(proxy, "Ws5rB3nKj7", duration_s=15.0), _site(), do_match=False)
     assert (out.state, out.reason) == ("rejected", "too_long")
     assert not proxy.media_gets()
+
+
+def test_connection_reset_is_retried(site_home, store, platform, monkeypatch):
+    """A page whose first connection is dropped without an answer is fetched on the retry."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from crawler.ingest import ingest_item
+    from earwitness import settings
+    host, port = platform.url.split("//", 1)[1].split(":")
+    seen = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(self.path)
+            if len(seen) == 1:          # drop the very first connection
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            conn.request("GET", self.path, headers={"Host": self.headers["Host"], "Range": self.headers.get("Range", "")}
+                         if self.headers.get("Range") else {"Host": self.headers["Host"]})
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = "http://127.0.0.1:%d" % server.server_address[1]
+        monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", base)
+        settings.configure(site_home)
+        from crawler.items import VideoItem
+        item = VideoItem(site="fixture", platform="fixture", url=f"{base}/shorts/video/Ik4aD8wCb1",
+                         media_id="Ik4aD8wCb1")
+        out = ingest_item(store, item, _site(), do_match=False)
+        assert out.state == "fetched", out
+        assert seen[0] == seen[1] == "/shorts/video/Ik4aD8wCb1"
+    finally:
+        server.shutdown()
+        server.server_close()

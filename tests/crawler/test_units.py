@@ -200,3 +200,28 @@ def test_crawl_command_rejects_unknown_site(home):
     from earwitness.cli import main
     res = CliRunner().invoke(main, ["--home", str(home), "crawl", "nosuch"])
     assert res.exit_code != 0 and "unknown site 'nosuch'" in res.output
+
+
+def test_scrapy_settings_per_site(home, monkeypatch):
+    """User agent, robots policy, proxy and throttling per site; Chromium as the pitfalls require."""
+    from crawler.config import load_site
+    from crawler.media import ydl_options
+    from crawler.settings import scrapy_settings
+    from earwitness import settings
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__USER_AGENT", "TestBot/1")
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__OBEY_ROBOTS", "false")
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__PROXY", "http://127.0.0.1:3128")
+    settings.configure(home)
+    site = load_site("fixture")
+    st = scrapy_settings(site)
+    assert st["USER_AGENT"] == "TestBot/1" and st["ROBOTSTXT_OBEY"] is False
+    assert st["EARWITNESS_PROXY"] == "http://127.0.0.1:3128"
+    assert st["TELNETCONSOLE_ENABLED"] is False and st["AUTOTHROTTLE_ENABLED"] is True
+    launch = st["PLAYWRIGHT_LAUNCH_OPTIONS"]
+    assert launch["executable_path"] == "/usr/bin/chromium" and "--no-sandbox" in launch["args"]
+    assert launch["proxy"] == {"server": "http://127.0.0.1:3128"}
+    opts = ydl_options(site)
+    assert opts["proxy"] == "http://127.0.0.1:3128" and opts["http_headers"]["User-Agent"] == "TestBot/1"
+    assert opts["format"] == "bestaudio/best"
+    other = scrapy_settings(load_site("bilibili"))
+    assert other["ROBOTSTXT_OBEY"] is True and "EarwitnessBot" in other["USER_AGENT"]
