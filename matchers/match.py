@@ -148,7 +148,8 @@ class Matcher:
             sh = float(np.median(shift[sel]))
             o0 = float(np.median(t_ref[sel] - s * t_q[sel]))
             m = self._verify(int(w), peaks, o0, s, sh, votes, start_s)
-            if m is not None and (w not in found or m.score > found[w].score):
+            # one work, several places (a looped section): the place that explains more of the clip wins
+            if m is not None and (w not in found or (m.matched_peaks, m.score) > (found[w].matched_peaks, found[w].score)):
                 found[w] = m
         return sorted(found.values(), key=lambda m: -m.score)
 
