@@ -77,8 +77,12 @@ class Work(Base):
 class Clip(Base):
     """Fetched media: one capture of one item (or one live window) on one platform.
 
-    ``audio_sha256`` is the hash of the decoded audio file the matcher read;
-    many clips (URLs, re-uploads) may share it, and matching is done once per hash.
+    ``media_path`` is the captured file kept as evidence (relative to the data
+    home) and ``media_sha256`` its SHA-256, checked whenever evidence is bundled.
+    ``audio_sha256`` identifies the decoded audio: many clips (URLs, re-uploads)
+    may share it, and matching is done once per hash. Where the stored file is
+    the normalised audio itself, the two hashes are equal; the hash of the file
+    as first downloaded, if different, is kept in ``extra["download_sha256"]``.
     """
 
     __tablename__ = "clips"
@@ -105,7 +109,7 @@ class Clip(Base):
     licensed: Mapped[bool] = mapped_column(Boolean, default=False)
     audio_sha256: Mapped[str | None] = mapped_column(String(64))
     media_path: Mapped[str | None] = mapped_column(Text)        # relative to the data home
-    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    media_sha256: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the file at media_path
     duration_s: Mapped[float | None] = mapped_column(Float)
     screenshot_path: Mapped[str | None] = mapped_column(Text)
     screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
