@@ -62,7 +62,6 @@ class QueryConfig:
     max_bucket: int = 48             # index keys holding more entries than this are skipped (stop words)
     candidates: int = 10             # (work, offset) cells verified per query, at most
     threshold: float = 10.0           # score at or above which a match is reported (README: "The threshold")
-    max_clip_s: float = 600.0        # longer queries are split into windows of this length
 
 
 DEFAULT = FingerprintConfig()
