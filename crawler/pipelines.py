@@ -1,16 +1,19 @@
 """Item pipeline: one stage, the media pipeline (fetch, store, match) in worker threads.
 
-Reads ``CONCURRENT_ITEMS`` (items in flight) and the reactor thread pool size
-(``REACTOR_THREADPOOL_MAXSIZE``); the work itself is :func:`crawler.ingest.ingest_item`.
+Reads ``crawler.media.fetch_workers`` (items fetched at once, each in its own thread
+of a pool kept apart from the reactor's, which resolves DNS); the work itself is
+:func:`crawler.ingest.ingest_item`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.threads import deferToThread
+from scrapy import signals
 
+from crawler import config
 from crawler.ingest import ingest_item
 from crawler.items import VideoItem
 
@@ -20,17 +23,23 @@ log = logging.getLogger(__name__)
 class MediaPipeline:
     """Fetch each item's audio, store the clip with its evidence, hand it to the matcher."""
 
-    def __init__(self, crawler) -> None:
+    def __init__(self, crawler, workers: int) -> None:
         self.crawler = crawler
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+        crawler.signals.connect(self.close, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler)
+        workers = int(config.section().get("media", {}).get("fetch_workers", 4))
+        return cls(crawler, max(1, workers))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
     async def process_item(self, item: VideoItem) -> VideoItem:
         spider = self.crawler.spider
         try:
-            outcome = await maybe_deferred_to_future(deferToThread(
+            outcome = await asyncio.wrap_future(self.pool.submit(
                 ingest_item, spider.store, item, spider.site_cfg,
                 do_match=spider.do_match, max_attempts=spider.max_attempts))
         except Exception as exc:  # a bug in one item must not end the crawl; it stays discovered

@@ -20,7 +20,6 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
     chromium = sec.get("chromium", {})
     throttle = {**sec.get("autothrottle", {}), **(site.get("autothrottle") or {})}
     retry = sec.get("retry", {})
-    media = sec.get("media", {})
     per_domain = int(site.option("per_domain_concurrency", 4))
     return {
         "BOT_NAME": "earwitness",
@@ -31,10 +30,9 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
         "LOG_ENABLED": True,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
-        "REACTOR_THREADPOOL_MAXSIZE": int(media.get("fetch_workers", 4)) + 4,
+        "REACTOR_THREADPOOL_MAXSIZE": 10,
         "CONCURRENT_REQUESTS": int(sec.get("concurrency", 8)),
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_domain,
-        "CONCURRENT_ITEMS": int(media.get("fetch_workers", 4)),
         "DOWNLOAD_DELAY": float(site.option("download_delay_s", 0.0)),
         "AUTOTHROTTLE_ENABLED": bool(throttle.get("enabled", True)),
         "AUTOTHROTTLE_START_DELAY": float(throttle.get("start_delay_s", 0.05)),
