@@ -126,3 +126,13 @@ def test_live_window_is_captured_matched_and_evidence_recorded(catalog_store, pr
         assert 5 < evidence.duration_s < 7
         quiet = next(c for c in clips if c.media_id.startswith("room202@"))
         assert quiet.detections == []
+
+
+def test_timeout_stops_the_child_and_the_next_crawl_resumes(site_home, store, proxy):
+    from crawler.run import crawl_site
+    cut = crawl_site("fixture", query="", timeout_s=8, match=False)
+    assert cut.timed_out and not cut.ok
+    assert cut.frontier.get("fetched", 0) < 19, cut.frontier
+    rest = crawl_site("fixture", query="", timeout_s=300, match=False)
+    assert rest.ok and rest.frontier == {"fetched": 19, "gone": 1}, (rest.frontier, rest.errors)
+    assert rest.counts.get("fetched", 0) == 19 - cut.frontier.get("fetched", 0)
