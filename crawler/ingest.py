@@ -117,7 +117,15 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
             audio, media_sha = fetched.audio, fetched.media_sha256
             out.timings.update(fetched.timings)
     except ContentGone as exc:
-        frontier.mark(store, item.platform, item.media_id, "gone", reason=exc.reason, http_status=exc.http_status)
+        # the page as first seen (it was up then) is kept: proof the item existed
+        fields = {}
+        evidence = store_evidence(item)
+        if evidence:
+            with store.session() as s:
+                row = frontier.get(s, item.platform, item.media_id)
+                fields["listing"] = {**(row.listing or {}), "evidence": evidence}
+        frontier.mark(store, item.platform, item.media_id, "gone", reason=exc.reason, http_status=exc.http_status,
+                      **fields)
         out.state, out.reason = "gone", exc.reason
         return out
     except MediaRejected as exc:

@@ -67,11 +67,14 @@ def test_removed_video_is_an_expected_outcome(site_home, store, proxy, platform)
     from crawler.models import FrontierEntry
     removed = next(v for v in platform.truth["videos"] if v["kind"] == "removed")
     urllib.request.urlopen(f"{proxy.url}{removed['url']}").read()   # the first visit (the spider's)
-    out = ingest_item(store, _item(proxy, removed["id"]), _site(), do_match=False)
+    out = ingest_item(store, _item(proxy, removed["id"], screenshot=b"\x89PNG first visit"), _site(),
+                      do_match=False)
     assert out.state == "gone" and out.reason == "http_410"
     with store.session() as s:
         row = s.scalars(select(FrontierEntry).where(FrontierEntry.media_id == removed["id"])).one()
         assert (row.state, row.reason, row.http_status) == ("gone", "http_410", 410)
+        shot = row.listing["evidence"]["screenshot_path"]
+        assert (site_home / shot).read_bytes() == b"\x89PNG first visit"
         assert s.scalar(select(func.count()).select_from(__import__("earwitness.store.models", fromlist=["Clip"]).Clip)) == 0
 
 
