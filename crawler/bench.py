@@ -53,7 +53,8 @@ def crawl(rounds, platform_root, as_json):
                 store.dispose()
                 clips = rep.counts.get("fetched", 0)
                 results.append({"round": i + 1, "ok": rep.ok, "clips": clips, "gone": rep.counts.get("gone", 0),
-                                "detections": rep.counts.get("detections", 0), "wall_s": round(wall, 2), "cpu_s": rep.cpu_s,
+                                "detections": rep.counts.get("detections", 0), "wall_s": round(wall, 2),
+                                "cpu_s": rep.cpu_s,
                                 "clips_per_min": round(clips / wall * 60, 1), "stage_s": rep.timings_s,
                                 "counts": rep.counts, "errors": rep.errors[-5:]})
                 if not as_json:
@@ -79,7 +80,8 @@ def crawl(rounds, platform_root, as_json):
         "clips_per_min": round(total_clips / total_wall * 60, 1) if total_wall else 0.0,
         "cpu_s_per_clip": round(total_cpu / max(total_clips, 1), 3),
         # what two fully available cores could sustain at this CPU cost per clip
-        "clips_per_min_2_cores_cpu_bound": round(2 * 60 / (total_cpu / total_clips), 1) if total_cpu and total_clips else None,
+        "clips_per_min_2_cores_cpu_bound": (round(2 * 60 / (total_cpu / total_clips), 1)
+                                            if total_cpu and total_clips else None),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "peak_rss_mb_crawl_child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "peak_rss_mb_bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -1,5 +1,7 @@
-"""Douyu live rooms (`www.douyu.com/<room>`): a live platform. Rooms are sampled by ``earwitness live sample --room URL``
-(yt-dlp's ``DouyuTV`` extractor gives the HLS playlist; ffmpeg records it)."""
+"""Douyu live rooms (`www.douyu.com/<room>`): a live platform.
+
+Rooms are sampled by ``earwitness live sample --room URL`` (yt-dlp's ``DouyuTV`` extractor
+gives the HLS playlist; ffmpeg records it)."""
 
 from crawler.spiders.ytdlp import LiveRoomAdapter
 

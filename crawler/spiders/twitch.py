@@ -1,5 +1,7 @@
-"""Twitch streams (`www.twitch.tv/<channel>`): a live platform. Rooms are sampled by ``earwitness live sample --room URL``
-(yt-dlp's ``TwitchStream`` extractor gives the HLS playlist; ffmpeg records it)."""
+"""Twitch streams (`www.twitch.tv/<channel>`): a live platform.
+
+Rooms are sampled by ``earwitness live sample --room URL`` (yt-dlp's ``TwitchStream`` extractor
+gives the HLS playlist; ffmpeg records it)."""
 
 from crawler.spiders.ytdlp import LiveRoomAdapter
 

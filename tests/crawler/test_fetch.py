@@ -65,6 +65,7 @@ def test_removed_video_is_an_expected_outcome(site_home, store, proxy, platform)
 
     from crawler.ingest import ingest_item
     from crawler.models import FrontierEntry
+    from earwitness.store.models import Clip
     removed = next(v for v in platform.truth["videos"] if v["kind"] == "removed")
     urllib.request.urlopen(f"{proxy.url}{removed['url']}").read()   # the first visit (the spider's)
     out = ingest_item(store, _item(proxy, removed["id"], screenshot=b"\x89PNG first visit"), _site(),
@@ -75,7 +76,7 @@ def test_removed_video_is_an_expected_outcome(site_home, store, proxy, platform)
         assert (row.state, row.reason, row.http_status) == ("gone", "http_410", 410)
         shot = row.listing["evidence"]["screenshot_path"]
         assert (site_home / shot).read_bytes() == b"\x89PNG first visit"
-        assert s.scalar(select(func.count()).select_from(__import__("earwitness.store.models", fromlist=["Clip"]).Clip)) == 0
+        assert s.scalar(select(func.count()).select_from(Clip)) == 0
 
 
 def test_throttled_page_is_retried_after_retry_after(site_home, store, proxy, platform):
@@ -136,8 +137,10 @@ def test_connection_reset_is_retried(site_home, store, platform, monkeypatch):
                 self.connection.shutdown(2)
                 return
             conn = http.client.HTTPConnection(host, int(port), timeout=30)
-            conn.request("GET", self.path, headers={"Host": self.headers["Host"], "Range": self.headers.get("Range", "")}
-                         if self.headers.get("Range") else {"Host": self.headers["Host"]})
+            headers = {"Host": self.headers["Host"]}
+            if self.headers.get("Range"):
+                headers["Range"] = self.headers["Range"]
+            conn.request("GET", self.path, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
             self.send_response(resp.status)
