@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from crawler import config, frontier, media
 from crawler.errors import ContentGone, CrawlerError, FetchFailed, MediaRejected
 from crawler.items import VideoItem
+from earwitness import settings as ew_settings
 from earwitness.store.models import Clip, utcnow
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
             with store.session() as s:
                 twin = frontier.fetched_with_source(s, src)
                 clip = s.get(Clip, twin.clip_id) if twin is not None and twin.clip_id else None
-                if clip is not None and clip.media_path and media.ew_settings.get().path(clip.media_path).exists():
+                if clip is not None and clip.media_path and ew_settings.get().path(clip.media_path).exists():
                     audio = media.StoredAudio(clip.audio_sha256, clip.media_path, clip.duration_s or 0.0)
                     media_sha = clip.media_sha256
                     out.reused_audio = True
