@@ -158,8 +158,9 @@ class Matcher:
         n_cells = []
         for phase in (0.0, OFFSET_BIN / 2):
             cell = np.floor((o_mid + phase) / OFFSET_BIN).astype(np.int64)
-            combo = (work.astype(np.int64) << 40) | ((cell + (1 << 30)) << 8) | (anchor & 0xFF)
-            combo = np.unique(combo) >> 8              # one vote per clip anchor per cell
+            # (work | cell | anchor) in one int64: work < 2**21, cell + 2**30 < 2**32, anchor < 2**10 per window
+            combo = (work.astype(np.int64) << 42) | ((cell + (1 << 30)) << 10) | (anchor & 0x3FF)
+            combo = np.unique(combo) >> 10             # one vote per clip anchor per cell
             cells, counts = np.unique(combo, return_counts=True)
             top = np.argsort(-counts)[: self.qcfg.candidates]
             for c, n in zip(cells[top], counts[top]):
