@@ -19,7 +19,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin
 
@@ -134,10 +134,32 @@ def record(room: Room, seconds: float) -> tuple[media.StoredAudio, Any, Any]:
     args = ["-live_start_index", "-1", "-rw_timeout", "15000000"]
     if room.headers:
         args += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in room.headers.items())]
-    start = utcnow()
+    start = newest_segment_time(room.playlist, room.headers) or utcnow()
     audio = media.normalise_audio(room.playlist, input_args=args, max_duration_s=seconds,
                                   timeout_s=seconds + 60)
     return audio, start, start + timedelta(seconds=audio.duration_s)
+
+
+def newest_segment_time(playlist: str, headers: dict[str, str] | None = None) -> datetime | None:
+    """When the newest segment's content was live (its ``#EXT-X-PROGRAM-DATE-TIME``), UTC.
+
+    ffmpeg with ``-live_start_index -1`` starts there, a few seconds behind "now": the
+    window's bounds then say when its audio was actually on air. None if not given.
+    """
+    import urllib.request
+    try:
+        req = urllib.request.Request(playlist, headers=headers or {})
+        text = urllib.request.urlopen(req, timeout=10).read().decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return None
+    stamps = re.findall(r"^#EXT-X-PROGRAM-DATE-TIME:(\S+)", text, flags=re.M)
+    if not stamps:
+        return None
+    try:
+        dt = datetime.fromisoformat(stamps[-1].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def _store_window(store, room: Room, audio, start, end, *, status: str = "fetched",
