@@ -158,7 +158,7 @@ def _extended(m: Matcher, bench_dir: Path, out: Path, echo) -> None:
 
 @click.command()
 @click.option("--sizes", default="100,1000,10000", show_default=True, help="Catalog sizes (tracks).")
-@click.option("--track-s", type=float, default=20.0, show_default=True, help="Seconds per generated track.")
+@click.option("--track-s", type=float, default=12.0, show_default=True, help="Seconds per generated track.")
 @click.option("--queries", "n_queries", type=int, default=100, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-out/scale"), show_default=True)
 def scale(sizes: str, track_s: float, n_queries: int, out: Path) -> None:

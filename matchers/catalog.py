@@ -83,6 +83,7 @@ def import_entries(index: FingerprintIndex, entries: Iterable[CatalogEntry], *,
     outcomes: list[ImportOutcome] = []
     batch: list[tuple[CatalogEntry, WorkFingerprint, str]] = []
     batch_s = 0.0
+    flushed_batches = 0
 
     def flush() -> None:
         nonlocal batch, batch_s
@@ -117,5 +118,8 @@ def import_entries(index: FingerprintIndex, entries: Iterable[CatalogEntry], *,
         batch_s += fp.duration_s
         if batch_s >= BATCH_AUDIO_S:
             flush()
+            flushed_batches += 1
     flush()
+    if flushed_batches:  # a large import wrote several segments: one segment answers fastest
+        index.compact()
     return outcomes

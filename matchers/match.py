@@ -117,7 +117,7 @@ class Matcher:
     # ---- one window --------------------------------------------------------------------------
     def _identify_window(self, y: np.ndarray, start_s: float) -> list[Match]:
         cfg, q = self.cfg, self.qcfg
-        peaks = peaks_of_samples(y, cfg)
+        peaks = peaks_of_samples(y, cfg, density=q.peaks_per_second)
         if len(peaks) < 6 or len(self.index) == 0:
             return []
         keys, krow, tr = query_keys(peaks, cfg, neighbours=q.neighbours, max_tempo_ratio=q.max_tempo_ratio,
