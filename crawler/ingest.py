@@ -104,18 +104,18 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
         out.timings["extract"] = t1 - t0
         src = media.source_url(info)
         audio = None
-        media_sha = None
+        download_sha = None   # SHA-256 of the file as downloaded (the stored file is its normalised audio)
         if src:
             with store.session() as s:
                 twin = frontier.fetched_with_source(s, src)
                 clip = s.get(Clip, twin.clip_id) if twin is not None and twin.clip_id else None
                 if clip is not None and clip.media_path and ew_settings.get().path(clip.media_path).exists():
                     audio = media.StoredAudio(clip.audio_sha256, clip.media_path, clip.duration_s or 0.0)
-                    media_sha = clip.media_sha256
+                    download_sha = (clip.extra or {}).get("download_sha256")
                     out.reused_audio = True
         if audio is None:
             fetched = media.download(info, site)
-            audio, media_sha = fetched.audio, fetched.media_sha256
+            audio, download_sha = fetched.audio, fetched.media_sha256
             out.timings.update(fetched.timings)
     except ContentGone as exc:
         # the page as first seen (it was up then) is kept: proof the item existed
@@ -151,9 +151,9 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
                             media.parse_time(info.get("upload_date"))),
         captured_at=utcnow(), view_count=_first(item.view_count, media.parse_count(info.get("view_count"))),
         is_live=bool(item.is_live or info.get("is_live")), licensed=licensed,
-        audio_sha256=audio.audio_sha256, media_path=audio.media_path, media_sha256=media_sha,
+        audio_sha256=audio.audio_sha256, media_path=audio.media_path, media_sha256=audio.audio_sha256,
         duration_s=audio.duration_s, status="fetched",
-        extra={"site": item.site, "query": item.query, "found_on": item.found_on,
+        extra={"site": item.site, "query": item.query, "found_on": item.found_on, "download_sha256": download_sha,
                "source_url": src, "extractor": info.get("extractor_key"), **item.extra},
         **evidence,
     )

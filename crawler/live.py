@@ -171,7 +171,8 @@ def _store_window(store, room: Room, audio, start, end, *, status: str = "fetche
     clip = Clip(platform=room.platform, url=room.url, media_id=f"{room.room_id}@{start:%Y%m%dT%H%M%SZ}",
                 title=room.title, uploader=room.streamer, uploader_id=room.streamer_id, captured_at=start,
                 is_live=True, live_window_start=start, live_window_end=end, licensed=licensed,
-                audio_sha256=audio.audio_sha256, media_path=audio.media_path, duration_s=audio.duration_s,
+                audio_sha256=audio.audio_sha256, media_path=audio.media_path, media_sha256=audio.audio_sha256,
+                duration_s=audio.duration_s,
                 status=status,
                 extra={"room_id": room.room_id, "playlist": room.playlist, **(extra or {})}, **evidence)
     with store.session() as s:

@@ -52,6 +52,17 @@ class CrawlReport:
         return asdict(self)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (a SIGKILLed daemon leaves no crawl behind).
+    The crawl's frontier makes the next run resume where this one stopped."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the timeout still bounds the crawl
+
+
 def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | None = None,
                timeout_s: float | None = None, render_js: bool | None = None, match: bool = True,
                log_file: str | os.PathLike | None = None) -> CrawlReport:
@@ -82,7 +93,8 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     logf = open(log_file, "a+b") if log_file else tempfile.TemporaryFile()
     t0 = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=logf, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=logf, start_new_session=True,
+                            preexec_fn=_die_with_parent)
     timed_out = False
     try:
         proc.wait(timeout=timeout_s)
