@@ -23,13 +23,6 @@ from earwitness import settings as ew_settings
 SITES_DIR = ew_settings.CONFIG_DIR / "sites"
 
 
-def _plain(value: Any) -> Any:
-    """Frozen settings (MappingProxy/tuple) back to dict/list."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _merge(base: dict, over: Mapping) -> dict:
@@ -44,7 +37,7 @@ def _merge(base: dict, over: Mapping) -> dict:
 
 def section() -> dict:
     """The ``crawler`` settings section as a plain dict."""
-    return _plain(ew_settings.get().section("crawler"))
+    return ew_settings.thaw(ew_settings.get().section("crawler"))
 
 
 @dataclass(frozen=True)

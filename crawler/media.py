@@ -30,6 +30,7 @@ from typing import Any
 from crawler import config
 from crawler.errors import ContentGone, FetchFailed, MediaRejected
 from earwitness import settings as ew_settings
+from earwitness.digests import file_sha256 as sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,6 @@ def media_root() -> Path:
     return ew_settings.get().path("media")
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def store_blob(tmp: Path, *, folder: str, suffix: str) -> tuple[str, str]:

@@ -69,16 +69,10 @@ class JobSpec:
         return f"{kind} " + ", ".join(f"{k}={v}" for k, v in fields.items())
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def section() -> dict[str, Any]:
-    return _plain(settings.get().section("scheduler"))
+    return settings.thaw(settings.get().section("scheduler"))
 
 
 def resolve(path: str) -> Callable[..., Any]:
@@ -127,7 +121,7 @@ def _site_names(job_id: str, raw: Mapping[str, Any], overrides: Mapping[str, Any
 
 def load_jobs(cfg: Mapping[str, Any] | None = None) -> list[JobSpec]:
     """Every configured job, per-site jobs expanded, in dependency order."""
-    cfg = section() if cfg is None else _plain(cfg)
+    cfg = section() if cfg is None else settings.thaw(cfg)
     jobs = cfg.get("jobs") or {}
     if not isinstance(jobs, Mapping):
         raise JobConfigError("scheduler.jobs must be a mapping of job id to job")

@@ -45,6 +45,15 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def thaw(value: Any) -> Any:
+    """A section (read-only mappings and tuples) as plain dicts and lists, for code that edits a copy."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
 def _merge(base: dict, over: Mapping) -> dict:
     out = dict(base)
     for key, value in over.items():

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 from earwitness.store.models import utcnow
 from notices.exceptions import LedgerError, TimestampError
+from earwitness.digests import file_sha256
 
 GENESIS = "0" * 64
 LEDGER_NAME = "ledger.jsonl"
@@ -46,12 +47,6 @@ def entry_hash(entry: dict) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextmanager

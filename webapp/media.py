@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from webapp.errors import MediaError
+from earwitness.digests import file_sha256 as sha256_file
 
 SR = 22050
 KINDS = ("clip", "ref", "ref-transformed")
@@ -353,12 +354,6 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
     return buf.getvalue()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 __all__ = ["Excerpts", "Plan", "plan", "ref_time", "decode", "transform", "draw_alignment",
