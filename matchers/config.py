@@ -57,7 +57,7 @@ class QueryConfig:
     """How a query searches and decides; does not affect the index."""
 
     neighbours: int = 10             # query triplets use more neighbours than the index
-    peaks_per_second: float | None = 32.0  # query peak density: denser than the index, so music peaks survive noise
+    peaks_per_second: float | None = None  # query peak density cap (None: the index's)
     max_tempo_ratio: float = 1.35    # accepted |time scale| range: 1/x .. x
     max_pitch_semitones: float = 4.0
     max_bucket: int = 48             # index keys holding more entries than this are skipped (stop words)

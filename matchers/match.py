@@ -40,6 +40,7 @@ DECOY_OFFSETS_S = _sweep[np.abs(_sweep) >= 1.5]
 DECOY_QUANTILE = 0.75
 DECOY_MIN_OVERLAP = 0.25   # a decoy counts when at least this share of the clip maps inside the work
 MIN_DECOYS = 8
+REFIT_FROM = 4.0           # candidates scoring this much are scored again from their fitted transform
 WINDOW_S = 30.0           # long clips are searched in windows of this length...
 WINDOW_HOP_S = 20.0       # ...starting this often
 
@@ -151,6 +152,16 @@ class Matcher:
             # one work, several places (a looped section): the place that explains more of the clip wins
             if m is not None and (w not in found or (m.matched_peaks, m.score) > (found[w].matched_peaks, found[w].score)):
                 found[w] = m
+        fps = cfg.frames_per_second
+        for w, m in list(found.items()):
+            if m.score >= REFIT_FROM:
+                # score again from the least-squares transform: the vote's estimate is coarse, and an
+                # alignment off by a fraction of a frame or bin loses hits a copy would have given
+                o_fit = (m.ref_offset_s + m.tempo_ratio * start_s) * fps
+                again = self._verify(int(w), peaks, o_fit, m.tempo_ratio, m.pitch_semitones * cfg.bins_per_semitone,
+                                     m.votes, start_s)
+                if again is not None and again.score > m.score:
+                    found[w] = again
         return sorted(found.values(), key=lambda m: -m.score)
 
     def _top_cells(self, work: np.ndarray, o_mid: np.ndarray, anchor: np.ndarray) -> list[tuple[int, float, int]]:
