@@ -62,7 +62,7 @@ class QueryConfig:
     max_pitch_semitones: float = 4.0
     max_bucket: int = 48             # index keys holding more entries than this are skipped (stop words)
     candidates: int = 10             # (work, offset) cells verified per query, at most
-    threshold: float = 10.0           # score at or above which a match is reported (README: "The threshold")
+    threshold: float = 11.0           # score at or above which a match is reported (README: "The threshold")
 
 
 DEFAULT = FingerprintConfig()

@@ -162,7 +162,46 @@ class Matcher:
                                      m.votes, start_s)
                 if again is not None and again.score > m.score:
                     found[w] = again
+        if len(found) > 1:
+            found = self._explain_away(found, peaks, start_s)
         return sorted(found.values(), key=lambda m: -m.score)
+
+    def _explain_away(self, found: dict[int, Match], peaks: Peaks, start_s: float) -> dict[int, Match]:
+        """Judge each further work only on the clip peaks that better matches leave unexplained.
+
+        A clip that is plainly work A must not also be called work B because some of A's peaks
+        happen to fit B under another transform; a medley of A and B keeps both.
+        """
+        order = sorted(found, key=lambda w: -found[w].score)
+        kept = {order[0]: found[order[0]]}
+        explained = self._explained(peaks, found[order[0]], start_s)
+        for w in order[1:]:
+            m = found[w]
+            rest = ~explained
+            if rest.sum() < 6:
+                continue
+            sub = Peaks(peaks.t[rest], peaks.f[rest], peaks.m[rest])
+            o = (m.ref_offset_s + m.tempo_ratio * start_s) * self.cfg.frames_per_second
+            again = self._verify(int(w), sub, o, m.tempo_ratio, m.pitch_semitones * self.cfg.bins_per_semitone,
+                                 m.votes, start_s)
+            if again is not None:
+                kept[w] = again
+                explained |= self._explained(peaks, again, start_s)
+        return kept
+
+    def _explained(self, peaks: Peaks, m: Match, start_s: float) -> np.ndarray:
+        """Which clip peaks land on a peak of ``m``'s work under ``m``'s transform (within a frame and a bin)."""
+        cfg = self.cfg
+        rt, rf = self.index.peaks_of(m.work_id)
+        o = (m.ref_offset_s + m.tempo_ratio * start_s) * cfg.frames_per_second
+        pt = o + m.tempo_ratio * peaks.t
+        pf = peaks.f - m.pitch_semitones * cfg.bins_per_semitone
+        pos = np.searchsorted(rt, pt)
+        hit = np.zeros(len(peaks), dtype=bool)
+        for d in range(-4, 4):
+            j = np.clip(pos + d, 0, len(rt) - 1)
+            hit |= (np.abs(rt[j] - pt) <= 1.5) & (np.abs(rf[j] - pf) <= 1.5)
+        return hit
 
     def _top_cells(self, work: np.ndarray, o_mid: np.ndarray, anchor: np.ndarray) -> list[tuple[int, float, int]]:
         """The (work, offset) cells with the most distinct clip anchors voting for them."""
