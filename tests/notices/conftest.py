@@ -73,7 +73,7 @@ class Seeder:
         s.flush()
         return clip
 
-    def detection(self, s, *, work_id: str = "T001", clip: Clip | None = None, score: float = 0.93,
+    def detection(self, s, *, work_id: str = "T001", clip: Clip | None = None, score: float = 85.0,
                   created_at: datetime = T0, **clip_kw) -> Detection:
         self.work(s, work_id, title=f"Song {work_id}" if work_id != "T001" else "Neon River")
         clip = clip or self.clip(s, captured_at=created_at, **clip_kw)

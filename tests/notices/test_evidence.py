@@ -43,7 +43,7 @@ def test_bundle_contents(store, seed, home):
         meta = json.loads((home / b.files["metadata.json"]["path"]).read_text("utf-8"))
         d = meta["detection"]
         assert (d["clip_offset_s"], d["ref_offset_s"], d["score"], d["pitch_semitones"],
-                d["tempo_ratio"]) == (0.5, 12.25, 0.93, -1.0, 1.05)
+                d["tempo_ratio"]) == (0.5, 12.25, 85.0, -1.0, 1.05)
         assert meta["clip"]["captured_at"] == {"utc": T0.isoformat(),
                                                "Asia/Shanghai": T0.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()}
         assert meta["clip"]["captured_at"]["Asia/Shanghai"].endswith("17:00:00+08:00")

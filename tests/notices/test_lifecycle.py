@@ -231,9 +231,9 @@ def test_reject_keeps_known_false_positive(store, seed):
 def test_pending_filters_and_auto_confirm(store, seed, monkeypatch):
     from earwitness import settings
     with store.session() as s:
-        hi = seed.detection(s, score=0.95)
-        lo = seed.detection(s, score=0.5, platform="other")
-        assert [d.id for d in review.pending(s, min_score=0.9)] == [hi.id]
+        hi = seed.detection(s, score=120.0)
+        lo = seed.detection(s, score=15.0, platform="other")
+        assert [d.id for d in review.pending(s, min_score=30)] == [hi.id]
         assert [d.id for d in review.pending(s, platform="other")] == [lo.id]
         assert review.auto_confirm(s) == 0          # off by default
     monkeypatch.setenv("EARWITNESS__NOTICES__AUTO_CONFIRM__ENABLED", "true")

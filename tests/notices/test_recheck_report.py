@@ -183,8 +183,8 @@ def test_jobs(store, seed, monkeypatch, home, site):
     monkeypatch.setenv("EARWITNESS__NOTICES__AUTO_CONFIRM__ENABLED", "true")
     settings.configure(home)
     with store.session() as s:
-        seed.detection(s, score=0.97)
-        seed.detection(s, score=0.40)
+        seed.detection(s, score=97.0)
+        seed.detection(s, score=14.0)
     assert jobs.capture_evidence(store) == {"auto_confirmed": 1, "bundled": 1, "failed": 0}
     assert jobs.capture_evidence(store) == {"auto_confirmed": 0, "bundled": 0, "failed": 0}
     assert jobs.draft_notices(store) == {"drafted": 1, "cases": 1, "refused": 0}
