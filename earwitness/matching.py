@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
@@ -50,10 +49,7 @@ def get_matcher() -> Matcher:
 
 
 def _is_known_false_positive(session, audio_sha256: str | None, work_id: str) -> bool:
-    try:
-        from notices.review import is_known_false_positive
-    except ImportError:  # the review stage is not installed in this checkout
-        return False
+    from notices.review import is_known_false_positive  # imported here: notices imports this module
     return bool(audio_sha256) and is_known_false_positive(session, audio_sha256, work_id)
 
 
@@ -154,20 +150,13 @@ def alignment(session, detection_id: str) -> dict:
     y = load_audio(settings.get().path(det.clip.media_path), sr=cfg.sample_rate)
     peaks = peaks_of_samples(y, cfg)
     fps = cfg.frames_per_second
-    shift = det.pitch_semitones * cfg.bins_per_semitone
     rt, rf = matcher.index.peaks_of(det.work_id)
     # work peak at frame r maps to clip frame (r - o) / s, bin f + shift
-    o = det.ref_offset_s * fps
-    ct = (rt - o) / det.tempo_ratio
+    ct = (rt - det.ref_offset_s * fps) / det.tempo_ratio
     inside = (ct >= 0) & (ct <= peaks.t[-1])
-    ct, cf = ct[inside], rf[inside] + shift
+    ct, cf = ct[inside], rf[inside] + det.pitch_semitones * cfg.bins_per_semitone
     hz = lambda b: np.interp(b, np.arange(len(log_bin_frequencies(cfg))), log_bin_frequencies(cfg))  # noqa: E731
-    near = np.zeros(len(peaks), dtype=bool)
-    if len(ct):
-        idx = np.searchsorted(ct, peaks.t)
-        for d in range(-4, 4):
-            j = np.clip(idx + d, 0, len(ct) - 1)
-            near |= (np.abs(ct[j] - peaks.t) <= 1.5) & (np.abs(cf[j] - peaks.f) <= 1.5)
+    near = matcher.explained(peaks, _match_of(det))
     pts = lambda t, f: np.round(np.column_stack([t / fps, hz(f)]), 3).tolist()  # noqa: E731
     return {"clip": pts(peaks.t, peaks.f), "reference": pts(ct, cf), "matched": pts(peaks.t[near], peaks.f[near]),
             "transform": {"ref_offset_s": det.ref_offset_s, "tempo_ratio": det.tempo_ratio,

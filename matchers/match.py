@@ -174,7 +174,7 @@ class Matcher:
         """
         order = sorted(found, key=lambda w: -found[w].score)
         kept = {order[0]: found[order[0]]}
-        explained = self._explained(peaks, found[order[0]], start_s)
+        explained = self.explained(peaks, found[order[0]], start_s)
         for w in order[1:]:
             m = found[w]
             rest = ~explained
@@ -186,10 +186,10 @@ class Matcher:
                                  m.votes, start_s)
             if again is not None:
                 kept[w] = again
-                explained |= self._explained(peaks, again, start_s)
+                explained |= self.explained(peaks, again, start_s)
         return kept
 
-    def _explained(self, peaks: Peaks, m: Match, start_s: float) -> np.ndarray:
+    def explained(self, peaks: Peaks, m: Match, start_s: float = 0.0) -> np.ndarray:
         """Which clip peaks land on a peak of ``m``'s work under ``m``'s transform (within a frame and a bin)."""
         cfg = self.cfg
         rt, rf = self.index.peaks_of(m.work_id)

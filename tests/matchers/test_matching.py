@@ -9,7 +9,6 @@ import soundfile
 import pytest
 import soxr
 
-from matchers.config import DEFAULT
 from tests.matchers.generated import SR, song
 
 SEMITONE_TOL = 0.5
