@@ -1,7 +1,7 @@
 """The daemon: APScheduler 3 runs the configured jobs; this module only wires them.
 
 Jobs, their functions and triggers are data (``config/scheduler.yaml``, read by
-:mod:`earwitness.jobs`). The job store is APScheduler's ``SQLAlchemyJobStore``
+:mod:`earwitness.app.jobs`). The job store is APScheduler's ``SQLAlchemyJobStore``
 on the SQL store's engine (table ``apscheduler_jobs``), so a restarted daemon
 keeps every schedule: a job whose trigger did not change keeps its next run
 time; a run missed while the daemon was down runs once (coalescing) if it is
@@ -27,12 +27,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
-from earwitness import jobs
+from earwitness.app import jobs
 
 log = logging.getLogger("earwitness.daemon")
 
 JOB_TABLE = "apscheduler_jobs"
-RUNNER = "earwitness.jobs:run_scheduled"
+RUNNER = "earwitness.app.jobs:run_scheduled"
 
 
 def make_trigger(spec: jobs.JobSpec, tz: str = "UTC"):
@@ -154,10 +154,10 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
     """The foreground daemon: runs until SIGTERM/SIGINT (or ``stop``), then stops cleanly.
 
     Stopping waits for running jobs to finish (a crawl child runs to its end or
-    its timeout; jobs that accept ``stop`` see :data:`earwitness.jobs.STOP` set and
+    its timeout; jobs that accept ``stop`` see :data:`earwitness.app.jobs.STOP` set and
     stop at their next safe point). A second signal exits at once.
     """
-    from earwitness import settings
+    from earwitness.kernel import settings
     lock = acquire_lock(settings.get().home)  # noqa: F841 - held until the process exits
     cfg = jobs.section()
     specs = jobs.load_jobs(cfg)

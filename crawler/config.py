@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from crawler.errors import SiteConfigError
-from earwitness import settings as ew_settings
+from earwitness.kernel import settings as ew_settings
 
 SITES_DIR = ew_settings.CONFIG_DIR / "sites"
 

@@ -12,15 +12,15 @@ fetches it again.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from crawler import config, frontier, media
 from crawler.errors import ContentGone, CrawlerError, FetchFailed, MediaRejected
 from crawler.items import VideoItem
-from earwitness import settings as ew_settings
-from earwitness.store.models import Clip, utcnow
+from earwitness.kernel import settings as ew_settings
+from earwitness.kernel.store.models import Clip, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,30 +56,14 @@ def _first(*values):
     return next((v for v in values if v not in (None, "")), None)
 
 
-_match_lock = threading.Lock()
+ClipSink = Callable[[Any, str], list[tuple[str, str]]]
+"""What the crawler calls once a clip is stored: ``on_clip_stored(store, clip_id)`` returns the
+(work id, detection id) pairs raised for review. The application hands in "match now"
+(:func:`earwitness.app.matching.match_stored_clip`) or "enqueue"; ``None`` leaves the clip
+``fetched`` for the match backlog."""
 
 
-def match(store, clip_id: str) -> list[tuple[str, str]]:
-    """Hand a stored clip to the matcher (``earwitness.matching.match_clip``).
-
-    Returns (work id, detection id) of the new detections raised for review
-    (a licensed upload's are recorded as ``licensed`` and not returned).
-    Without the matcher installed the clip stays ``fetched`` for ``match_backlog``.
-    """
-    try:
-        from earwitness.matching import match_clip
-    except ImportError:
-        log.warning("earwitness.matching is not available; clip %s left for match_backlog", clip_id)
-        return []
-    # one match at a time per process: the matcher's shared state is not thread-safe, and
-    # matching is CPU-bound, so fetch threads overlap their I/O with one match
-    with _match_lock, store.session() as s:
-        clip = s.get(Clip, clip_id)
-        dets = match_clip(s, clip) or []
-        return [(d.work_id, d.id) for d in dets if d.review_state != "licensed"]
-
-
-def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bool = True,
+def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stored: ClipSink | None = None,
                 max_attempts: int = 3) -> Outcome:
     """Fetch, store and match one item. Expected failures become outcomes, not exceptions."""
     out = Outcome(media_id=item.media_id, state="skipped")
@@ -165,10 +149,10 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, do_match: bo
         row.reason = "licensed" if licensed else None
     out.timings["store"] = time.perf_counter() - t2
     out.state, out.clip_id, out.licensed = "fetched", clip.id, licensed
-    if do_match:  # licensed clips are matched too: their detections are recorded as "licensed", never pending
+    if on_clip_stored is not None:  # licensed clips are matched too: their detections are "licensed"
         t3 = time.perf_counter()
         try:
-            found = match(store, clip.id)
+            found = on_clip_stored(store, clip.id)
         except Exception as exc:  # a matcher bug must not kill the crawl; the clip stays for the backlog
             log.exception("matching clip %s failed", clip.id)
             out.reason = f"match failed: {exc}"

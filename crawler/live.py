@@ -29,8 +29,9 @@ from crawler import config, ingest, media
 from crawler.browser import Browser, open_browser
 from crawler.errors import ContentGone, CrawlerError
 from crawler.items import VideoItem
-from earwitness.store import open_store
-from earwitness.store.models import Clip, utcnow
+from crawler.ingest import ClipSink
+from earwitness.kernel.store import open_store
+from earwitness.kernel.store.models import Clip, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +181,15 @@ def _store_window(store, room: Room, audio, start, end, *, status: str = "fetche
     return clip.id
 
 
-def sample_room(store, room: Room, *, window_s: float, evidence_s: float, report: LiveReport) -> None:
-    """One window from one room, matched; a match triggers the evidence recording."""
+def sample_room(store, room: Room, *, window_s: float, evidence_s: float, report: LiveReport,
+                on_clip_stored: ClipSink) -> None:
+    """One window from one room, handed to ``on_clip_stored`` (the matcher); a hit triggers the evidence
+    recording."""
     audio, start, end = record(room, window_s)
     clip_id = _store_window(store, room, audio, start, end)
     report.windows += 1
     report.clip_ids.append(clip_id)
-    found = ingest.match(store, clip_id)
+    found = on_clip_stored(store, clip_id)
     if not found:
         return
     report.matched_windows += 1
@@ -203,9 +206,10 @@ def sample_room(store, room: Room, *, window_s: float, evidence_s: float, report
         report.clip_ids.append(ev_id)
 
 
-def sample_rooms(rooms: list[str] | None = None, *, window_s: float | None = None,
+def sample_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, window_s: float | None = None,
                  evidence_s: float | None = None, discover: bool = True) -> LiveReport:
-    """One round over the watched rooms (given, configured, and found on live sites)."""
+    """One round over the watched rooms (given, configured, and found on live sites); each window is
+    handed to ``on_clip_stored`` (the application's matcher)."""
     cfg = config.section().get("live", {})
     window_s = float(window_s or cfg.get("window_s", 20))
     evidence_s = float(cfg.get("evidence_s", 60) if evidence_s is None else evidence_s)
@@ -234,7 +238,7 @@ def sample_rooms(rooms: list[str] | None = None, *, window_s: float | None = Non
                 report.offline += 1
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
         futures = {pool.submit(sample_room, store, r, window_s=window_s, evidence_s=evidence_s,
-                               report=report): r for r in targets}
+                               report=report, on_clip_stored=on_clip_stored): r for r in targets}
         for fut, room in futures.items():
             try:
                 fut.result()
@@ -243,11 +247,11 @@ def sample_rooms(rooms: list[str] | None = None, *, window_s: float | None = Non
     return report
 
 
-def sample_forever(rooms: list[str] | None = None) -> None:
+def sample_forever(on_clip_stored: ClipSink, rooms: list[str] | None = None) -> None:
     """``earwitness live sample --loop``: a round every ``live.period_min`` minutes."""
     period = float(config.section().get("live", {}).get("period_min", 10)) * 60
     while True:
         t0 = time.monotonic()
-        rep = sample_rooms(rooms)
+        rep = sample_rooms(on_clip_stored, rooms)
         log.info("live round: %s", rep)
         time.sleep(max(0.0, period - (time.monotonic() - t0)))

@@ -29,8 +29,8 @@ from typing import Any
 
 from crawler import config
 from crawler.errors import ContentGone, FetchFailed, MediaRejected
-from earwitness import settings as ew_settings
-from earwitness.digests import file_sha256 as sha256_file
+from earwitness.kernel import settings as ew_settings
+from earwitness.kernel.digests import file_sha256 as sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from earwitness.store.ids import new_id
-from earwitness.store.models import Base, utcnow
+from earwitness.kernel.store.ids import new_id
+from earwitness.kernel.store.models import Base, utcnow
 
 STATES = ("discovered", "fetched", "gone", "rejected", "failed")
 

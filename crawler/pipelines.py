@@ -41,7 +41,7 @@ class MediaPipeline:
         try:
             outcome = await asyncio.wrap_future(self.pool.submit(
                 ingest_item, spider.store, item, spider.site_cfg,
-                do_match=spider.do_match, max_attempts=spider.max_attempts))
+                on_clip_stored=spider.on_clip_stored, max_attempts=spider.max_attempts))
         except Exception as exc:  # a bug in one item must not end the crawl; it stays discovered
             log.exception("ingesting %s failed", item.url)
             spider.note_error(item.url, repr(exc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crawler import config
-from earwitness.store.models import Work
+from earwitness.kernel.store.models import Work
 
 
 def catalog_queries(store, *, max_queries: int | None = None) -> list[str]:

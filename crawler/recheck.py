@@ -12,7 +12,7 @@ from datetime import datetime
 
 from crawler import config, media
 from crawler.errors import ContentGone, FetchFailed, MediaRejected, SiteConfigError
-from earwitness.store.models import utcnow
+from earwitness.kernel.store.models import utcnow
 
 
 @dataclass

@@ -24,7 +24,8 @@ from typing import Any
 
 from crawler import config
 from crawler.errors import CrawlerError
-from earwitness import settings as ew_settings
+from crawler.ingest import ClipSink
+from earwitness.kernel import settings as ew_settings
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,18 @@ def _die_with_parent() -> None:
 
 
 def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | None = None,
-               timeout_s: float | None = None, render_js: bool | None = None, match: bool = True,
+               timeout_s: float | None = None, render_js: bool | None = None,
+               on_clip_stored: ClipSink | None = None,
                log_file: str | os.PathLike | None = None) -> CrawlReport:
     """Crawl ``site`` in a child process; returns its report (also after a timeout).
 
     ``query`` None means: the catalog's queries plus configured keywords. An empty
-    string is a query too (on sites that list everything for it).
+    string is a query too (on sites that list everything for it). ``on_clip_stored``
+    is called in the child for every stored clip; it crosses the process boundary by
+    name, so it must be a module-level function. ``None``: clips wait for the match backlog.
     """
     from crawler import frontier
-    from earwitness.store import open_store
+    from earwitness.kernel.store import open_store
     from crawler.spiders import spider_for
     spider_for(config.load_site(site))  # a bad site name, YAML or a live-only platform fails here, in the caller
     timeout_s = float(timeout_s or config.section().get("crawl_timeout_s", 1800))
@@ -87,8 +91,8 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
         cmd += ["--limit", str(limit)]
     if render_js is not None:
         cmd += ["--render-js" if render_js else "--no-render-js"]
-    if not match:
-        cmd += ["--no-match"]
+    if on_clip_stored is not None:
+        cmd += ["--on-clip-stored", f"{on_clip_stored.__module__}:{on_clip_stored.__qualname__}"]
     env = dict(os.environ, EARWITNESS_HOME=str(home))
     logf = open(log_file, "a+b") if log_file else tempfile.TemporaryFile()
     t0 = time.monotonic()
@@ -142,17 +146,19 @@ def _child(argv: list[str] | None = None) -> int:
     parser.add_argument("--report")
     parser.add_argument("--render-js", dest="render_js", action="store_true", default=None)
     parser.add_argument("--no-render-js", dest="render_js", action="store_false")
-    parser.add_argument("--no-match", dest="match", action="store_false", default=True)
+    parser.add_argument("--on-clip-stored", metavar="MODULE:FUNCTION",
+                        help="called with (store, clip_id) for every stored clip (the application's matcher)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "earwitness-numba-cache"))
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.misc import load_object
 
     from crawler.queries import catalog_queries
     from crawler.settings import scrapy_settings
     from crawler.spiders import spider_for
-    from earwitness.store import open_store
+    from earwitness.kernel.store import open_store
 
     site = config.load_site(args.site)
     store = open_store()
@@ -169,7 +175,9 @@ def _child(argv: list[str] | None = None) -> int:
             Path(args.report).write_text(json.dumps(result, indent=1))
 
     crawler.signals.connect(closed, signal=signals.spider_closed)
-    kwargs: dict[str, Any] = {"site": site, "queries": queries, "limit": args.limit, "do_match": args.match}
+    on_clip_stored = load_object(args.on_clip_stored.replace(":", ".")) if args.on_clip_stored else None
+    kwargs: dict[str, Any] = {"site": site, "queries": queries, "limit": args.limit,
+                              "on_clip_stored": on_clip_stored}
     if args.render_js is not None:
         kwargs["render_js"] = args.render_js
     process.crawl(crawler, **kwargs)

@@ -11,6 +11,8 @@ thing for a 5 s clip and a 60 s one, and for a small catalog and a large one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,6 +78,16 @@ class QueryResult:
     error: str | None = None
 
 
+def verdict_digest(cfg, qcfg: QueryConfig) -> str:
+    """Short hash of everything that changes a verdict: fingerprint and query settings (the
+    threshold too) and this module's constants. Part of :attr:`Matcher.version`, so a stored
+    verdict is reused only when the same matcher would give it again."""
+    constants = {k: v for k, v in sorted(globals().items())
+                 if k.isupper() and isinstance(v, (bool, int, float, str, tuple))}
+    blob = json.dumps([asdict(cfg), asdict(qcfg), constants], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
 class Matcher:
     """Queries one fingerprint index."""
 
@@ -83,7 +95,7 @@ class Matcher:
         self.index = index
         self.cfg = index.config
         self.qcfg = qcfg
-        self.version = f"{MATCHER_VERSION}+{self.cfg.digest()}"
+        self.version = f"{MATCHER_VERSION}+{verdict_digest(self.cfg, qcfg)}"
         self._work_order = index.work_order()
 
     # ---- public ------------------------------------------------------------------------------
@@ -94,10 +106,13 @@ class Matcher:
             y = load_audio(path, sr=self.cfg.sample_rate, max_duration_s=max_duration_s)
         except AudioError as exc:
             return QueryResult(str(path), None, (), time.perf_counter() - start, 0.0, error=exc.reason)
-        matches = self.identify(y)
-        accepted = [m for m in matches if m.score >= self.qcfg.threshold]
+        accepted = self.reported(y)
         return QueryResult(str(path), accepted[0] if accepted else None, tuple(accepted[1:]),
                            time.perf_counter() - start, len(y) / self.cfg.sample_rate)
+
+    def reported(self, y: np.ndarray) -> list[Match]:
+        """The works found in ``y`` at or above the threshold: what every caller reports."""
+        return [m for m in self.identify(y) if m.score >= self.qcfg.threshold]
 
     def identify(self, y: np.ndarray) -> list[Match]:
         """Every work found in samples ``y`` (mono, ``cfg.sample_rate``), best score first, one per work.

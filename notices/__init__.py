@@ -5,10 +5,9 @@ Modules follow the path of a detection: :mod:`review` (confirm or reject),
 and :mod:`ledger` (bundles and the hash-chained ledger, :mod:`timestamping` for
 RFC 3161), :mod:`letters` and :mod:`export` (letters, PDF, DOCX, zip),
 :mod:`recheck` (is it gone yet?), :mod:`report` (the monthly report) and
-:mod:`jobs` (what the daemon calls). The records live in :mod:`notices.models`.
+:mod:`jobs` (what the daemon calls). The records live in :mod:`earwitness.kernel.store.case_models`.
 """
 
-from notices import models as _models  # noqa: F401  (registers the tables on Base)
 from notices.exceptions import (EvidenceError, LedgerError, MissingElements, NoticesError,
                                 TimestampError, TransitionNotAllowed)
 

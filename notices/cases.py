@@ -1,7 +1,7 @@
 """Apply lifecycle events to cases, open cases from confirmed detections, list and show them.
 
 Every change goes through :func:`apply` (transitions) or :func:`record` (notes and
-re-check results): each writes one append-only :class:`~notices.models.CaseEvent`
+re-check results): each writes one append-only :class:`~earwitness.kernel.store.case_models.CaseEvent`
 with actor, time and reason. Illegal moves raise :class:`TransitionNotAllowed`
 naming the state and the event.
 """
@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from earwitness.store.models import Clip, Detection, utcnow
+from earwitness.kernel.store.models import Clip, Detection, utcnow
 from notices import config, lifecycle
 from notices.exceptions import MissingDetails, NotFound, NoticesError, TransitionNotAllowed
-from notices.models import Case, CaseEvent
+from earwitness.kernel.store.case_models import Case, CaseEvent
 
 # states in which the item is taken down: a new sighting is a re-upload
 REMOVED_STATES = ("removed", "resolved")

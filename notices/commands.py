@@ -16,14 +16,14 @@ from pathlib import Path
 
 import click
 
-from earwitness import settings
-from earwitness.store import open_store
+from earwitness.kernel import settings
+from earwitness.kernel.store import open_store
 from notices import cases as cases_mod
 from notices import evidence as evidence_mod
 from notices import export as export_mod
 from notices import ledger, letters, lifecycle, report as report_mod, review as review_mod
 from notices.exceptions import NoticesError
-from notices.models import Notice
+from earwitness.kernel.store.case_models import Notice
 
 
 def _actor_default() -> str:
@@ -50,7 +50,6 @@ def friendly(fn):
 
 
 def _store():
-    import notices  # noqa: F401  (tables registered before the store is used)
     return open_store()
 
 
@@ -402,7 +401,7 @@ def report() -> None:
 @friendly
 def report_monthly(month, out_dir) -> None:
     """The monthly monitoring report as Markdown and PDF (with a weekly chart)."""
-    from earwitness.store.models import utcnow
+    from earwitness.kernel.store.models import utcnow
     month = month or report_mod.previous_month(utcnow())
     with _store().session() as s:
         rep = report_mod.monthly(s, month)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from earwitness import settings
+from earwitness.kernel import settings
 
 
 def section() -> Mapping[str, Any]:

@@ -21,12 +21,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from earwitness import __version__, settings
-from earwitness.store.ids import new_id
-from earwitness.store.models import Detection, utcnow
+from earwitness import __version__
+from earwitness.kernel import settings
+from earwitness.kernel.store.ids import new_id
+from earwitness.kernel.store.models import Detection, utcnow
 from notices import config, ledger
 from notices.exceptions import EvidenceError, NotFound
-from notices.models import EvidenceBundle
+from earwitness.kernel.store.case_models import EvidenceBundle
 from notices.timestamping import Timestamper
 
 Bundle = EvidenceBundle

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from earwitness import __version__, settings
-from earwitness.store.models import utcnow
+from earwitness import __version__
+from earwitness.kernel import settings
+from earwitness.kernel.store.models import utcnow
 from notices import ledger, render_docx, render_pdf
 from notices.exceptions import NoticesError
 from notices.letters import ensure_complete, get_notice

@@ -10,11 +10,11 @@ import logging
 
 from sqlalchemy import select
 
-from earwitness import settings
-from earwitness.store.models import Detection, utcnow
+from earwitness.kernel import settings
+from earwitness.kernel.store.models import Detection, utcnow
 from notices import evidence, letters, recheck as recheck_mod, report, review
 from notices.exceptions import NoticesError
-from notices.models import Case, EvidenceBundle
+from earwitness.kernel.store.case_models import Case, EvidenceBundle
 
 log = logging.getLogger(__name__)
 ACTOR = "daemon"
@@ -58,8 +58,9 @@ def draft_notices(store) -> dict:
     return {"drafted": drafted, "cases": cases_n, "refused": refused}
 
 
-def recheck(store, *, probe=None) -> dict:
-    return recheck_mod.recheck_due(store, probe=probe).as_dict()
+def recheck(store, *, probe, audio_check=None) -> dict:
+    """Re-check the cases due; ``probe`` and ``audio_check`` come from the application layer."""
+    return recheck_mod.recheck_due(store, probe=probe, audio_check=audio_check).as_dict()
 
 
 def monthly_report(store, month: str | None = None) -> dict:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from earwitness.store.models import utcnow
+from earwitness.kernel.store.models import utcnow
 from notices.exceptions import LedgerError, TimestampError
-from earwitness.digests import file_sha256
+from earwitness.kernel.digests import file_sha256
 
 GENESIS = "0" * 64
 LEDGER_NAME = "ledger.jsonl"
@@ -122,12 +122,11 @@ class VerifyReport:
 
 def _home_store(home: Path):
     """The configured store when ``home`` is the configured data home (else None)."""
-    from earwitness import settings
-    from earwitness.store import open_store
+    from earwitness.kernel import settings
+    from earwitness.kernel.store import open_store
     conf = settings.get()
     if conf.home != home.resolve():
         return None
-    import notices  # noqa: F401  (tables registered)
     return open_store(conf.store_url)
 
 
@@ -144,7 +143,7 @@ def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: b
         store = _home_store(home)
     if expected is None and store is not None:
         from sqlalchemy import select
-        from notices.models import EvidenceBundle
+        from earwitness.kernel.store.case_models import EvidenceBundle
         with store.session() as s:
             expected = {seq: h for seq, h in s.execute(
                 select(EvidenceBundle.ledger_seq, EvidenceBundle.ledger_hash))}

@@ -23,13 +23,13 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from earwitness import settings
-from earwitness.store.ids import new_id
-from earwitness.store.models import utcnow
+from earwitness.kernel import settings
+from earwitness.kernel.store.ids import new_id
+from earwitness.kernel.store.models import utcnow
 from notices import cases as cases_mod
 from notices import config, evidence
 from notices.exceptions import MissingElements, NotFound, NoticesError
-from notices.models import Case, Notice
+from earwitness.kernel.store.case_models import Case, Notice
 
 LANGS = {"zh": "notice_zh-CN.yaml", "en": "notice_en.yaml"}
 LABELS = {

@@ -1,19 +1,17 @@
 """Re-check: are the items we sent notices about gone yet?
 
-Cases in ``notice_sent`` not checked for ``notices.recheck_interval_hours`` are
-visited through the crawler's fetch path (:func:`crawler.recheck.probe`, or any
-callable ``probe(url, platform)`` returning an object with ``gone``, ``reason``,
-``http_status``, ``checked_at`` and ``audio_path``). Gone (404/410, the platform
-says removed, or the audio no longer matches the case's works) moves the case to
-``removed``; still up is recorded as a ``recheck`` event, and a case past its SLA
-shows as overdue. A probe error ("error": network trouble) changes nothing but
-the record. ``notices.recheck_audio`` (default false) asks the probe to fetch the
-audio again so a silenced or replaced soundtrack counts as removed.
+Cases in ``notices_sent`` not checked for ``notices.recheck_interval_hours`` are
+visited by the ``probe`` the application hands in (the crawler's fetch path,
+:func:`crawler.recheck.probe`): any callable ``probe(url, platform)`` returning an
+object with ``gone``, ``reason``, ``http_status``, ``checked_at`` and ``audio_path``.
+Gone (404/410, the platform says removed, or ``audio_check`` says the re-fetched
+audio no longer holds the case's works) moves the case to ``removed``; still up is
+recorded as a ``recheck`` event, and a case past its SLA shows as overdue. A probe
+error ("error": network trouble) changes nothing but the record.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,11 +20,10 @@ from typing import Callable
 
 from sqlalchemy import or_, select
 
-from earwitness import settings
-from earwitness.store.models import utcnow
+from earwitness.kernel import settings
+from earwitness.kernel.store.models import utcnow
 from notices import cases, config
-from notices.exceptions import NoticesError
-from notices.models import Case
+from earwitness.kernel.store.case_models import Case
 
 log = logging.getLogger(__name__)
 ACTOR = "recheck"
@@ -45,25 +42,6 @@ class RecheckResult:
         return {k: v for k, v in self.__dict__.items() if k != "details"}
 
 
-def default_probe() -> Callable:
-    try:
-        from crawler.recheck import probe
-    except ImportError as exc:
-        raise NoticesError("the crawler's re-check probe (crawler.recheck.probe) is not installed; "
-                           "pass probe=") from exc
-    return functools.partial(probe, fetch_audio=bool(config.get("recheck_audio", False)))
-
-
-def audio_still_matches(case: Case, audio_path: Path) -> bool:
-    """Whether the re-fetched audio still matches one of the case's works (through the matcher)."""
-    from earwitness import matching
-    from matchers.audio import load_audio
-    matcher = matching.get_matcher()
-    y = load_audio(audio_path, sr=matcher.cfg.sample_rate)
-    found = {m.work_id for m in matcher.identify(y) if m.score >= matcher.qcfg.threshold}
-    return bool(found & set(case.work_ids()))
-
-
 def due(session, *, now: datetime | None = None) -> list[Case]:
     now = now or utcnow()
     hours = float(config.get("recheck_interval_hours", 12))
@@ -74,12 +52,13 @@ def due(session, *, now: datetime | None = None) -> list[Case]:
     return list(session.scalars(q))
 
 
-def recheck_due(store, *, probe: Callable | None = None,
-                audio_check: Callable[[Case, Path], bool] | None = None,
+def recheck_due(store, *, probe: Callable, audio_check: Callable[[Case, Path], bool] | None = None,
                 now: datetime | None = None, limit: int | None = None) -> RecheckResult:
-    """Probe every case due for a re-check, one transaction per case; counts."""
-    probe = probe or default_probe()
-    audio_check = audio_check or audio_still_matches
+    """Probe every case due for a re-check, one transaction per case; counts.
+
+    ``audio_check(case, path)`` says whether re-fetched audio still holds one of the
+    case's works; without it a probe's audio is kept in the record but not judged.
+    """
     result = RecheckResult()
     with store.session() as s:
         ids = [c.id for c in due(s, now=now)][:limit]
@@ -94,7 +73,7 @@ def recheck_due(store, *, probe: Callable | None = None,
             check = {"reason": r.reason, "http_status": status, "url": case.url,
                      "checked_at": (r.checked_at or at).isoformat()}
             gone = bool(r.gone)
-            if not gone and getattr(r, "audio_path", None):
+            if not gone and audio_check is not None and getattr(r, "audio_path", None):
                 path = settings.get().path(r.audio_path)
                 try:
                     if not audio_check(case, path):

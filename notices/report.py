@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from earwitness.store.models import Clip, Detection, Work, utcnow
+from earwitness.kernel.store.models import Clip, Detection, Work, utcnow
 from notices import config
 from notices.exceptions import NoticesError
-from notices.models import Case, CaseEvent, Notice
+from earwitness.kernel.store.case_models import Case, CaseEvent, Notice
 
 OUTCOMES = ("removed", "pending", "disputed", "withdrawn")
 _GROUP = {"confirmed": "pending", "notice_drafted": "pending", "notice_sent": "pending",

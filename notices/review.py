@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from earwitness.store.models import Clip, Detection, utcnow
+from earwitness.kernel.store.models import Clip, Detection, utcnow
 from notices import cases, config
 from notices.exceptions import MissingDetails, NotFound, ReviewError
-from notices.models import Case, FalsePositive
+from earwitness.kernel.store.case_models import Case, FalsePositive
 
 AUTO_ACTOR = "auto-confirm"
 

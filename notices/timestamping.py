@@ -145,7 +145,7 @@ class Timestamper:
 
     @classmethod
     def from_settings(cls) -> "Timestamper | None":
-        from earwitness import settings
+        from earwitness.kernel import settings
         from notices import config
         url = config.get("tsa_url")
         if not url:

@@ -14,7 +14,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "ea
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A fresh data home; the process settings point at it for the test's duration."""
-    from earwitness import settings
+    from earwitness.kernel import settings
     path = tmp_path / "home"
     path.mkdir()
     monkeypatch.setenv("EARWITNESS_HOME", str(path))
@@ -26,8 +26,8 @@ def home(tmp_path, monkeypatch):
 @pytest.fixture
 def store(home):
     """A migrated SQLite store in the test's data home."""
-    from earwitness import settings
-    from earwitness.store import Store
+    from earwitness.kernel import settings
+    from earwitness.kernel.store import Store
     st = Store(settings.get().store_url)
     yield st
     st.dispose()

@@ -26,9 +26,10 @@ from flask import Flask, Response, abort, g, redirect, render_template, request,
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from earwitness import settings as ew_settings
-from earwitness.store import Store, open_store
+from earwitness.kernel import settings as ew_settings
+from earwitness.kernel.store import Store, open_store
 from webapp import auth
+from webapp.services import Services
 
 SESSION_COOKIE = "ew_session"
 LOGIN_CSRF_COOKIE = "ew_login_csrf"
@@ -51,8 +52,12 @@ def _config(section: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> 
     return conf
 
 
-def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None = None) -> Flask:
-    """The app over ``store`` (default: the configured store), with ``config`` overriding settings."""
+def create_app(store: Store | None = None, *, services: Services, config: Mapping[str, Any] | None = None) -> Flask:
+    """The app over ``store`` (default: the configured store), with ``config`` overriding settings.
+
+    ``services`` are the other stages' operations (review, cases, letters, ...), handed in by
+    the application layer (:func:`earwitness.app.web.services`).
+    """
     s = ew_settings.get()
     conf = _config(s.section("webapp"), config)
     store = store or open_store()
@@ -64,6 +69,7 @@ def create_app(store: Store | None = None, *, config: Mapping[str, Any] | None =
                       SESSION_COOKIE_SECURE=bool(conf["secure_cookies"]))
     app.secret_key = secrets.token_bytes(32)  # Flask's own session is not used; sessions live in the store
     app.extensions["earwitness_store"] = store
+    app.extensions["earwitness_services"] = services
 
     @app.before_request
     def _open_and_authenticate():

@@ -5,12 +5,12 @@ Reads (queues, listings, counts) are queries on the records; every change
 owning package's functions (:mod:`notices.review`, :mod:`notices.cases`,
 :mod:`notices.letters`, :mod:`notices.export`, :mod:`notices.ledger`) so the web
 app never bypasses their rules or their audit trail. The alignment picture's
-points come from :func:`earwitness.matching.alignment` when it is installed.
+points come from the ``alignment`` service the application layer hands in
+(:mod:`webapp.services`).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -18,26 +18,14 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from earwitness.store.models import Clip, Detection, Work
+from earwitness.kernel.store.case_models import Case, case_detections
+from earwitness.kernel.store.models import Clip, Detection, Work
+from webapp.services import services
 
 log = logging.getLogger(__name__)
 
 # "licensed": the matcher found a licensed upload; it never enters the queue but is counted
 REVIEW_STATES = ("pending", "confirmed", "rejected", "licensed")
-
-
-def optional(module: str):
-    """The module, or None where that part of the system is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
-def notices_ready() -> bool:
-    return optional("notices.review") is not None and optional("notices.cases") is not None
 
 
 # --- review queue ---------------------------------------------------------------------
@@ -148,52 +136,19 @@ def facets(session: Session) -> dict[str, list]:
     return {"platforms": platforms, "works": works}
 
 
-# --- review actions: notices.review owns them --------------------------------------------
-
-class BackendMissing(RuntimeError):
-    """The stage that owns an action is not installed in this checkout."""
-
-
-def _need(module: str):
-    mod = optional(module)
-    if mod is None:
-        raise BackendMissing(f"{module} is not installed; this action is not available")
-    return mod
-
-
-def confirm(session: Session, detection_id: str, *, actor: str, reason: str | None):
-    """Confirm through :func:`notices.review.confirm`; returns the case it opened or joined."""
-    return _need("notices.review").confirm(session, detection_id, actor=actor, reason=reason or None)
-
-
-def reject(session: Session, detection_id: str, *, actor: str, reason: str):
-    return _need("notices.review").reject(session, detection_id, actor=actor, reason=reason)
-
+# --- cases -------------------------------------------------------------------------------
 
 def case_of(session: Session, detection_id: str):
-    """The case a detection belongs to, if the notices stage is installed and one exists."""
-    models = optional("notices.models")
-    if models is None:
-        return None
-    return session.scalar(select(models.Case).join(models.case_detections)
-                          .where(models.case_detections.c.detection_id == detection_id))
+    """The case a detection belongs to, if one exists."""
+    return session.scalar(select(Case).join(case_detections).where(case_detections.c.detection_id == detection_id))
 
 
 # --- alignment ---------------------------------------------------------------------------
 
-def has_alignment() -> bool:
-    """Whether the matcher can report peak coordinates for the picture."""
-    return hasattr(optional("earwitness.matching"), "alignment")
-
-
 def alignment(session: Session, detection_id: str) -> dict | None:
     """Peak coordinates and matched pairs from the matcher, or None where it cannot say."""
-    matching = optional("earwitness.matching")
-    fn = getattr(matching, "alignment", None) if matching else None
-    if fn is None:
-        return None
     try:
-        return fn(session, detection_id)
+        return services().alignment(session, detection_id)
     except Exception as exc:  # the picture still shows the spectrograms without points
         log.warning("alignment for detection %s unavailable: %s", detection_id, exc)
         return None
@@ -218,13 +173,10 @@ def detections_by_platform(session: Session) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items()))
 
 
-def cases_by_state_platform(session: Session) -> tuple[list[str], dict[str, dict[str, int]]] | None:
-    """(states, {platform: {state: n}}) over cases, or None without the notices stage."""
-    models = optional("notices.models")
-    if models is None:
-        return None
-    rows = list(session.execute(select(models.Case.platform, models.Case.state, func.count())
-                                .group_by(models.Case.platform, models.Case.state)))
+def cases_by_state_platform(session: Session) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """(states, {platform: {state: n}}) over cases."""
+    rows = list(session.execute(select(Case.platform, Case.state, func.count())
+                                .group_by(Case.platform, Case.state)))
     states = sorted({state for _, state, _ in rows})
     out: dict[str, dict[str, int]] = {}
     for platform, state, n in rows:

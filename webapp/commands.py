@@ -1,41 +1,11 @@
-"""``earwitness serve`` and ``earwitness users``: run the review app, manage its accounts."""
+"""``earwitness users``: manage the review app's accounts (``earwitness serve`` is in :mod:`earwitness.app.web`)."""
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 
 import click
 
-from earwitness import settings
-
-
-@click.command()
-@click.option("--host", default=None, help="Interface to listen on (default: webapp.host, 127.0.0.1).")
-@click.option("--port", "-p", type=int, default=None, help="Port (default: webapp.port, 8650).")
-@click.option("--threads", type=int, default=8, show_default=True, help="Worker threads.")
-def serve(host: str | None, port: int | None, threads: int) -> None:
-    """Serve the review web app (login with an account from `earwitness users add`)."""
-    from werkzeug.serving import make_server
-
-    from webapp import create_app
-    conf = settings.get().section("webapp")
-    host = host or conf.get("host", "127.0.0.1")
-    port = int(port if port is not None else conf.get("port", 8650))
-    app = create_app()
-    server = make_server(host, port, app, threaded=True)
-    server.daemon_threads = True
-    click.echo(f"earwitness: review app on http://{host}:{server.port}/ (data home {settings.get().home}); Ctrl-C stops",
-               err=True)
-    # SIGTERM (a service manager stopping it) ends the loop like Ctrl-C: requests in flight finish
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
 
 
 @click.group()
@@ -55,7 +25,7 @@ def _password(password_stdin: bool, confirm: bool = True) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def add(name: str, role: str, password_stdin: bool) -> None:
     """Add user NAME with a role; the password is prompted for (or read from stdin)."""
-    from earwitness.store import open_store
+    from earwitness.kernel.store import open_store
     from webapp import auth
     from webapp.errors import UserError
     password = _password(password_stdin)
@@ -72,7 +42,7 @@ def list_() -> None:
     """List accounts: name, role, active, last login."""
     from sqlalchemy import select
 
-    from earwitness.store import open_store
+    from earwitness.kernel.store import open_store
     from webapp.models import User
     with open_store().session() as s:
         for u in s.scalars(select(User).order_by(User.name)):
@@ -85,7 +55,7 @@ def list_() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def passwd(name: str, password_stdin: bool) -> None:
     """Set NAME's password; their open sessions end."""
-    from earwitness.store import open_store
+    from earwitness.kernel.store import open_store
     from webapp import auth
     from webapp.errors import UserError
     password = _password(password_stdin)
@@ -101,7 +71,7 @@ def passwd(name: str, password_stdin: bool) -> None:
 @click.argument("name")
 def disable(name: str) -> None:
     """Disable NAME's account and end their sessions."""
-    from earwitness.store import open_store
+    from earwitness.kernel.store import open_store
     from webapp import auth
     from webapp.errors import UserError
     try:

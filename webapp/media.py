@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from webapp.errors import MediaError
-from earwitness.digests import file_sha256 as sha256_file
+from earwitness.kernel.digests import file_sha256 as sha256_file
 
 SR = 22050
 KINDS = ("clip", "ref", "ref-transformed")
@@ -66,7 +66,7 @@ def ref_time(detection, clip_t: float) -> float:
 
 
 def plan(detection, *, lead_in_s: float = 1.0, max_excerpt_s: float = 30.0) -> Plan:
-    """The excerpts to cut for ``detection`` (a :class:`~earwitness.store.models.Detection`)."""
+    """The excerpts to cut for ``detection`` (a :class:`~earwitness.kernel.store.models.Detection`)."""
     tempo = float(detection.tempo_ratio or 1.0)
     if not (0.25 <= tempo <= 4.0):
         raise MediaError(f"tempo ratio {tempo} is outside what can be played back (0.25-4)")
@@ -242,7 +242,7 @@ class Excerpts:
 
 
 def excerpt_points(alignment: dict, p: Plan) -> dict:
-    """Peak coordinates from :func:`earwitness.matching.alignment` moved into the excerpts' frame.
+    """Peak coordinates from :func:`earwitness.app.matching.alignment` moved into the excerpts' frame.
 
     The matcher reports ``clip`` (the clip's peaks), ``reference`` (the work's
     peaks already mapped into clip time and shifted by the estimated pitch, so

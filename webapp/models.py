@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from earwitness.store.ids import new_id
-from earwitness.store.models import Base, utcnow
+from earwitness.kernel.store.ids import new_id
+from earwitness.kernel.store.models import Base, utcnow
 
 ROLES = ("analyst", "legal", "admin")
 

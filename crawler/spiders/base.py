@@ -20,9 +20,10 @@ from scrapy_playwright.page import PageMethod
 from crawler import config, frontier
 from crawler.errors import LayoutChanged
 from crawler.frontier import Found
+from crawler.ingest import ClipSink
 from crawler.items import VideoItem
 from crawler.middlewares import capture_screenshot
-from earwitness.store import open_store
+from earwitness.kernel.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ class BaseSpider(scrapy.Spider):
     platform = ""
 
     def __init__(self, site: str | config.SiteConfig, queries: Iterable[str] | None = None,
-                 limit: int | None = None, do_match: bool = True, **kwargs: Any) -> None:
+                 limit: int | None = None, on_clip_stored: ClipSink | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.site_cfg = site if isinstance(site, config.SiteConfig) else config.load_site(site)
         self.site_name = self.site_cfg.name
@@ -45,7 +47,7 @@ class BaseSpider(scrapy.Spider):
         sec = config.section()
         self.limit = int(limit) if limit is not None else int(sec.get("default_limit", 200))
         self.max_attempts = int(sec.get("max_attempts", 3))
-        self.do_match = do_match
+        self.on_clip_stored = on_clip_stored
         ev = sec.get("evidence", {})
         self.want_screenshot = bool(self.site_cfg.get("screenshot", ev.get("screenshot", True)))
         self.store = open_store()

@@ -104,7 +104,7 @@ def proxy(platform):
 @pytest.fixture
 def site_home(home, monkeypatch, proxy):
     """A data home whose ``fixture`` site points at the counting proxy; fast retries."""
-    from earwitness import settings
+    from earwitness.kernel import settings
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", proxy.url)
     monkeypatch.setenv("EARWITNESS__CRAWLER__RETRY__BACKOFF_BASE_S", "0.2")
     settings.configure(home)
@@ -114,6 +114,6 @@ def site_home(home, monkeypatch, proxy):
 @pytest.fixture
 def catalog_store(site_home, store, platform_root):
     """The store with the platform's catalog imported (works + fingerprint index)."""
-    from earwitness.catalog import import_manifest
+    from earwitness.app.catalog import import_manifest
     import_manifest(store, platform_root / "catalog" / "manifest.csv")
     return store

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def _clips(store):
-    from earwitness.store.models import Clip
+    from earwitness.kernel.store.models import Clip
     with store.session() as s:
         return {c.media_id: (c, [(d.work_id, d.review_state) for d in c.detections])
                 for c in s.scalars(select(Clip))}
@@ -33,7 +33,8 @@ def test_crawl_renders_fetches_and_matches(catalog_store, proxy, platform):
     assert plain.counts.get("listed", 0) == 0 and plain.counts.get("fetched", 0) == 0
     assert plain.frontier == {}
 
-    report = crawl_site("fixture", query="", timeout_s=300)
+    from earwitness.app.matching import match_stored_clip
+    report = crawl_site("fixture", query="", timeout_s=300, on_clip_stored=match_stored_clip)
     assert report.ok, report
     assert report.counts["listed"] == len(truth)
     assert report.counts["gone"] == 1 and report.counts["licensed"] == 1
@@ -65,7 +66,7 @@ def test_crawl_renders_fetches_and_matches(catalog_store, proxy, platform):
 def test_sigkill_mid_crawl_loses_nothing_fetches_nothing_twice(site_home, store, proxy, platform):
     from crawler import frontier
     from crawler.run import crawl_site
-    cmd = [sys.executable, "-m", "crawler.run", "--site", "fixture", "--query", "", "--no-match"]
+    cmd = [sys.executable, "-m", "crawler.run", "--site", "fixture", "--query", ""]
     child = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
     try:
@@ -80,11 +81,11 @@ def test_sigkill_mid_crawl_loses_nothing_fetches_nothing_twice(site_home, store,
     with store.session() as s:
         stored_before = {r.media_id for r in s.scalars(select(FrontierEntry).where(FrontierEntry.state == "fetched"))}
     assert 6 <= before.get("fetched", 0) < len(platform.truth["videos"]) - 1, before
-    report = crawl_site("fixture", query="", match=False, timeout_s=300)
+    report = crawl_site("fixture", query="", timeout_s=300)
     assert report.ok, report
     assert report.frontier == {"fetched": 19, "gone": 1}, (report.frontier, report.errors)
     assert report.counts["fetched"] == 19 - before["fetched"]   # only what the first run had not stored
-    from earwitness.store.models import Clip
+    from earwitness.kernel.store.models import Clip
     with store.session() as s:
         per_item = dict(s.execute(select(Clip.media_id, func.count()).group_by(Clip.media_id)).all())
     assert len(per_item) == 19 and set(per_item.values()) == {1}
@@ -104,14 +105,15 @@ def test_live_window_is_captured_matched_and_evidence_recorded(catalog_store, pr
     import urllib.request
 
     from crawler.live import sample_rooms
-    from earwitness.store.models import Clip
+    from earwitness.app.matching import match_stored_clip
+    from earwitness.kernel.store.models import Clip
     room, other = f"{proxy.url}/live/room/room101", f"{proxy.url}/live/room/room202"
     prog = json.load(urllib.request.urlopen(f"{proxy.url}/live/api/rooms/room101/programme"))
     urllib.request.urlopen(f"{proxy.url}/live/api/rooms/room202/programme").read()
     # start the window a little before demo003 (programme 8..32 s) comes round
     pos = (time.time() - prog["loop_start_epoch"]) % prog["loop_duration_s"]
     time.sleep((6.0 - pos) % prog["loop_duration_s"])
-    rep = sample_rooms([room, other], window_s=16, evidence_s=6)
+    rep = sample_rooms(match_stored_clip, [room, other], window_s=16, evidence_s=6)
     assert rep.windows == 2 and not rep.errors, rep
     assert rep.matched_windows == 1 and set(rep.work_ids) <= {"demo003", "demo008"} and rep.work_ids, rep
     assert rep.evidence_recordings == 1
@@ -130,9 +132,9 @@ def test_live_window_is_captured_matched_and_evidence_recorded(catalog_store, pr
 
 def test_timeout_stops_the_child_and_the_next_crawl_resumes(site_home, store, proxy):
     from crawler.run import crawl_site
-    cut = crawl_site("fixture", query="", timeout_s=8, match=False)
+    cut = crawl_site("fixture", query="", timeout_s=8)
     assert cut.timed_out and not cut.ok
     assert cut.frontier.get("fetched", 0) < 19, cut.frontier
-    rest = crawl_site("fixture", query="", timeout_s=300, match=False)
+    rest = crawl_site("fixture", query="", timeout_s=300)
     assert rest.ok and rest.frontier == {"fetched": 19, "gone": 1}, (rest.frontier, rest.errors)
     assert rest.counts.get("fetched", 0) == 19 - cut.frontier.get("fetched", 0)

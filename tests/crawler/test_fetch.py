@@ -24,9 +24,9 @@ def _site():
 
 def test_fetch_stores_normalised_audio_content_addressed(site_home, store, proxy):
     from crawler.ingest import ingest_item
-    from earwitness.store.models import Clip
+    from earwitness.kernel.store.models import Clip
     out = ingest_item(store, _item(proxy, "k7Qm2xLp01", title="t", screenshot=b"\x89PNG fake", html=b"<html/>"),
-                      _site(), do_match=False)
+                      _site())
     assert out.state == "fetched", out
     with store.session() as s:
         clip = s.get(Clip, out.clip_id)
@@ -40,19 +40,18 @@ def test_fetch_stores_normalised_audio_content_addressed(site_home, store, proxy
         assert clip.captured_at.tzinfo is not None
     # the same item again: skipped, nothing fetched
     before = sum(proxy.media_gets().values())
-    again = ingest_item(store, _item(proxy, "k7Qm2xLp01"), _site(), do_match=False)
+    again = ingest_item(store, _item(proxy, "k7Qm2xLp01"), _site())
     assert again.state == "fetched" and again.clip_id == out.clip_id
     assert sum(proxy.media_gets().values()) == before
 
 
 def test_same_media_from_another_url_is_not_fetched_again(site_home, store, proxy):
     from crawler.ingest import ingest_item
-    from earwitness.store.models import Clip
-    first = ingest_item(store, _item(proxy, "Ik4aD8wCb1"), _site(), do_match=False)
+    from earwitness.kernel.store.models import Clip
+    first = ingest_item(store, _item(proxy, "Ik4aD8wCb1"), _site())
     media_before = proxy.media_gets()
     # another page id, same page and media file (a mirror / re-share URL)
-    second = ingest_item(store, _item(proxy, "Ik4aD8wCb1", media_id="mirror-of-Ik4aD8wCb1"), _site(),
-                         do_match=False)
+    second = ingest_item(store, _item(proxy, "Ik4aD8wCb1", media_id="mirror-of-Ik4aD8wCb1"), _site())
     assert second.state == "fetched" and second.reused_audio
     assert proxy.media_gets() == media_before
     with store.session() as s:
@@ -65,11 +64,10 @@ def test_removed_video_is_an_expected_outcome(site_home, store, proxy, platform)
 
     from crawler.ingest import ingest_item
     from crawler.models import FrontierEntry
-    from earwitness.store.models import Clip
+    from earwitness.kernel.store.models import Clip
     removed = next(v for v in platform.truth["videos"] if v["kind"] == "removed")
     urllib.request.urlopen(f"{proxy.url}{removed['url']}").read()   # the first visit (the spider's)
-    out = ingest_item(store, _item(proxy, removed["id"], screenshot=b"\x89PNG first visit"), _site(),
-                      do_match=False)
+    out = ingest_item(store, _item(proxy, removed["id"], screenshot=b"\x89PNG first visit"), _site())
     assert out.state == "gone" and out.reason == "http_410"
     with store.session() as s:
         row = s.scalars(select(FrontierEntry).where(FrontierEntry.media_id == removed["id"])).one()
@@ -82,7 +80,7 @@ def test_removed_video_is_an_expected_outcome(site_home, store, proxy, platform)
 def test_throttled_page_is_retried_after_retry_after(site_home, store, proxy, platform):
     from crawler.ingest import ingest_item
     throttled = next(v for v in platform.truth["videos"] if v["kind"] == "throttled")
-    out = ingest_item(store, _item(proxy, throttled["id"]), _site(), do_match=False)
+    out = ingest_item(store, _item(proxy, throttled["id"]), _site())
     assert out.state == "fetched", out
     assert proxy.hits[("GET", throttled["url"])] == 4   # three 429s, then 200
 
@@ -105,10 +103,10 @@ def test_probe_uses_the_fetch_path(site_home, store, proxy, platform):
 
 def test_over_long_media_is_rejected_not_fetched(site_home, store, proxy, monkeypatch):
     from crawler.ingest import ingest_item
-    from earwitness import settings
+    from earwitness.kernel import settings
     monkeypatch.setenv("EARWITNESS__CRAWLER__MEDIA__MAX_DURATION_S", "5")
     settings.configure(site_home)
-    out = ingest_item(store, _item(proxy, "Ws5rB3nKj7", duration_s=15.0), _site(), do_match=False)
+    out = ingest_item(store, _item(proxy, "Ws5rB3nKj7", duration_s=15.0), _site())
     assert (out.state, out.reason) == ("rejected", "too_long")
     assert not proxy.media_gets()
 
@@ -120,7 +118,7 @@ def test_connection_reset_is_retried(site_home, store, platform, monkeypatch):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from crawler.ingest import ingest_item
-    from earwitness import settings
+    from earwitness.kernel import settings
     host, port = platform.url.split("//", 1)[1].split(":")
     seen = []
 
@@ -160,7 +158,7 @@ def test_connection_reset_is_retried(site_home, store, platform, monkeypatch):
         from crawler.items import VideoItem
         item = VideoItem(site="fixture", platform="fixture", url=f"{base}/shorts/video/Ik4aD8wCb1",
                          media_id="Ik4aD8wCb1")
-        out = ingest_item(store, item, _site(), do_match=False)
+        out = ingest_item(store, item, _site())
         assert out.state == "fetched", out
         assert seen[0] == seen[1] == "/shorts/video/Ik4aD8wCb1"
     finally:

@@ -12,7 +12,7 @@ RECORDED = Path(__file__).parent / "recorded"
 
 def test_fixture_site_loads_with_override(home, monkeypatch):
     from crawler import config
-    from earwitness import settings
+    from earwitness.kernel import settings
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", "http://127.0.0.1:9/")
     settings.configure(home)
     site = config.load_site("fixture")
@@ -160,8 +160,8 @@ def test_unexpected_failures_are_not_gone():
 
 def test_catalog_queries(store, monkeypatch, home):
     from crawler.queries import catalog_queries
-    from earwitness import settings
-    from earwitness.store.models import Work
+    from earwitness.kernel import settings
+    from earwitness.kernel.store.models import Work
     monkeypatch.setenv("EARWITNESS__CRAWLER__QUERIES__KEYWORDS", "[sped up, nightcore]")
     settings.configure(home)
     with store.session() as s:
@@ -176,8 +176,8 @@ def test_detections_list_json(store, home):
 
     from click.testing import CliRunner
 
-    from earwitness.cli import main
-    from earwitness.store.models import Clip, Detection, Work
+    from earwitness.app.cli import main
+    from earwitness.kernel.store.models import Clip, Detection, Work
     with store.session() as s:
         s.add(Work(id="demo001", title="Velvet Morning", artist="Lin Qiao"))
         clip = Clip(platform="fixture", url="http://x/v/1", media_id="1", audio_sha256="a" * 64)
@@ -197,7 +197,7 @@ def test_detections_list_json(store, home):
 def test_crawl_command_rejects_unknown_site(home):
     from click.testing import CliRunner
 
-    from earwitness.cli import main
+    from earwitness.app.cli import main
     res = CliRunner().invoke(main, ["--home", str(home), "crawl", "nosuch"])
     assert res.exit_code != 0 and "unknown site 'nosuch'" in res.output
 
@@ -207,7 +207,7 @@ def test_scrapy_settings_per_site(home, monkeypatch):
     from crawler.config import load_site
     from crawler.media import ydl_options
     from crawler.settings import scrapy_settings
-    from earwitness import settings
+    from earwitness.kernel import settings
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__USER_AGENT", "TestBot/1")
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__OBEY_ROBOTS", "false")
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__PROXY", "http://127.0.0.1:3128")

@@ -24,7 +24,7 @@ def write_config(home: Path, jobs: dict, **extra) -> None:
     all_jobs.update(jobs)
     cfg = {"scheduler": {"jobs": all_jobs, "misfire_grace_s": 60, **extra}}
     (home / "earwitness.yaml").write_text(yaml.safe_dump(cfg))
-    from earwitness import settings
+    from earwitness.kernel import settings
     settings.configure(home)
 
 
@@ -36,7 +36,7 @@ class Daemon:
                    PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")]))
         self.log = open(home / "daemon.log", "ab")
         self.offset = self.log.tell()             # this process's output starts here
-        self.proc = subprocess.Popen([sys.executable, "-m", "earwitness.cli", "-v", "daemon", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "earwitness.app.cli", "-v", "daemon", *args],
                                      cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.home = home
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from earwitness import settings
-from earwitness.store.models import Clip, utcnow
+from earwitness.kernel import settings
+from earwitness.kernel.store.models import Clip, utcnow
 
 
 def tick(label: str = "tick") -> dict:

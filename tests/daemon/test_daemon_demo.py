@@ -29,7 +29,7 @@ def test_demo_runs_everything_once_and_reports(tmp_path):
                    EARWITNESS__ELASTICSEARCH__URL=es.url,
                    EARWITNESS__ELASTICSEARCH__NODE_CLASS="plainjson_node.PlainJsonNode",
                    PYTHONPATH=os.pathsep.join([str(ELASTIC_TESTS), os.environ.get("PYTHONPATH", "")]))
-        proc = subprocess.run([sys.executable, "-m", "earwitness.cli", "demo", "--no-live"], cwd=ROOT, env=env,
+        proc = subprocess.run([sys.executable, "-m", "earwitness.app.cli", "demo", "--no-live"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
         out = proc.stdout
         assert proc.returncode == 0, out + proc.stderr[-3000:]

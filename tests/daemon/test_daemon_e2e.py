@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from click.testing import CliRunner
 
 from daemon_helpers import write_config
-from earwitness.cli import main
+from earwitness.app.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def kill_tree(daemon) -> None:
 
 
 def runs(store, job_id):
-    from earwitness.daemon_models import JobRun
+    from earwitness.app.daemon_models import JobRun
     with store.session() as s:
         return s.scalars(select(JobRun).where(JobRun.job_id == job_id).order_by(JobRun.started_at)).all()
 
@@ -72,16 +72,16 @@ def wait(cond, timeout_s, what):
 
 def test_sigkill_during_crawl_and_during_matching(home, store, daemons, platform, monkeypatch):
     from crawler import frontier
-    from earwitness.catalog import import_manifest
-    from earwitness.store.models import Clip, Detection
+    from earwitness.app.catalog import import_manifest
+    from earwitness.kernel.store.models import Clip, Detection
     import scheduler
 
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", platform.url)
     import_manifest(store, platform.root / "catalog" / "manifest.csv")
-    crawl = {"func": "crawler.run:crawl_site", "per_site": True, "sites_from": "crawler.config:site_files",
+    crawl = {"func": "earwitness.app.stage_jobs:crawl", "per_site": True, "sites_from": "crawler.config:site_files",
              "args": ["{site}"], "kwargs": {"query": "", "match": False, "timeout_s": 400},
              "trigger": {"interval": {"minutes": 60}}, "order": 10}
-    match = {"func": "earwitness.matching:match_backlog", "store": True,
+    match = {"func": "earwitness.app.matching:match_backlog", "store": True,
              "trigger": {"interval": {"seconds": 2}}, "order": 30}
     write_config(home, {"crawl": crawl})
     truth = platform.truth["videos"]
@@ -154,7 +154,7 @@ def test_sigterm_lets_a_running_crawl_finish(home, store, daemons, platform, mon
     from crawler import frontier
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", platform.url)
     write_config(home, {"crawl": {
-        "func": "crawler.run:crawl_site", "per_site": True, "sites_from": "crawler.config:site_files",
+        "func": "earwitness.app.stage_jobs:crawl", "per_site": True, "sites_from": "crawler.config:site_files",
         "args": ["{site}"], "kwargs": {"query": "", "match": False, "timeout_s": 400},
         "trigger": {"interval": {"minutes": 60}}}})
     d = daemons(home)

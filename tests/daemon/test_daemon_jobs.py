@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from daemon_helpers import write_config
-from earwitness import jobs
-from earwitness.cli import main
+from earwitness.app import jobs
+from earwitness.app.cli import main
 
 
 def test_per_site_jobs_order_and_overrides(home):
@@ -41,7 +41,6 @@ def test_once_runs_in_order_and_a_failure_stops_nothing(home, store):
         "c_last": {"func": "jobfuncs:tick", "args": ["c"], "trigger": {"interval": {"minutes": 1}}, "order": 30},
         "a_first": {"func": "jobfuncs:tick", "args": ["a"], "trigger": {"interval": {"minutes": 1}}, "order": 10},
         "boom": {"func": "jobfuncs:fail", "trigger": {"interval": {"minutes": 1}}, "order": 15},
-        "missing": {"func": "no_such_pkg.mod:fn", "trigger": {"interval": {"minutes": 1}}, "order": 16},
         "monthly": {"func": "jobfuncs:tick", "args": ["m"], "trigger": {"cron": {"day": 1}},
                     "order": 40, "once": False},
     })
@@ -49,7 +48,7 @@ def test_once_runs_in_order_and_a_failure_stops_nothing(home, store):
     assert res.exit_code == 1, res.output              # a job failed: non-zero, but all ran
     out = json.loads(res.output[res.output.index("["):])
     assert [(r["job"], r["status"]) for r in out] == [
-        ("a_first", "ok"), ("boom", "failed"), ("missing", "unavailable"), ("c_last", "ok")]
+        ("a_first", "ok"), ("boom", "failed"), ("c_last", "ok")]
     assert (home / "ticks.txt").read_text().split()[::2] == ["a", "c"]
     assert "this job always fails" in out[1]["error"]
     # asked for: the monthly job runs too
@@ -58,7 +57,6 @@ def test_once_runs_in_order_and_a_failure_stops_nothing(home, store):
     st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
     by_job = {j["job"]: j for j in st["jobs"]}
     assert by_job["boom"]["last_status"] == "failed" and "always fails" in by_job["boom"]["last_error"]
-    assert by_job["missing"]["last_status"] == "unavailable"
     assert by_job["monthly"]["last_status"] == "ok" and by_job["a_first"]["last_result"] == {"label": "a"}
     assert by_job["a_first"]["scheduled"] is False and st["backlog"]["outbox"] == 0
     text = CliRunner().invoke(main, ["--home", str(home), "status"]).output
@@ -79,7 +77,7 @@ def test_report_with_ok_false_counts_as_failed(home, store):
 
 
 def test_interrupted_runs_are_marked(home, store):
-    from earwitness.daemon_models import JobRun
+    from earwitness.app.daemon_models import JobRun
     with store.session() as s:
         s.add(JobRun(job_id="x", trigger="schedule", status="running", host=jobs.HOST, pid=2 ** 22 + 12345))
     assert jobs.last_runs(store)["x"]["status"] == "interrupted"
@@ -94,7 +92,7 @@ def test_broken_site_config_is_reported_and_other_jobs_run(home, store):
     (home / "sites").mkdir()
     (home / "sites" / "broken.yaml").write_text("name: broken\nplatform: [unclosed\n")
     write_config(home, {
-        "crawl": {"func": "crawler.run:crawl_site", "per_site": True, "sites_from": "crawler.config:site_files",
+        "crawl": {"func": "earwitness.app.stage_jobs:crawl", "per_site": True, "sites_from": "crawler.config:site_files",
                   "args": ["{site}"], "trigger": {"interval": {"minutes": 60}}, "order": 10},
         "after": {"func": "jobfuncs:tick", "args": ["after"], "trigger": {"interval": {"minutes": 1}}, "order": 20},
     }, sites={"fixture": False})
@@ -111,3 +109,11 @@ def test_daemon_refuses_a_bad_cron_trigger_clearly(home, store):
     write_config(home, {"m": {"func": "jobfuncs:tick", "trigger": {"cron": {"day": 40}}}})
     res = CliRunner().invoke(main, ["--home", str(home), "daemon"])
     assert res.exit_code == 1 and "job 'm': bad cron trigger" in res.output
+
+
+def test_a_job_whose_function_cannot_be_imported_stops_the_start(home):
+    """No job is quietly 'unavailable': a missing module is a configuration error naming the job."""
+    write_config(home, {"missing": {"func": "no_such_pkg.mod:fn", "trigger": {"interval": {"minutes": 1}}}})
+    res = CliRunner().invoke(main, ["--home", str(home), "daemon", "--once"])
+    assert res.exit_code != 0
+    assert "job 'missing'" in res.output and "no_such_pkg" in res.output

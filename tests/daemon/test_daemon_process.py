@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from daemon_helpers import write_config
-from earwitness.cli import main
-from earwitness.daemon_models import JobRun
-from earwitness.store.models import Clip
+from earwitness.app.cli import main
+from earwitness.app.daemon_models import JobRun
+from earwitness.kernel.store.models import Clip
 from jobfuncs import wait_for
 
 

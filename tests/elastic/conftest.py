@@ -39,7 +39,7 @@ class SearchServer:
 
     def cfg(self, **over) -> dict:
         cfg = {"url": self.url, "index_prefix": self.prefix, "retries": 1, "backoff_s": 0.05,
-               "request_timeout_s": 5, "batch_size": 50, "models": [],
+               "request_timeout_s": 5, "batch_size": 50,
                "node_class": os.environ.get("ES_NODE_CLASS") if self.real else NODE_CLASS}
         cfg.update(over)
         return cfg
@@ -47,13 +47,12 @@ class SearchServer:
     def env(self) -> dict[str, str]:
         """The same configuration as environment overrides (for child processes)."""
         out = {f"EARWITNESS__ELASTICSEARCH__{k.upper()}": str(v) for k, v in self.cfg().items()
-               if v is not None and k != "models"}
-        out["EARWITNESS__ELASTICSEARCH__MODELS"] = "[]"
+               if v is not None}
         out["PYTHONPATH"] = os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
         return out
 
     def client(self):
-        from earwitness.elastic.client import make_client
+        from earwitness.app.elastic.client import make_client
         return make_client(self.cfg())
 
     def stop(self) -> None:
@@ -90,7 +89,7 @@ def search_server(monkeypatch):
 @pytest.fixture
 def es_settings(home, search_server, monkeypatch):
     """Process settings pointing the mirror at the test server."""
-    from earwitness import settings
+    from earwitness.kernel import settings
     for key, value in search_server.env().items():
         monkeypatch.setenv(key, value)
     settings.configure(home)

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from earwitness.cli import main
-from earwitness.elastic import kibana, mappings
+from earwitness.app.cli import main
+from earwitness.app.elastic import kibana, mappings
 
 
 def load_ndjson():
@@ -122,7 +122,7 @@ def test_import_posts_multipart_ndjson(home, fake_kibana):
 
 
 def test_import_rewrites_data_views_for_another_prefix(home, fake_kibana, monkeypatch):
-    from earwitness import settings
+    from earwitness.kernel import settings
     monkeypatch.setenv("EARWITNESS__ELASTICSEARCH__INDEX_PREFIX", "acme")
     settings.configure(home)
     res = CliRunner().invoke(main, ["--home", str(home), "kibana", "import", "--url", fake_kibana, "--no-overwrite"])

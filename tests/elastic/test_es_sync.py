@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 import plainjson_node
-from earwitness.elastic import ElasticUnavailable, NotConfigured
-from earwitness.elastic import sync as es_sync
-from earwitness.store.models import Clip, Detection, OutboxEntry, Work
+from earwitness.app.elastic import ElasticUnavailable, NotConfigured
+from earwitness.app.elastic import sync as es_sync
+from earwitness.kernel.store.models import Clip, Detection, OutboxEntry, Work
 
 
 def add_records(store, n: int, *, tag: str = "a") -> list[str]:
@@ -230,7 +230,7 @@ def test_off_when_unconfigured(store):
 
 def test_cli_sync_status_reindex(es_settings, store):
     from click.testing import CliRunner
-    from earwitness.cli import main
+    from earwitness.app.cli import main
     add_records(store, 3)
     home = str(store.url.split("sqlite:///")[1].rsplit("/", 1)[0])
     run = lambda *a: CliRunner().invoke(main, ["--home", home, *a])  # noqa: E731
@@ -250,9 +250,9 @@ def test_daemon_job_reports_es_down_and_drains_when_back(es_settings, store, hom
     if es_settings.real:
         pytest.skip("cannot stop an external cluster")
     from click.testing import CliRunner
-    from earwitness import jobs
-    from earwitness.cli import main
-    spec = jobs.JobSpec(id="es_sync", func="earwitness.elastic.sync:sync_job", store=True,
+    from earwitness.app import jobs
+    from earwitness.app.cli import main
+    spec = jobs.JobSpec(id="es_sync", func="earwitness.app.elastic.sync:sync_job", store=True,
                         trigger={"interval": {"minutes": 1}})
     add_records(store, 2)
     es_settings.stop()
@@ -271,7 +271,7 @@ def test_daemon_job_reports_es_down_and_drains_when_back(es_settings, store, hom
 
 def test_cases_carry_open_flag_removal_time_and_works(store, search_server):
     from datetime import timedelta
-    from notices.models import Case, CaseEvent
+    from earwitness.kernel.store.case_models import Case, CaseEvent
     det_ids = add_records(store, 2)
     t0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
     with store.session() as s:
@@ -286,7 +286,7 @@ def test_cases_carry_open_flag_removal_time_and_works(store, search_server):
         s.add(CaseEvent(case_id=removed.id, seq=1, event="opened", to_state="confirmed", actor="t"))
         ids = (removed.id, closed.id)
     es = search_server.client()
-    res = es_sync.sync(store, es, cfg=search_server.cfg(models=["notices.models"]))
+    res = es_sync.sync(store, es, cfg=search_server.cfg(models=["earwitness.kernel.store.case_models"]))
     assert res.failed == 0, res.errors
     idx = f"{search_server.prefix}-cases"
     doc = es.get(index=idx, id=ids[0])["_source"]

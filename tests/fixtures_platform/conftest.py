@@ -2,7 +2,7 @@
 
 import pytest
 
-from .client import Http
+from tests.fixtures_platform.client import Http
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from earwitness.cli import main
+from earwitness.app.cli import main
 from fixtures.errors import FixtureError
 
 

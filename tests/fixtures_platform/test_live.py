@@ -13,7 +13,7 @@ import wave
 import numpy as np
 import pytest
 
-from .client import Http
+from tests.fixtures_platform.client import Http
 
 pytestmark = pytest.mark.slow
 SR = 22050
@@ -113,7 +113,7 @@ def _gone(pids, timeout=8.0):
 def test_serve_command_leaves_no_ffmpeg_behind(platform_root, home, how):
     """Ctrl-C stops the server cleanly; even SIGKILL leaves no ffmpeg running (PR_SET_PDEATHSIG)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "EARWITNESS_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "earwitness.cli", "fixtures", "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "earwitness.app.cli", "fixtures", "serve", "--port", "0",
                              "--root", str(platform_root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, text=True)
     try:

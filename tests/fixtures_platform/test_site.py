@@ -132,7 +132,7 @@ def test_removed_video_answers_410_after_its_first_visit(http, platform):
 
 def test_removed_status_can_be_404(platform_root, home):
     from fixtures.platform import serve
-    from .client import Http
+    from tests.fixtures_platform.client import Http
     with serve(port=0, root=platform_root, build=False, removed_status=404) as server:
         v = next(v for v in server.truth["videos"] if v["kind"] == "removed")
         http = Http(server.url)

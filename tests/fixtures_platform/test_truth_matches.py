@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from earwitness.cli import main
+from earwitness.app.cli import main
 
 pytestmark = pytest.mark.slow
 

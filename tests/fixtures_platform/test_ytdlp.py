@@ -32,7 +32,7 @@ def test_ytdlp_downloads_the_audio_of_a_video_page(platform, tmp_path, video_id)
 def test_ytdlp_sees_the_removed_video_as_gone(platform, tmp_path):
     """After its first visit the removed page answers 410: yt-dlp fails with an HTTP error, not a crash."""
     v = next(v for v in platform.truth["videos"] if v["kind"] == "removed")
-    from .client import Http
+    from tests.fixtures_platform.client import Http
     assert Http(platform.url).get(v["url"])[0] == 200
     opts = {"format": "bestaudio/best", "outtmpl": str(tmp_path / "dl" / "%(id)s.%(ext)s"), "quiet": True,
             "no_warnings": True, "noprogress": True}

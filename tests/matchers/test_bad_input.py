@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from earwitness.cli import main
+from earwitness.app.cli import main
 from fixtures.music import synthesize, write_wav
 from matchers.audio import load_audio
 from matchers.errors import AudioError, CatalogError

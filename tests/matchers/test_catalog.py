@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from earwitness.catalog import import_manifest, open_index
-from earwitness.cli import main
+from earwitness.app.catalog import import_manifest, open_index
+from earwitness.app.cli import main
 from fixtures.music import demo_songs, write_catalog
 import matchers.catalog
 

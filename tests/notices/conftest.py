@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from earwitness.store.models import Clip, Detection, Work
+from earwitness.kernel.store.models import Clip, Detection, Work
 from fixtures.music import synthesize, write_wav
 
 import notices  # noqa: F401  (registers the tables)

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from earwitness.cli import main
+from earwitness.app.cli import main
 
 
 def test_cli_flow(store, seed, home, tmp_path):

@@ -7,19 +7,19 @@ from datetime import timedelta
 import pytest
 
 from crawler.recheck import ProbeResult
-from earwitness.store.models import Clip, utcnow
+from earwitness.kernel.store.models import Clip, utcnow
 from fixtures.music import demo_songs, synthesize, write_catalog, write_wav
 from notices import export, ledger, letters, recheck, review
-from notices.models import Case
+from earwitness.kernel.store.case_models import Case
 
-from .conftest import sha
+from tests.notices.conftest import sha
 
 pytestmark = pytest.mark.slow
 
 
 def test_match_confirm_letter_recheck(store, home, tmp_path):
-    from earwitness.catalog import import_manifest
-    from earwitness.matching import match_clip
+    from earwitness.app.catalog import import_manifest
+    from earwitness.app.matching import match_clip
     songs = demo_songs(2, duration_s=30.0)
     manifest = write_catalog(tmp_path / "catalog", songs)
     import_manifest(store, manifest)

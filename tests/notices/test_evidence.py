@@ -11,8 +11,8 @@ import pytest
 from notices import evidence, ledger, timestamping
 from notices.exceptions import EvidenceError, TimestampError
 
-from .conftest import T0
-from .tsa_authority import Authority, serve
+from tests.notices.conftest import T0
+from tests.notices.tsa_authority import Authority, serve
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def test_timestamped_entries(store, seed, home, tsa):
 
 
 def test_timestamp_from_settings_and_pin(store, seed, home, tsa, monkeypatch):
-    from earwitness import settings
+    from earwitness.kernel import settings
     auth, url = tsa
     (home / "tsa.pem").write_bytes(auth.cert_pem)
     monkeypatch.setenv("EARWITNESS__NOTICES__TSA_URL", url)
@@ -209,6 +209,6 @@ def test_refusing_or_absent_authority_loses_nothing(store, seed, home):
     with pytest.raises(TimestampError, match="unreachable"):
         _bundles(store, seed, n=1, timestamper=timestamping.Timestamper(url, timeout=2))
     assert ledger.read(home) == []
-    from notices.models import EvidenceBundle
+    from earwitness.kernel.store.case_models import EvidenceBundle
     with store.session() as s:
         assert s.query(EvidenceBundle).count() == 0

@@ -9,11 +9,11 @@ import zipfile
 
 import pytest
 
-from earwitness import settings
+from earwitness.kernel import settings
 from notices import export, ledger, letters, render_docx, review
 from notices.exceptions import MissingElements, NoticesError
 
-from .conftest import T0
+from tests.notices.conftest import T0
 
 
 def _squash(text: str) -> str:

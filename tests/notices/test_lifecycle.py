@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from notices import cases, lifecycle, review
 from notices.exceptions import MissingDetails, ReviewError, TransitionNotAllowed
-from notices.models import Case, CaseEvent
+from earwitness.kernel.store.case_models import Case, CaseEvent
 
-from .conftest import T0
+from tests.notices.conftest import T0
 
 SENT = {"channel": "email", "recipient": "copyright@fixture.invalid", "sent_at": T0}
 DETAILS = {
@@ -143,7 +143,7 @@ def test_dispute_deadlines(store, seed, basis, received, deadline):
 
 
 def test_reasonable_period_is_configurable(store, seed, monkeypatch):
-    from earwitness import settings
+    from earwitness.kernel import settings
     monkeypatch.setenv("EARWITNESS__NOTICES__DISPUTE__CIVIL_CODE_1196_DAYS", "20")
     settings.configure(seed.home)
     with store.session() as s:
@@ -229,7 +229,7 @@ def test_reject_keeps_known_false_positive(store, seed):
 
 
 def test_pending_filters_and_auto_confirm(store, seed, monkeypatch):
-    from earwitness import settings
+    from earwitness.kernel import settings
     with store.session() as s:
         hi = seed.detection(s, score=120.0)
         lo = seed.detection(s, score=15.0, platform="other")

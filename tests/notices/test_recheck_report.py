@@ -11,11 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from crawler.recheck import ProbeResult
-from earwitness.store.models import utcnow
+from earwitness.kernel.store.models import utcnow
 from notices import cases, jobs, letters, recheck, report, review
-from notices.models import Case
+from earwitness.kernel.store.case_models import Case
 
-from .conftest import T0
+from tests.notices.conftest import T0
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_report_bad_month():
 
 
 def test_jobs(store, seed, monkeypatch, home, site):
-    from earwitness import settings
+    from earwitness.kernel import settings
     monkeypatch.setenv("EARWITNESS__NOTICES__AUTO_CONFIRM__ENABLED", "true")
     settings.configure(home)
     with store.session() as s:

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, select
 
-from earwitness import settings
-from earwitness.store import Store, new_id
-from earwitness.store.models import Clip, Detection, OutboxEntry, Work
+from earwitness.kernel import settings
+from earwitness.kernel.store import Store, new_id
+from earwitness.kernel.store.models import Clip, Detection, OutboxEntry, Work
 
 
 def test_migrations_create_core_tables(store):

@@ -52,7 +52,7 @@ def _screenshot(path: Path, text: str) -> Path:
 @pytest.fixture
 def seeded(home, store):
     """Two songs, three clips and three pending detections with real files in the data home."""
-    from earwitness.store.models import Clip, Detection, Work
+    from earwitness.kernel.store.models import Clip, Detection, Work
     sr = SAMPLE_RATE
     ref = synthesize(4242, 24.0)
     other_song = synthesize(777, 6.0)
@@ -119,8 +119,9 @@ def users(store):
 
 @pytest.fixture
 def app(store, home):
+    from earwitness.app.web import services
     from webapp import create_app
-    return create_app(store)
+    return create_app(store, services=services())
 
 
 @pytest.fixture

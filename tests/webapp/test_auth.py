@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from earwitness.store.models import Detection
+from earwitness.kernel.store.models import Detection
 from webapp.models import LoginSession, User
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from earwitness.store.models import Detection
+from earwitness.kernel.store.models import Detection
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +181,7 @@ def test_legal_drafts_previews_and_exports_a_letter(browser, server, seeded, use
         info.value.save_as(target)
         assert target.read_bytes()[:len(magic)] == magic and target.suffix == f".{fmt}"
         with store.session() as s:
-            from notices.models import Notice
+            from earwitness.kernel.store.case_models import Notice
             assert s.get(Notice, notice_id).files[target.name] == hashlib.sha256(target.read_bytes()).hexdigest()
     if shutil.which("pdftotext"):
         pdf = next(tmp_path.glob("*.pdf"))
@@ -224,6 +224,6 @@ def test_legal_drafts_previews_and_exports_a_letter(browser, server, seeded, use
     assert "uploader claims a licence" in page.locator("#timeline").inner_text()
     _shot(page, "09-case-disputed")
     with store.session() as s:
-        from notices.models import Case
+        from earwitness.kernel.store.case_models import Case
         case = s.get(Case, case_id)
         assert case.state == "disputed" and case.dispute_basis == "ecommerce_art43"

@@ -12,7 +12,7 @@ import urllib.request
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from earwitness.cli import main
+from earwitness.app.cli import main
 from webapp.models import User
 
 
@@ -61,7 +61,7 @@ def _free_port() -> int:
 def test_serve_answers_on_the_given_port_and_stops(home, store):
     port = _free_port()
     env = {**os.environ, "EARWITNESS_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "earwitness.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "earwitness.app.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

@@ -11,12 +11,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from earwitness.store.models import Clip, Detection
+from earwitness.kernel.store.models import Clip, Detection
 from fixtures.music import SAMPLE_RATE, demo_songs, synthesize, write_catalog, write_wav
 from webapp import media
 
-matching = pytest.importorskip("earwitness.matching")
-catalog = pytest.importorskip("earwitness.catalog")
+matching = pytest.importorskip("earwitness.app.matching")
+catalog = pytest.importorskip("earwitness.app.catalog")
 
 
 @pytest.fixture

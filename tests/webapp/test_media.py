@@ -76,7 +76,7 @@ def test_transform_moves_pitch_and_tempo_independently():
 
 
 def _excerpts(home, store, detection_id):
-    from earwitness.store.models import Detection
+    from earwitness.kernel.store.models import Detection
     with store.session() as s:
         det = s.get(Detection, detection_id)
         return media.Excerpts(home / "webapp" / "cache", det, clip_path=home / det.clip.media_path,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from earwitness.store.models import Detection
+from earwitness.kernel.store.models import Detection
 
 
 def _ids(page: str) -> list[str]:
@@ -85,7 +85,7 @@ def test_reject_needs_a_reason_and_is_kept(client, seeded, users, store):
     assert "needs a reason" in client.get(r.headers["Location"]).text
     r = client.post(f"/review/{seeded.other}/reject", {"csrf_token": token, "reason": "different song"})
     assert r.status == 302
-    from notices.models import FalsePositive
+    from earwitness.kernel.store.case_models import FalsePositive
     with store.session() as s:
         assert s.get(Detection, seeded.other).review_state == "rejected"
         assert s.scalar(select(FalsePositive.reason)) == "different song"
@@ -147,7 +147,7 @@ def test_case_page_shows_evidence_hashes_and_finds_tampering(client, seeded, use
 
 
 def test_scraped_text_cannot_script_the_page(client, seeded, users, store):
-    from earwitness.store.models import Clip
+    from earwitness.kernel.store.models import Clip
     with store.session() as s:
         clip = s.get(Clip, seeded.clip_ids["v1"])
         clip.url = "javascript:alert(1)"
@@ -160,7 +160,7 @@ def test_scraped_text_cannot_script_the_page(client, seeded, users, store):
 
 
 def test_detection_without_media_or_with_an_odd_transform_still_shows(client, seeded, users, store):
-    from earwitness.store.models import Clip
+    from earwitness.kernel.store.models import Clip
     with store.session() as s:
         s.get(Clip, seeded.clip_ids["v3"]).media_path = None
         s.get(Detection, seeded.shifted).tempo_ratio = 9.0

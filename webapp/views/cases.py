@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from webapp import backend
+from earwitness.kernel.store.case_models import Case, EvidenceBundle, Notice
+from webapp.services import services
 from webapp.views import require
 
 bp = Blueprint("cases", __name__)
@@ -24,27 +25,19 @@ LABELS = {"channel": "Channel (email, web form…)", "recipient": "Recipient", "
           "check": "What the check found", "basis": "Legal basis", "received_at": "Received at (UTC)"}
 
 
-def _notices():
-    mods = {name: backend.optional(f"notices.{name}")
-            for name in ("cases", "lifecycle", "models", "evidence", "ledger", "exceptions")}
-    if any(m is None for m in mods.values()):
-        abort(501, "The cases stage (notices) is not installed in this checkout.")
-    return mods
-
-
 @bp.get("/cases/")
 def index():
-    n = _notices()
+    n = services()
     state = request.args.get("state") or None
     platform = request.args.get("platform") or None
     overdue = request.args.get("overdue") == "1"
     error = None
     try:
-        rows = n["cases"].list_cases(g.db, state=state, platform=platform, overdue=overdue)
-    except n["exceptions"].NoticesError as exc:
+        rows = n.cases.list_cases(g.db, state=state, platform=platform, overdue=overdue)
+    except n.error as exc:
         rows, error = [], str(exc)
-    platforms = list(g.db.scalars(select(n["models"].Case.platform).distinct().order_by(n["models"].Case.platform)))
-    return render_template("cases.html", rows=rows, states=n["lifecycle"].STATES, platforms=platforms,
+    platforms = list(g.db.scalars(select(Case.platform).distinct().order_by(Case.platform)))
+    return render_template("cases.html", rows=rows, states=n.lifecycle.STATES, platforms=platforms,
                            state=state, platform=platform, overdue=overdue, error=error)
 
 
@@ -63,25 +56,25 @@ def _fields(lifecycle, event: str) -> list[dict]:
 
 @bp.get("/cases/<case_id>")
 def show(case_id: str):
-    n = _notices()
-    case = g.db.get(n["models"].Case, case_id)
+    n = services()
+    case = g.db.get(Case, case_id)
     if case is None:
         abort(404, f"no case {case_id}")
-    lifecycle = n["lifecycle"]
-    bundles = [(det, n["evidence"].bundle_for(g.db, det.id)) for det in case.detections]
+    lifecycle = n.lifecycle
+    bundles = [(det, n.evidence.bundle_for(g.db, det.id)) for det in case.detections]
     home = current_app.config["EW_HOME"]
     expected = {b.ledger_seq: b.ledger_hash for _, b in bundles if b is not None}
-    report = n["ledger"].verify(home, expected=expected) if expected else None
+    report = n.ledger.verify(home, expected=expected) if expected else None
     mine = {m["path"] for _, b in bundles if b for m in b.files.values()} | \
            {b.manifest_path for _, b in bundles if b} | {f"entry {s}" for s in expected}
     case_problems = [p for p in (report.problems if report else [])
                      if p.where in mine or any(p.where.startswith(f"entry {s} ") for s in expected)]
     actions = []
-    for event in n["cases"].allowed_events(case):
+    for event in n.cases.allowed_events(case):
         t = lifecycle.TRANSITIONS[event]
         actions.append({"event": event, "doc": t.doc, "target": t.target, "needs_reason": t.needs_reason,
                         "fields": _fields(lifecycle, event), "indirect": INDIRECT.get(event)})
-    notice = g.db.get(n["models"].Notice, case.notice_id) if case.notice_id else None
+    notice = g.db.get(Notice, case.notice_id) if case.notice_id else None
     return render_template("case.html", case=case, bundles=bundles, report=report, case_problems=case_problems,
                            actions=actions, notice=notice, overdue=case.is_overdue())
 
@@ -94,8 +87,8 @@ def _parse_time(raw: str) -> datetime:
 @bp.post("/cases/<case_id>/event/<event>")
 @require("cases")
 def apply(case_id: str, event: str):
-    n = _notices()
-    t = n["lifecycle"].TRANSITIONS.get(event)
+    n = services()
+    t = n.lifecycle.TRANSITIONS.get(event)
     if t is None or event in INDIRECT:
         abort(400, f"event {event!r} cannot be applied here")
     details = {}
@@ -103,10 +96,10 @@ def apply(case_id: str, event: str):
         for key in t.requires:
             raw = (request.form.get(key) or "").strip()
             details[key] = _parse_time(raw) if key.endswith("_at") and raw else raw
-        n["cases"].apply(g.db, case_id, event, actor=g.user.name,
+        n.cases.apply(g.db, case_id, event, actor=g.user.name,
                          reason=(request.form.get("reason") or "").strip() or None, **details)
         flash(f"{event.replace('_', ' ')}: done.", "ok")
-    except (ValueError, n["exceptions"].NoticesError) as exc:
+    except (ValueError, n.error) as exc:
         g.db.rollback()
         flash(f"Not done: {exc}", "error")
     return redirect(url_for("cases.show", case_id=case_id))
@@ -115,11 +108,11 @@ def apply(case_id: str, event: str):
 @bp.post("/cases/<case_id>/note")
 @require("note")
 def note(case_id: str):
-    n = _notices()
+    n = services()
     try:
-        n["cases"].note(g.db, case_id, request.form.get("text", ""), actor=g.user.name)
+        n.cases.note(g.db, case_id, request.form.get("text", ""), actor=g.user.name)
         flash("Note added.", "ok")
-    except n["exceptions"].NoticesError as exc:
+    except n.error as exc:
         g.db.rollback()
         flash(f"Not done: {exc}", "error")
     return redirect(url_for("cases.show", case_id=case_id))
@@ -128,8 +121,7 @@ def note(case_id: str):
 @bp.get("/evidence/<bundle_id>/<name>")
 def evidence_file(bundle_id: str, name: str):
     """One file of an evidence bundle, as an attachment (logged-in users only)."""
-    n = _notices()
-    bundle = g.db.get(n["models"].EvidenceBundle, bundle_id)
+    bundle = g.db.get(EvidenceBundle, bundle_id)
     if bundle is None:
         abort(404, f"no evidence bundle {bundle_id}")
     if name == "manifest.json":

@@ -14,7 +14,8 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from sqlalchemy import func, select
 from werkzeug.security import safe_join
 
-from webapp import backend
+from earwitness.kernel.store.case_models import Case, Notice
+from webapp.services import services
 from webapp.views import require
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
@@ -22,35 +23,23 @@ FORMATS = {"pdf": "application/pdf", "docx": "application/vnd.openxmlformats-off
            "zip": "application/zip"}
 
 
-def _mods():
-    mods = {name: backend.optional(f"notices.{name}") for name in ("models", "letters", "export", "exceptions")}
-    if mods["models"] is None or mods["exceptions"] is None:
-        abort(501, "The notices stage is not installed in this checkout.")
-    return mods
-
-
 @bp.get("/")
 def index():
-    m = _mods()
-    Notice, Case = m["models"].Notice, m["models"].Case
     notices = list(g.db.scalars(select(Notice).order_by(Notice.created_at.desc())))
     ready = dict(g.db.execute(select(Case.platform, func.count()).where(Case.state == "confirmed")
                               .group_by(Case.platform)).all())
-    return render_template("notices.html", notices=notices, ready=ready, platform=request.args.get("platform"),
-                           can_draft=m["letters"] is not None)
+    return render_template("notices.html", notices=notices, ready=ready, platform=request.args.get("platform"))
 
 
 @bp.post("/draft")
 @require("notices")
 def draft():
-    m = _mods()
-    if m["letters"] is None:
-        abort(501, "notices.letters is not installed in this checkout.")
+    m = services()
     platform = (request.form.get("platform") or "").strip()
     lang = request.form.get("lang") or "zh"
     try:
-        notice = m["letters"].draft(g.db, platform=platform, lang=lang, actor=g.user.name)
-    except m["exceptions"].NoticesError as exc:
+        notice = m.letters.draft(g.db, platform=platform, lang=lang, actor=g.user.name)
+    except m.error as exc:
         g.db.rollback()
         flash(f"No letter drafted: {exc}", "error")
         return redirect(url_for("notices.index", platform=platform))
@@ -61,20 +50,19 @@ def draft():
 
 @bp.get("/<notice_id>")
 def show(notice_id: str):
-    m = _mods()
-    notice = g.db.get(m["models"].Notice, notice_id)
+    m = services()
+    notice = g.db.get(Notice, notice_id)
     if notice is None:
         abort(404, f"no notice {notice_id}")
     blocks, refused = None, None
-    if m["letters"] is not None:
-        try:
-            blocks = m["letters"].blocks(notice.content)
-        except m["exceptions"].NoticesError as exc:
-            refused = str(exc)
+    try:
+        blocks = m.letters.blocks(notice.content)
+    except m.error as exc:
+        refused = str(exc)
     folder = _export_dir(notice.id)
     exported = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
     return render_template("notice.html", notice=notice, blocks=blocks, refused=refused, formats=list(FORMATS),
-                           can_export=m["export"] is not None, exported=exported,
+                           exported=exported,
                            now=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M"))
 
 
@@ -86,16 +74,16 @@ def _export_dir(notice_id: str) -> Path:
 @require("notices")
 def send(notice_id: str):
     """Record that a person sent the letter (channel, recipient, time); nothing is sent from here."""
-    m = _mods()
+    m = services()
     try:
         raw = (request.form.get("sent_at") or "").strip()
         sent_at = datetime.fromisoformat(raw) if raw else None
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=timezone.utc)
-        m["letters"].mark_sent(g.db, notice_id, actor=g.user.name, channel=(request.form.get("channel") or "").strip(),
+        m.letters.mark_sent(g.db, notice_id, actor=g.user.name, channel=(request.form.get("channel") or "").strip(),
                                recipient=(request.form.get("recipient") or "").strip(), sent_at=sent_at or "")
         flash("Recorded as sent; the covered cases now wait for removal.", "ok")
-    except (ValueError, m["exceptions"].NoticesError) as exc:
+    except (ValueError, m.error) as exc:
         g.db.rollback()
         flash(f"Not recorded: {exc}", "error")
     return redirect(url_for("notices.show", notice_id=notice_id))
@@ -104,11 +92,11 @@ def send(notice_id: str):
 @bp.post("/<notice_id>/withdraw")
 @require("notices")
 def withdraw(notice_id: str):
-    m = _mods()
+    m = services()
     try:
-        m["letters"].withdraw(g.db, notice_id, actor=g.user.name, reason=(request.form.get("reason") or "").strip())
+        m.letters.withdraw(g.db, notice_id, actor=g.user.name, reason=(request.form.get("reason") or "").strip())
         flash("Draft withdrawn; its cases are back to confirmed.", "ok")
-    except m["exceptions"].NoticesError as exc:
+    except m.error as exc:
         g.db.rollback()
         flash(f"Not withdrawn: {exc}", "error")
     return redirect(url_for("notices.show", notice_id=notice_id))
@@ -126,16 +114,14 @@ def file(notice_id: str, name: str):
 @bp.post("/<notice_id>/export/<fmt>")
 @require("notices")
 def export(notice_id: str, fmt: str):
-    m = _mods()
+    m = services()
     if fmt not in FORMATS:
         abort(404, f"unknown format {fmt!r}")
-    if m["export"] is None:
-        abort(501, "notices.export is not installed in this checkout.")
     out_dir = _export_dir(notice_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        result = m["export"].export(g.db, notice_id, fmt, out_dir)
-    except m["exceptions"].NoticesError as exc:
+        result = m.export.export(g.db, notice_id, fmt, out_dir)
+    except m.error as exc:
         g.db.rollback()
         flash(f"Not exported: {exc}", "error")
         return redirect(url_for("notices.show", notice_id=notice_id))

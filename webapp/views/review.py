@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from earwitness.store.models import Detection
+from earwitness.kernel.store.models import Detection
 from webapp import backend, media
+from webapp.services import services
 from webapp.app import home_path
 from webapp.errors import MediaError
 from webapp.views import require
@@ -47,8 +48,7 @@ def detection(detection_id: str):
             shot_state = "ok" if media.sha256_file(shot) == det.clip.screenshot_sha256 else "changed"
     return render_template("detection.html", det=det, clip=det.clip, work=det.work, plan=plan,
                            plan_error=plan_error, prev_id=prev_id, next_id=next_id, args=f.query_args(), shot_state=shot_state,
-                           case=backend.case_of(g.db, det.id), notices_ready=backend.notices_ready(),
-                           has_alignment=backend.has_alignment())
+                           case=backend.case_of(g.db, det.id))
 
 
 def _decide(detection_id: str, decision: str):
@@ -65,29 +65,18 @@ def _decide(detection_id: str, decision: str):
         return redirect(url_for("review.detection", detection_id=det.id, **f.query_args()))
     try:
         if decision == "confirm":
-            case = backend.confirm(g.db, det.id, actor=g.user.name, reason=reason)
+            case = services().review.confirm(g.db, det.id, actor=g.user.name, reason=reason or None)
             flash(f"Confirmed {det.id}" + (f"; case {case.id} ({case.state})" if case is not None else ""), "ok")
         else:
-            backend.reject(g.db, det.id, actor=g.user.name, reason=reason)
+            services().review.reject(g.db, det.id, actor=g.user.name, reason=reason)
             flash(f"Rejected {det.id} as a false positive.", "ok")
-    except backend.BackendMissing as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("review.detection", detection_id=det.id, **f.query_args()))
-    except Exception as exc:
-        if not _expected(exc):
-            raise
+    except services().error as exc:
         g.db.rollback()
         flash(f"Not done: {exc}", "error")
         return redirect(url_for("review.detection", detection_id=det.id, **f.query_args()))
     if next_id:
         return redirect(url_for("review.detection", detection_id=next_id, **f.query_args()))
     return redirect(url_for("review.queue", **f.query_args()))
-
-
-def _expected(exc: Exception) -> bool:
-    """An error the owning stage raised on purpose (shown to the user) rather than a bug."""
-    notices = backend.optional("notices.exceptions")
-    return bool(notices and isinstance(exc, notices.NoticesError))
 
 
 @bp.post("/<detection_id>/confirm")

@@ -1,0 +1,5 @@
+"""The application layer: the glue between stages, the command tree, the daemon's jobs, the demo.
+
+Only this layer (and ``scheduler.py``) may import more than one stage; it hands each stage its
+collaborators (what the crawler calls when a clip is stored, the audio test of a re-check).
+"""

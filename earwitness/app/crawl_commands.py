@@ -1,0 +1,132 @@
+"""CLI: ``earwitness crawl``, ``earwitness live sample``, ``earwitness detections list``.
+
+Glue only: the crawler is handed the matcher (:func:`earwitness.app.matching.match_stored_clip`)
+as what to call when a clip is stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from crawler.errors import CrawlerError
+
+
+@click.command()
+@click.argument("site")
+@click.option("--query", "-q", "queries", multiple=True,
+              help="Search for this (repeatable). Default: catalog titles/artists/aliases + keywords.")
+@click.option("--limit", "-n", type=int, help="Fetch at most N items in this crawl.")
+@click.option("--timeout", "timeout_s", type=float, help="Kill the crawl after this many seconds.")
+@click.option("--render-js/--no-render-js", default=None, help="Override the site's render_js.")
+@click.option("--no-match", is_flag=True, help="Store clips as 'fetched' without matching them now.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Where the crawl child's log goes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def crawl(site, queries, limit, timeout_s, render_js, no_match, log_file, as_json):
+    """Crawl SITE (a config/sites/*.yaml name or an adapter: bilibili, youtube, tiktok, douyin,
+    kuaishou, huya, douyu, twitch), fetch new clips, match them."""
+    from crawler.run import crawl_site
+    from earwitness.app.matching import match_stored_clip
+    try:
+        report = crawl_site(site, query=list(queries) if queries else None, limit=limit, timeout_s=timeout_s,
+                            render_js=render_js, on_clip_stored=None if no_match else match_stored_clip,
+                            log_file=log_file)
+    except CrawlerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        c = report.counts
+        click.echo(f"{site}: listed {c.get('listed', 0)}, fetched {c.get('fetched', 0)} "
+                   f"(licensed {c.get('licensed', 0)}, audio reused {c.get('reused_audio', 0)}), "
+                   f"gone {c.get('gone', 0)}, rejected {c.get('rejected', 0)}, failed {c.get('failed', 0)}, "
+                   f"detections {c.get('detections', 0)} in {report.elapsed_s:.1f}s"
+                   + (" [TIMED OUT]" if report.timed_out else ""))
+        for err in report.errors[-10:]:
+            click.echo(f"  ! {err}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.group()
+def live():
+    """Sample live rooms."""
+
+
+@live.command("sample")
+@click.option("--room", "rooms", multiple=True, help="Room URL (repeatable). Default: configured + discovered.")
+@click.option("--window", "window_s", type=float, help="Seconds per window (default live.window_s).")
+@click.option("--evidence", "evidence_s", type=float, help="Seconds of evidence after a hit (live.evidence_s).")
+@click.option("--loop", is_flag=True, help="Repeat every live.period_min minutes until stopped.")
+@click.option("--json", "as_json", is_flag=True)
+def live_sample(rooms, window_s, evidence_s, loop, as_json):
+    """Record a window from each watched room, match it, and record evidence on a hit."""
+    from dataclasses import asdict
+
+    from crawler.live import sample_forever, sample_rooms
+    from earwitness.app.matching import match_stored_clip
+    if loop:
+        sample_forever(match_stored_clip, list(rooms) or None)
+        return
+    try:
+        rep = sample_rooms(match_stored_clip, list(rooms) or None, window_s=window_s, evidence_s=evidence_s)
+    except CrawlerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(asdict(rep), indent=2))
+    else:
+        click.echo(f"rooms {rep.rooms} (offline {rep.offline}), windows {rep.windows}, matched "
+                   f"{rep.matched_windows}, detections {rep.detections}, evidence {rep.evidence_recordings}")
+        for err in rep.errors:
+            click.echo(f"  ! {err}", err=True)
+
+
+@click.group()
+def detections():
+    """Detections found by matching crawled clips."""
+
+
+def detection_rows(session, *, state: str | None = None, limit: int | None = None) -> list[dict]:
+    from sqlalchemy import select
+
+    from earwitness.kernel.store.models import Clip, Detection, Work
+    q = (select(Detection, Clip, Work).join(Clip, Detection.clip_id == Clip.id)
+         .join(Work, Detection.work_id == Work.id).order_by(Detection.created_at.desc()))
+    if state:
+        q = q.where(Detection.review_state == state)
+    if limit:
+        q = q.limit(limit)
+    rows = []
+    for d, c, w in session.execute(q).all():
+        rows.append({
+            "detection_id": d.id, "work_id": w.id, "work": w.title, "artist": w.artist,
+            "platform": c.platform, "clip_url": c.url, "media_id": c.media_id, "uploader": c.uploader,
+            "is_live": c.is_live, "clip_offset_s": round(d.clip_offset_s, 2), "ref_offset_s": round(d.ref_offset_s, 2),
+            "duration_s": round(d.duration_s, 2), "score": round(d.score, 3),
+            "pitch_semitones": round(d.pitch_semitones, 2), "tempo_ratio": round(d.tempo_ratio, 3),
+            "status": d.review_state, "created_at": d.created_at.isoformat(),
+        })
+    return rows
+
+
+@detections.command("list")
+@click.option("--state", help="Only this review state (pending, confirmed, rejected).")
+@click.option("--limit", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def detections_list(state, limit, as_json):
+    """List detections: work, clip URL, platform, offsets, score, estimated transform, status."""
+    from earwitness.kernel.store import open_store
+    with open_store().session() as s:
+        rows = detection_rows(s, state=state, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no detections")
+        return
+    for r in rows:
+        click.echo(f"{r['work_id']:<10} {(r['work'] or '')[:24]:<24} {r['platform']:<9} "
+                   f"clip@{r['clip_offset_s']:>6.1f}s work@{r['ref_offset_s']:>6.1f}s "
+                   f"{r['duration_s']:>5.1f}s score {r['score']:.2f} pitch {r['pitch_semitones']:+.1f} "
+                   f"tempo x{r['tempo_ratio']:.2f} {r['status']:<9} {r['clip_url']}")

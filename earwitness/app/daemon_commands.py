@@ -1,0 +1,173 @@
+"""``earwitness daemon`` and ``earwitness status``: run the jobs, and say what they did."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+from sqlalchemy import column, func, inspect, select, table
+
+from earwitness.app import jobs
+
+
+def _store():
+    from earwitness.kernel.store import open_store
+    return open_store()
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _summary(result: dict | None, limit: int = 90) -> str:
+    if not result:
+        return ""
+    text = ", ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, (dict, list)))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run every job once in dependency order, then exit.")
+@click.option("--only", "only", multiple=True, metavar="JOB", help="With --once: only these jobs (id or family).")
+@click.option("--with", "include", multiple=True, metavar="JOB",
+              help="With --once: also run jobs left out of --once (e.g. monthly_report).")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the results as JSON.")
+def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json: bool) -> None:
+    """Run the scheduled jobs in the foreground (SIGTERM or Ctrl-C stops cleanly)."""
+    import scheduler
+    store = _store()
+    try:
+        specs = jobs.load_jobs()
+    except jobs.JobConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not once:
+        try:
+            for spec in specs:                  # refuse to start on a bad trigger, naming the job
+                scheduler.make_trigger(spec)
+            scheduler.run_forever(store)
+        except jobs.JobError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+
+    def progress(spec, res):
+        if as_json:
+            return
+        if res is None:
+            click.echo(f"» {spec.id:<24} running {spec.func} …", err=True)
+            return
+        line = f"  {spec.id:<24} {res['status']:<11} {res['seconds']:>7.1f}s  "
+        line += _summary(res["result"]) if res["status"] == "ok" else (res["error"] or "").splitlines()[0]
+        click.echo(line)
+
+    del specs
+    from earwitness.kernel import settings
+    try:   # jobs of one home run in one process at a time: not beside a running daemon
+        with scheduler.holding_lock(settings.get().home):
+            results = scheduler.run_once(store, only=list(only) or None, include=list(include),
+                                         progress=progress)
+    except scheduler.AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; it runs these jobs itself") from exc
+    if as_json:
+        click.echo(json.dumps(results, indent=2, default=str))
+    if any(r["status"] == "failed" for r in results):
+        sys.exit(1)
+
+
+def _group_counts(session, table_name: str, col: str) -> dict[str, int] | None:
+    bind = session.get_bind()
+    if not inspect(bind).has_table(table_name):
+        return None
+    t = table(table_name, column(col))
+    return {k: n for k, n in session.execute(select(t.c[col], func.count()).group_by(t.c[col]))}
+
+
+def backlog(store) -> dict[str, Any]:
+    """Counts that say what is waiting: clips to match, detections to review, cases by state..."""
+    from earwitness.kernel.store.models import OutboxEntry
+    out: dict[str, Any] = {}
+    with store.session() as s:
+        for name, tbl, col in (("clips", "clips", "status"), ("detections", "detections", "review_state"),
+                               ("frontier", "crawl_frontier", "state"), ("cases", "cases", "state"),
+                               ("notices", "notices", "state")):
+            counts = _group_counts(s, tbl, col)
+            if counts is not None:
+                out[name] = counts
+        out["outbox"] = s.scalar(select(func.count()).select_from(OutboxEntry)) or 0
+    return out
+
+
+def collect_status(store) -> dict[str, Any]:
+    """Every configured job's schedule, last run and next run, plus the backlog."""
+    import scheduler
+    now = datetime.now(timezone.utc)
+    try:
+        specs = jobs.load_jobs()
+        config_error = None
+    except jobs.JobError as exc:
+        specs, config_error = [], str(exc)
+    runs = jobs.last_runs(store)
+    stored = scheduler.stored_schedule(store)
+    rows = []
+    for spec in specs:
+        run = runs.get(spec.id, {})
+        sched = stored.get(spec.id, {})
+        rows.append({
+            "job": spec.id, "func": spec.func, "schedule": spec.describe_trigger(),
+            "last_status": run.get("status"), "last_started_at": _iso(run.get("started_at")),
+            "last_finished_at": _iso(run.get("finished_at")), "last_ok_at": _iso(run.get("last_ok_at")),
+            "last_result": run.get("result"),
+            "last_error": (run.get("error") or "").splitlines()[0] if run.get("error") else None,
+            "next_run": _iso(sched.get("next_run")),
+            "scheduled": spec.id in stored,
+        })
+    orphans = sorted(set(runs) - {s.id for s in specs})
+    from earwitness.kernel import settings
+    return {"now": now.isoformat(), "daemon_pid": scheduler.daemon_pid(settings.get().home),
+            "config_error": config_error, "jobs": rows,
+            "other_jobs": {j: {"status": runs[j].get("status"), "started_at": _iso(runs[j].get("started_at"))}
+                           for j in orphans},
+            "backlog": backlog(store)}
+
+
+def _ago(iso: str | None, now: datetime) -> str:
+    if not iso:
+        return "-"
+    delta = (now - datetime.fromisoformat(iso)).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if abs(delta) >= size:
+            return f"{delta / size:.0f}{unit} ago" if delta >= 0 else f"in {-delta / size:.0f}{unit}"
+    return f"{delta:.0f}s ago" if delta >= 0 else f"in {-delta:.0f}s"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Each job's last run, result and next run, and the backlog counts."""
+    store = _store()
+    st = collect_status(store)
+    if as_json:
+        click.echo(json.dumps(st, indent=2, ensure_ascii=False, default=str))
+        return
+    now = datetime.fromisoformat(st["now"])
+    pid = st["daemon_pid"]
+    click.echo(f"daemon: running (pid {pid})" if pid else "daemon: not running (next runs are as stored)")
+    if st["config_error"]:
+        click.echo(f"configuration error: {st['config_error']}")
+    jw = max([len(r["job"]) for r in st["jobs"]] + [3])
+    sw = max([len(r["schedule"]) for r in st["jobs"]] + [8])
+    click.echo(f"{'job':<{jw}}  {'schedule':<{sw}}  {'last run':<10} {'result':<11} {'next run':<13} detail")
+    for row in st["jobs"]:
+        detail = row["last_error"] or _summary(row["last_result"], 70)
+        nxt = _ago(row["next_run"], now) if row["next_run"] else ("-" if row["scheduled"] else "not scheduled")
+        click.echo(f"{row['job']:<{jw}}  {row['schedule']:<{sw}}  {_ago(row['last_started_at'], now):<10} "
+                   f"{row['last_status'] or 'never':<11} {nxt:<13} {detail}")
+    click.echo("")
+    for name, counts in st["backlog"].items():
+        if isinstance(counts, dict):
+            text = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
+        else:
+            text = str(counts)
+        click.echo(f"{name + ':':<12} {text}")

@@ -1,0 +1,178 @@
+"""The one function the crawler hands clips to: clip -> matcher -> Detection rows.
+
+A clip's audio is matched once per audio hash: a second clip with the same
+``audio_sha256`` (a re-upload, another URL) gets the first one's detections
+without decoding anything. Uploads by licensed accounts are matched and
+recorded as ``licensed`` so they never enter the review queue. A pair that a
+reviewer rejected (same audio, same work) is not raised again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+
+from earwitness.kernel import settings
+from earwitness.app.catalog import index_path, open_index
+from earwitness.kernel.store import Store
+from earwitness.kernel.store.models import Clip, Detection, utcnow
+from matchers.audio import load_audio
+from matchers.config import DEFAULT_QUERY, QueryConfig
+from matchers.errors import AudioError
+from matchers.match import Match, Matcher
+from notices.review import is_known_false_positive
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_match_lock = threading.Lock()
+_cached: tuple[float, Matcher] | None = None
+
+
+def query_config() -> QueryConfig:
+    """The query settings, with the ``matcher`` section of the configuration applied."""
+    section = settings.get().section("matcher")
+    fields = {k: section[k] for k in QueryConfig.__dataclass_fields__ if k in section}
+    return QueryConfig(**{**DEFAULT_QUERY.__dict__, **fields})
+
+
+def get_matcher() -> Matcher:
+    """The process's matcher; reopened when the index changed on disk (a catalog import elsewhere)."""
+    global _cached
+    manifest = index_path() / "index.json"
+    mtime = manifest.stat().st_mtime if manifest.exists() else -1.0
+    with _lock:
+        if _cached is None or _cached[0] != mtime or _cached[1].index.path != index_path():
+            _cached = (mtime, Matcher(open_index(create=False), query_config()))
+        return _cached[1]
+
+
+def _is_known_false_positive(session, audio_sha256: str | None, work_id: str) -> bool:
+    return bool(audio_sha256) and is_known_false_positive(session, audio_sha256, work_id)
+
+
+def match_clip(session, clip: Clip) -> list[Detection]:
+    """Match one clip and record its detections; the clip's status says how it went."""
+    matcher = get_matcher()
+    detections: list[Detection] = []
+    earlier = None
+    if clip.audio_sha256:
+        earlier = session.scalars(select(Clip).where(Clip.audio_sha256 == clip.audio_sha256, Clip.id != clip.id,
+                                                     Clip.status == "matched",
+                                                     Clip.matcher_version == matcher.version)).first()
+    if earlier is not None:
+        found = [_match_of(d) for d in earlier.detections]
+    else:
+        if not clip.media_path:
+            return _fail(clip, "no media file recorded for this clip")
+        try:
+            y = load_audio(settings.get().path(clip.media_path), sr=matcher.cfg.sample_rate)
+        except AudioError as exc:
+            return _fail(clip, exc.reason)
+        found = matcher.reported(y)
+    existing = {d.work_id for d in clip.detections}
+    for m in found:
+        if m.work_id in existing or _is_known_false_positive(session, clip.audio_sha256, m.work_id):
+            continue
+        det = Detection(clip_id=clip.id, work_id=m.work_id, clip_offset_s=m.clip_offset_s, ref_offset_s=m.ref_offset_s,
+                        duration_s=m.duration_s, score=m.score, pitch_semitones=m.pitch_semitones,
+                        tempo_ratio=m.tempo_ratio, matched_peaks=m.matched_peaks, matcher_version=matcher.version,
+                        review_state="licensed" if clip.licensed else "pending")
+        session.add(det)
+        detections.append(det)
+    clip.status, clip.error = "matched", None
+    clip.matched_at = utcnow()
+    clip.matcher_version = matcher.version
+    return detections
+
+
+def _fail(clip: Clip, reason: str) -> list[Detection]:
+    clip.status, clip.error = "failed", reason
+    clip.matched_at = utcnow()
+    log.warning("clip %s (%s): %s", clip.id, clip.url, reason)
+    return []
+
+
+def _match_of(d: Detection) -> Match:
+    return Match(work_id=d.work_id, score=d.score, ref_offset_s=d.ref_offset_s, clip_offset_s=d.clip_offset_s,
+                 duration_s=d.duration_s, pitch_semitones=d.pitch_semitones, tempo_ratio=d.tempo_ratio,
+                 matched_peaks=d.matched_peaks or 0, clip_peaks=0, votes=0)
+
+
+def match_stored_clip(store: Store, clip_id: str) -> list[tuple[str, str]]:
+    """The crawler's ``on_clip_stored``: match one stored clip now.
+
+    Returns (work id, detection id) of the new detections raised for review (a
+    licensed upload's are recorded as ``licensed`` and not returned). One match at a
+    time per process: the matcher's shared state is not thread-safe, and matching is
+    CPU-bound, so fetch threads overlap their I/O with one match.
+    """
+    with _match_lock, store.session() as s:
+        clip = s.get(Clip, clip_id)
+        dets = match_clip(s, clip)
+        return [(d.work_id, d.id) for d in dets if d.review_state != "licensed"]
+
+
+@dataclass(frozen=True)
+class BacklogResult:
+    clips: int
+    matched: int
+    failed: int
+    detections: int
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def match_backlog(store: Store, limit: int | None = None) -> BacklogResult:
+    """Match every clip still ``fetched``, one transaction per clip (a crash loses at most the clip in hand)."""
+    with store.session() as s:
+        q = select(Clip.id).where(Clip.status == "fetched").order_by(Clip.captured_at)
+        ids = list(s.scalars(q.limit(limit) if limit else q))
+    matched = failed = n_det = 0
+    for clip_id in ids:
+        with store.session() as s:
+            clip = s.get(Clip, clip_id)
+            if clip is None or clip.status != "fetched":
+                continue
+            n_det += len(match_clip(s, clip))
+            if clip.status == "matched":
+                matched += 1
+            else:
+                failed += 1
+    return BacklogResult(len(ids), matched, failed, n_det)
+
+
+def alignment(session, detection_id: str) -> dict:
+    """The picture of a detection: clip peaks, the work's peaks mapped into clip time, and which coincide.
+
+    Returns ``{"clip": [[t_s, hz], ...], "reference": [[t_s, hz], ...], "matched": [[t_s, hz], ...],
+    "transform": {...}}`` with times in clip seconds and frequencies in Hz.
+    """
+    from matchers.fingerprint import peaks_of_samples
+    from matchers.spectrum import log_bin_frequencies
+
+    det = session.get(Detection, detection_id)
+    if det is None:
+        raise LookupError(f"no detection {detection_id}")
+    matcher = get_matcher()
+    if det.work_id not in matcher.index:
+        raise LookupError(f"work {det.work_id} is no longer in the fingerprint index")
+    cfg = matcher.cfg
+    y = load_audio(settings.get().path(det.clip.media_path), sr=cfg.sample_rate)
+    peaks = peaks_of_samples(y, cfg)
+    fps = cfg.frames_per_second
+    rt, rf = matcher.index.peaks_of(det.work_id)
+    # work peak at frame r maps to clip frame (r - o) / s, bin f + shift
+    ct = (rt - det.ref_offset_s * fps) / det.tempo_ratio
+    inside = (ct >= 0) & (ct <= peaks.t[-1])
+    ct, cf = ct[inside], rf[inside] + det.pitch_semitones * cfg.bins_per_semitone
+    hz = lambda b: np.interp(b, np.arange(len(log_bin_frequencies(cfg))), log_bin_frequencies(cfg))  # noqa: E731
+    near = matcher.explained(peaks, _match_of(det))
+    pts = lambda t, f: np.round(np.column_stack([t / fps, hz(f)]), 3).tolist()  # noqa: E731
+    return {"clip": pts(peaks.t, peaks.f), "reference": pts(ct, cf), "matched": pts(peaks.t[near], peaks.f[near]),
+            "transform": {"ref_offset_s": det.ref_offset_s, "tempo_ratio": det.tempo_ratio,
+                          "pitch_semitones": det.pitch_semitones, "score": det.score}}

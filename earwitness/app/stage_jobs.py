@@ -1,0 +1,40 @@
+"""The daemon's stage jobs with their collaborators wired in: the one place the stages meet.
+
+Each function is what ``config/scheduler.yaml`` names for a job. The crawler is handed
+the matcher as what to call when a clip is stored; the re-check is handed the crawler's
+probe and the matcher's audio test. Swapping "match now" for "enqueue" is a change here.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from crawler import live, recheck as crawler_recheck, run
+from earwitness.app import matching
+from earwitness.kernel.store.case_models import Case
+from matchers.audio import load_audio
+from notices import config as notices_config, jobs as notices_jobs
+
+
+def crawl(site: str, **kwargs) -> run.CrawlReport:
+    """Crawl one site; each stored clip is matched at once (``earwitness crawl`` does the same)."""
+    return run.crawl_site(site, on_clip_stored=matching.match_stored_clip, **kwargs)
+
+
+def live_round(**kwargs) -> live.LiveReport:
+    """One round of live sampling; each window is matched as it is stored."""
+    return live.sample_rooms(matching.match_stored_clip, **kwargs)
+
+
+def audio_still_matches(case: Case, audio_path: Path) -> bool:
+    """Whether re-fetched audio still holds one of the case's works, by the matcher's verdict."""
+    matcher = matching.get_matcher()
+    found = {m.work_id for m in matcher.reported(load_audio(audio_path, sr=matcher.cfg.sample_rate))}
+    return bool(found & set(case.work_ids()))
+
+
+def recheck(store) -> dict:
+    """Re-check sent cases through the crawler's fetch path and the matcher's audio test."""
+    probe = functools.partial(crawler_recheck.probe, fetch_audio=bool(notices_config.get("recheck_audio")))
+    return notices_jobs.recheck(store, probe=probe, audio_check=audio_still_matches)
