@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${TMPDIR:-/tmp}/earwitness-numba-cache}"
+# the import layers first (contract in .importlinter; docs/architecture.md explains them)
+lint-imports --no-cache
 exec python3 -m pytest -q "$@"
