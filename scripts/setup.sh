@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-for pkg in ffmpeg sox espeak-ng chromium fonts-noto-cjk poppler-utils fonts-wqy-zenhei; do
+for pkg in ffmpeg sox espeak-ng chromium fonts-noto-cjk poppler-utils fonts-wqy-zenhei postgresql; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -13,4 +13,5 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# exact versions from the lock (refresh: scripts/lock.py); the project itself editable
+python3 -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
