@@ -10,4 +10,5 @@ and :mod:`crawler.recheck`. ``run.py`` runs each crawl in a child process.
 
 from crawler.errors import (ContentGone, CrawlerError, FetchFailed, LayoutChanged,  # noqa: F401
                             MediaRejected, SiteConfigError)
+from crawler import config as _config  # noqa: F401  (registers the "crawler" settings section)
 from crawler import models as _models  # noqa: F401  (registers the crawler's tables on Base)

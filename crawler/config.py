@@ -35,6 +35,85 @@ def _merge(base: dict, over: Mapping) -> dict:
     return out
 
 
+class _Autothrottle(ew_settings.Section):
+    enabled: bool
+    start_delay_s: float
+    max_delay_s: float
+    target_concurrency: float
+
+
+class _Retry(ew_settings.Section):
+    times: int
+    http_codes: list[int]
+    backoff_base_s: float
+    max_backoff_s: float
+
+
+class _Chromium(ew_settings.Section):
+    executable_path: str
+    args: list[str]
+    navigation_timeout_ms: int
+    max_pages: int
+
+
+class _Media(ew_settings.Section):
+    format: str
+    sample_rate: int
+    max_duration_s: float
+    max_filesize_mb: float
+    fetch_workers: int
+    socket_timeout_s: float
+    item_time_limit_s: float
+    item_time_limit_s: float
+
+
+class _Evidence(ew_settings.Section):
+    screenshot: bool
+    html: bool
+
+
+class _Queries(ew_settings.Section):
+    from_catalog: bool
+    keywords: list[str]
+    max_queries: int
+
+
+class _Live(ew_settings.Section):
+    window_s: float
+    period_min: float
+    evidence_s: float
+    rooms: list[str]
+    sites: list[str]
+    max_rooms: int
+
+
+class CrawlerSettings(ew_settings.Section):
+    """The ``crawler`` section (``config/crawler.yaml``): types here, values there."""
+
+    user_agent: str
+    obey_robots: bool
+    proxy: str | None
+    cookies_file: str | None
+    concurrency: int
+    per_domain_concurrency: int
+    download_delay_s: float
+    autothrottle: _Autothrottle
+    retry: _Retry
+    crawl_timeout_s: float
+    max_attempts: int
+    default_limit: int
+    chromium: _Chromium
+    media: _Media
+    evidence: _Evidence
+    queries: _Queries
+    licensed: list[dict[str, str]]
+    live: _Live
+    sites: dict[str, dict[str, Any]]   # per-site overrides (crawler.sites.<name>.*): free-form
+
+
+ew_settings.register_section("crawler", CrawlerSettings)
+
+
 def section() -> dict:
     """The ``crawler`` settings section as a plain dict."""
     return ew_settings.thaw(ew_settings.get().section("crawler"))

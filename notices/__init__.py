@@ -8,6 +8,7 @@ RFC 3161), :mod:`letters` and :mod:`export` (letters, PDF, DOCX, zip),
 :mod:`jobs` (what the daemon calls). The records live in :mod:`earwitness.kernel.store.case_models`.
 """
 
+from notices import config as _config  # noqa: F401  (registers the "notices" settings section)
 from notices.exceptions import (EvidenceError, LedgerError, MissingElements, NoticesError,
                                 TimestampError, TransitionNotAllowed)
 

@@ -1,10 +1,60 @@
-"""The ``notices`` settings section, read once per call (tests switch homes)."""
+"""The ``notices`` settings section: its types (values in ``config/notices.yaml``), read once per call
+(tests switch homes)."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from earwitness.kernel import settings
+
+
+class _Agent(settings.Section):
+    name: str
+    address: str
+    authorisation: str
+
+
+class _Dispute(settings.Section):
+    ecommerce_art43_days: int
+    civil_code_1196_days: int
+    dmca_512g_business_days: list[int]
+    holidays: list[str]
+    default_basis: dict[str, str]
+
+
+class _AutoConfirm(settings.Section):
+    enabled: bool
+    min_score: float
+    min_duration_s: float
+    min_matched_peaks: int
+    max_abs_pitch_semitones: float
+
+
+class NoticesSettings(settings.Section):
+    """The ``notices`` section: the rights holder, recipients, periods, auto-confirm, time-stamps, fonts."""
+
+    rights_holder: dict[str, str]
+    agent: _Agent
+    recipients: dict[str, dict[str, str]]
+    languages: dict[str, str]
+    sla_days: float
+    recheck_interval_hours: float
+    recheck_audio: bool
+    removal_confirmations: int
+    removal_span_hours: float
+    dispute: _Dispute
+    auto_confirm: _AutoConfirm
+    tsa_url: str | None
+    tsa_timeout_s: float
+    tsa_cert: str | None
+    pdf_fonts: list[str]
+    local_timezone: str
+    template_dir: str | None
+    removal_confirmations: int
+    removal_span_hours: float
+
+
+settings.register_section("notices", NoticesSettings)
 
 
 def section() -> Mapping[str, Any]:

@@ -7,6 +7,7 @@ A server-rendered Flask app (:func:`create_app`), one blueprint per page family
 Settings: the ``webapp`` section (``config/webapp.yaml``).
 """
 
+from webapp import config as _config  # noqa: F401  (registers the "webapp" settings section)
 from webapp import models as _models  # noqa: F401  (registers the tables on Base)
 from webapp.errors import MediaError, UserError, WebappError
 

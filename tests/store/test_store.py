@@ -67,9 +67,9 @@ def test_settings_env_overrides_and_sections(tmp_path):
     cfg = tmp_path / "cfg"
     cfg.mkdir()
     (cfg / "earwitness.yaml").write_text("store_url: sqlite:///{home}/x.db\n")
-    (cfg / "crawler.yaml").write_text("limit: 3\nsites: {a: 1}\n")
-    s = settings.load(tmp_path / "h", environ={"EARWITNESS__CRAWLER__LIMIT": "7"}, config_dir=cfg)
-    assert s.section("crawler")["limit"] == 7 and s.section("crawler")["sites"]["a"] == 1
+    (cfg / "widgets.yaml").write_text("limit: 3\nsites: {a: 1}\n")
+    s = settings.load(tmp_path / "h", environ={"EARWITNESS__WIDGETS__LIMIT": "7"}, config_dir=cfg)
+    assert s.section("widgets")["limit"] == 7 and s.section("widgets")["sites"]["a"] == 1
     assert s.store_url == f"sqlite:///{(tmp_path / 'h').resolve()}/x.db"
     with pytest.raises(TypeError):
-        s.section("crawler")["limit"] = 1
+        s.section("widgets")["limit"] = 1
