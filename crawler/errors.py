@@ -21,13 +21,29 @@ class LayoutChanged(CrawlerError):
 class ContentGone(CrawlerError):
     """Expected outcome, not a bug: the platform removed, hid or geo-blocked the item.
 
-    ``reason`` is one of ``http_404``, ``http_410``, ``http_451``, ``private``,
-    ``geo_blocked``, ``platform_removed``, ``not_live``.
+    ``kind`` (see :mod:`crawler.outcomes`) is ``gone``, ``private``, ``geo_blocked`` or
+    ``offline``; ``reason`` the cause: ``http_404``, ``http_410``, ``http_451``,
+    ``platform_removed``, ``private``, ``geo_blocked``, ``not_live``.
     """
 
-    def __init__(self, reason: str, url: str, http_status: int | None = None, detail: str = "") -> None:
+    def __init__(self, reason: str, url: str, http_status: int | None = None, detail: str = "",
+                 kind: str | None = None) -> None:
         super().__init__(f"{url}: gone ({reason}){': ' + detail if detail else ''}")
-        self.reason, self.url, self.http_status = reason, url, http_status
+        self.reason, self.url, self.http_status, self.detail = reason, url, http_status, detail
+        self.kind = kind or {"private": "private", "geo_blocked": "geo_blocked",
+                             "not_live": "offline"}.get(reason, "gone")
+
+
+class Refused(CrawlerError):
+    """The platform put a wall in front of us (``kind`` ``blocked``: bot check, captcha, rate
+    limit; ``needs_login``: sign-in wall, age gate, expired login). Says nothing about the
+    item: never a removal. ``retry_after_s`` is the server's Retry-After, if it gave one."""
+
+    def __init__(self, kind: str, reason: str, url: str, http_status: int | None = None, detail: str = "",
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(f"{url}: {kind} ({reason}){': ' + detail if detail else ''}")
+        self.kind, self.reason, self.url, self.http_status = kind, reason, url, http_status
+        self.detail, self.retry_after_s = detail, retry_after_s
 
 
 class MediaRejected(CrawlerError):
@@ -39,4 +55,10 @@ class MediaRejected(CrawlerError):
 
 
 class FetchFailed(CrawlerError):
-    """The fetch failed for a reason that may pass (network, 5xx after retries, decoder)."""
+    """The fetch failed: ``kind`` ``transient`` (network, 5xx after retries, a time limit) may
+    pass; ``broken`` (an extractor or layout that no longer fits, a redirect loop) needs a fix."""
+
+    def __init__(self, message: str, *, kind: str = "transient", reason: str = "error",
+                 http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.reason, self.http_status = kind, reason, http_status

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from crawler import config, frontier, media
-from crawler.errors import ContentGone, CrawlerError, FetchFailed, MediaRejected
+from crawler.errors import ContentGone, CrawlerError, FetchFailed, MediaRejected, Refused
 from crawler.items import VideoItem
 from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.store.models import Clip, utcnow
@@ -32,6 +32,8 @@ class Outcome:
     media_id: str
     state: str
     reason: str | None = None
+    kind: str | None = None            # the crawler.outcomes kind of a failure (blocked, transient...)
+    retry_after_s: float | None = None  # the platform asked us to wait this long
     clip_id: str | None = None
     licensed: bool = False
     reused_audio: bool = False
@@ -63,6 +65,32 @@ ClipSink = Callable[[Any, str], list[tuple[str, str]]]
 ``fetched`` for the match backlog."""
 
 
+def _fetch_audio(store, item: VideoItem, site: config.SiteConfig, out: Outcome):
+    """Extract the item and get its audio (downloaded, or reused from the same media file
+    fetched via another page); returns (info, source URL, StoredAudio, download SHA-256)."""
+    t0 = time.perf_counter()
+    limit = float(config.section().get("media", {}).get("max_duration_s", 1200))
+    if item.duration_s and item.duration_s > limit and not item.is_live:
+        raise MediaRejected("too_long", item.url, f"page says {item.duration_s:.0f}s > {limit:.0f}s")
+    info = media.extract(item.media_url or item.url, site)
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        raise MediaRejected("live_stream", item.url, "a live stream in a video crawl (live rooms are "
+                            "sampled by `earwitness live sample`)")
+    out.timings["extract"] = time.perf_counter() - t0
+    src = media.source_url(info)
+    if src:
+        with store.session() as s:
+            twin = frontier.fetched_with_source(s, src)
+            clip = s.get(Clip, twin.clip_id) if twin is not None and twin.clip_id else None
+            if clip is not None and clip.media_path and ew_settings.get().path(clip.media_path).exists():
+                out.reused_audio = True
+                return (info, src, media.StoredAudio(clip.audio_sha256, clip.media_path, clip.duration_s or 0.0),
+                        (clip.extra or {}).get("download_sha256"))
+    fetched = media.download(info, site)
+    out.timings.update(fetched.timings)
+    return info, src, fetched.audio, fetched.media_sha256
+
+
 def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stored: ClipSink | None = None,
                 max_attempts: int = 3) -> Outcome:
     """Fetch, store and match one item. Expected failures become outcomes, not exceptions."""
@@ -72,35 +100,19 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stor
         if row.state in ("fetched", "gone", "rejected") or (row.state == "failed" and row.attempts >= max_attempts):
             out.state, out.clip_id = row.state, row.clip_id
             return out
+        if not frontier.take(s, row):   # another crawl worker holds this item: it fetches it
+            out.reason = "claimed by another worker"
+            return out
         row.attempts += 1
     if item.gone_reason:
         frontier.mark(store, item.platform, item.media_id, "gone", reason=item.gone_reason,
                       http_status=item.http_status)
         out.state, out.reason = "gone", item.gone_reason
         return out
-    t0 = time.perf_counter()
+    media_cfg = config.section().get("media", {})
     try:
-        limit = float(config.section().get("media", {}).get("max_duration_s", 1200))
-        if item.duration_s and item.duration_s > limit and not item.is_live:
-            raise MediaRejected("too_long", item.url, f"page says {item.duration_s:.0f}s > {limit:.0f}s")
-        info = media.extract(item.media_url or item.url, site)
-        t1 = time.perf_counter()
-        out.timings["extract"] = t1 - t0
-        src = media.source_url(info)
-        audio = None
-        download_sha = None   # SHA-256 of the file as downloaded (the stored file is its normalised audio)
-        if src:
-            with store.session() as s:
-                twin = frontier.fetched_with_source(s, src)
-                clip = s.get(Clip, twin.clip_id) if twin is not None and twin.clip_id else None
-                if clip is not None and clip.media_path and ew_settings.get().path(clip.media_path).exists():
-                    audio = media.StoredAudio(clip.audio_sha256, clip.media_path, clip.duration_s or 0.0)
-                    download_sha = (clip.extra or {}).get("download_sha256")
-                    out.reused_audio = True
-        if audio is None:
-            fetched = media.download(info, site)
-            audio, download_sha = fetched.audio, fetched.media_sha256
-            out.timings.update(fetched.timings)
+        with media.time_limit(media_cfg.get("item_time_limit_s")):
+            info, src, audio, download_sha = _fetch_audio(store, item, site, out)
     except ContentGone as exc:
         # the page as first seen (it was up then) is kept: proof the item existed
         fields = {}
@@ -111,16 +123,22 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stor
                 fields["listing"] = {**(row.listing or {}), "evidence": evidence}
         frontier.mark(store, item.platform, item.media_id, "gone", reason=exc.reason, http_status=exc.http_status,
                       **fields)
-        out.state, out.reason = "gone", exc.reason
+        out.state, out.reason, out.kind = "gone", exc.reason, exc.kind
         return out
     except MediaRejected as exc:
         frontier.mark(store, item.platform, item.media_id, "rejected", reason=exc.reason)
         out.state, out.reason = "rejected", exc.reason
         return out
+    except Refused as exc:   # a wall: nothing is known about the item; it stays to retry
+        frontier.mark(store, item.platform, item.media_id, "failed", reason=f"{exc.kind}: {exc}"[:1000],
+                      http_status=exc.http_status)
+        out.state, out.reason, out.kind, out.retry_after_s = "failed", str(exc), exc.kind, exc.retry_after_s
+        return out
     except (FetchFailed, CrawlerError) as exc:
-        frontier.mark(store, item.platform, item.media_id, "failed", reason=str(exc)[:1000],
+        kind = getattr(exc, "kind", "broken")
+        frontier.mark(store, item.platform, item.media_id, "failed", reason=f"{kind}: {exc}"[:1000],
                       http_status=getattr(exc, "http_status", None))
-        out.state, out.reason = "failed", str(exc)
+        out.state, out.reason, out.kind = "failed", str(exc), kind
         return out
 
     t2 = time.perf_counter()
@@ -146,6 +164,7 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stor
         s.flush()
         row = frontier.get(s, item.platform, item.media_id)
         row.state, row.clip_id, row.source_url, row.audio_sha256 = "fetched", clip.id, src, audio.audio_sha256
+        frontier.finished(s, row)
         row.reason = "licensed" if licensed else None
     out.timings["store"] = time.perf_counter() - t2
     out.state, out.clip_id, out.licensed = "fetched", clip.id, licensed

@@ -22,27 +22,26 @@ import tempfile
 import threading
 import time
 import wave
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from crawler import config
-from crawler.errors import ContentGone, FetchFailed, MediaRejected
+from crawler import config, outcomes
+from crawler.errors import ContentGone, FetchFailed, MediaRejected, Refused
 from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.digests import file_sha256 as sha256_file
 
 log = logging.getLogger(__name__)
 
-GONE_STATUSES = {404: "http_404", 410: "http_410", 451: "http_451"}
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 522, 524}
-_GONE_WORDS = [
-    ("geo_blocked", re.compile(r"geo.?restrict|not available in your (country|region)|geo.?block", re.I)),
-    ("private", re.compile(r"\bprivate\b|login required|sign in to confirm", re.I)),
-    ("not_live", re.compile(r"not (currently )?live|is offline|no live stream", re.I)),
-    ("platform_removed", re.compile(r"removed|deleted|no longer available|unavailable|does not exist|"
-                                    r"has been taken down|terminated", re.I)),
-]
+HTML_MAGIC = (b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"{")
+
+
+class ItemTimeLimit(Exception):
+    """Raised inside yt-dlp's progress hook when an item's wall-clock limit has passed
+    (a plain Exception, so yt-dlp does not swallow it as a network error)."""
 
 
 @dataclass
@@ -139,6 +138,8 @@ def normalise_audio(src: str | Path, *, input_args: list[str] | None = None,
         err = proc.stderr.strip()[-500:]
         if "does not contain any stream" in err or "matches no streams" in err or proc.returncode == 0:
             raise MediaRejected("no_audio", str(src), err)
+        if "Invalid data found when processing input" in err:
+            raise MediaRejected("not_audio", str(src), err)
         raise FetchFailed(f"ffmpeg failed on {src}: {err}")
     duration = _wav_duration(tmp)
     digest, rel = store_blob(tmp, folder="media", suffix=".wav")
@@ -163,6 +164,39 @@ class _YdlLogger:
         log.debug("yt-dlp: %s", msg)
 
 
+_local = threading.local()
+
+
+@contextmanager
+def time_limit(seconds: float | None):
+    """Bound this thread's fetch of one item (extraction and download) to ``seconds`` of wall
+    clock. The download is cut inside yt-dlp's progress hook (every block or fragment), so a
+    trickling file or an endless stream ends as :class:`FetchFailed` (``item_time_limit``);
+    extraction is bounded by the socket timeout per request and checked when it returns."""
+    before = getattr(_local, "deadline", None)
+    _local.deadline = time.monotonic() + float(seconds) if seconds else None
+    try:
+        yield
+    finally:
+        _local.deadline = before
+
+
+def _past_deadline() -> bool:
+    deadline = getattr(_local, "deadline", None)
+    return deadline is not None and time.monotonic() > deadline
+
+
+def _deadline_hook(status: dict) -> None:
+    if _past_deadline():
+        raise ItemTimeLimit(f"{status.get('downloaded_bytes') or 0} bytes in")
+
+
+def _time_limit_error(url: str, what: str) -> FetchFailed:
+    limit = _media_cfg().get("item_time_limit_s")
+    return FetchFailed(f"{url}: the item time limit ({limit} s) passed during {what}", kind="transient",
+                       reason="item_time_limit")
+
+
 def ydl_options(site: config.SiteConfig | None = None, *, outdir: Path | None = None) -> dict[str, Any]:
     """yt-dlp options from the crawler settings (and the site's own proxy/cookies/user agent)."""
     sec = config.section()
@@ -178,6 +212,7 @@ def ydl_options(site: config.SiteConfig | None = None, *, outdir: Path | None = 
         "socket_timeout": float(cfg.get("socket_timeout_s", 30)),
         "max_filesize": int(float(cfg.get("max_filesize_mb", 300)) * 1024 * 1024),
         "overwrites": False, "continuedl": True, "nopart": False,
+        "progress_hooks": [_deadline_hook],
         "http_headers": {"User-Agent": opt("user_agent") or "Mozilla/5.0"},
     }
     if opt("proxy"):
@@ -188,43 +223,6 @@ def ydl_options(site: config.SiteConfig | None = None, *, outdir: Path | None = 
         opts["outtmpl"] = "%(extractor_key)s-%(id).80B.%(ext)s"
         opts["paths"] = {"home": str(outdir)}
     return opts
-
-
-def _http_error(exc: BaseException) -> Any:
-    """The yt-dlp networking HTTPError somewhere in ``exc``'s chain, if any."""
-    from yt_dlp.networking.exceptions import HTTPError
-    seen = set()
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, HTTPError):
-            return e
-        info = getattr(e, "exc_info", None)
-        if info:
-            stack.append(info[1])
-        stack.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
-    return None
-
-
-def _transport_error(exc: BaseException) -> bool:
-    """A connection reset/refused/timeout somewhere in ``exc``'s chain (worth retrying)."""
-    from yt_dlp.networking.exceptions import TransportError
-    seen, stack = set(), [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, (TransportError, ConnectionError, TimeoutError)):
-            return True
-        info = getattr(e, "exc_info", None)
-        if info:
-            stack.append(info[1])
-        stack.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
-    return False
 
 
 def retry_after_s(headers: Any, default: float) -> float:
@@ -243,33 +241,33 @@ def retry_after_s(headers: Any, default: float) -> float:
         return default
 
 
-def classify(exc: BaseException, url: str) -> Exception:
-    """A yt-dlp failure as ContentGone (expected), or FetchFailed (may pass)."""
-    from yt_dlp.utils import GeoRestrictedError, UserNotLive
-    http = _http_error(exc)
-    status = getattr(http, "status", None)
-    if status in GONE_STATUSES:
-        return ContentGone(GONE_STATUSES[status], url, status)
-    chain = [exc, *(getattr(exc, "exc_info", None) or (None, None))[1:2]]
-    if any(isinstance(e, GeoRestrictedError) for e in chain if e):
-        return ContentGone("geo_blocked", url, status)
-    if any(isinstance(e, UserNotLive) for e in chain if e):
-        return ContentGone("not_live", url, status)
-    msg = str(exc)
-    expected = any(getattr(e, "expected", False) for e in chain if e)
-    if expected or status == 403:
-        for reason, rx in _GONE_WORDS:
-            if rx.search(msg):
-                return ContentGone(reason, url, status, msg[:300])
-    if "Unsupported URL" in msg or "no video formats" in msg.lower() or "No media found" in msg:
-        return MediaRejected("no_media", url, msg[:300])
-    err = FetchFailed(f"{url}: {msg[:500]}")
-    err.http_status = status  # type: ignore[attr-defined]
-    return err
+def classify(exc: BaseException, url: str, *, retry_after: float | None = None) -> Exception:
+    """A yt-dlp failure as the crawler's exception for its :mod:`crawler.outcomes` kind:
+    ContentGone (gone, private, geo_blocked, offline), Refused (blocked, needs_login),
+    MediaRejected (no media at this URL), FetchFailed (transient, broken)."""
+    answer = outcomes.from_ytdlp(exc, retry_after_s=retry_after)
+    if answer is None:
+        return MediaRejected("no_media", url, str(exc)[:300])
+    return error_for(answer, url)
+
+
+def error_for(answer: outcomes.Answer, url: str) -> Exception:
+    """The exception a fetch raises for a classified answer that is not ``up``."""
+    if answer.kind in outcomes.UNAVAILABLE:
+        return ContentGone(answer.reason, url, answer.http_status, answer.detail, kind=answer.kind)
+    if answer.kind in outcomes.WALLS:
+        return Refused(answer.kind, answer.reason, url, answer.http_status, answer.detail, answer.retry_after_s)
+    return FetchFailed(f"{url}: {answer.kind} ({answer.reason}): {answer.detail}", kind=answer.kind,
+                       reason=answer.reason, http_status=answer.http_status)
 
 
 def _with_retries(fn, url: str):
-    """Call ``fn`` retrying on 429/5xx with backoff (honouring Retry-After)."""
+    """Call ``fn`` retrying transient trouble (429/5xx, dropped connections) with backoff.
+
+    The server's Retry-After is honoured; one longer than ``retry.max_backoff_s`` is not
+    waited out in a worker: the item ends as ``blocked`` (rate limited) at once, carrying
+    the delay, so the caller can pause the site instead.
+    """
     r = config.section().get("retry", {})
     times = int(r.get("times", 6))
     base = float(r.get("backoff_base_s", 0.5))
@@ -277,27 +275,29 @@ def _with_retries(fn, url: str):
     for attempt in range(times + 1):
         try:
             return fn()
+        except ItemTimeLimit:
+            raise
         except Exception as exc:  # yt-dlp raises DownloadError wrapping the cause
-            if isinstance(exc, (ContentGone, MediaRejected, FetchFailed)):
+            if isinstance(exc, (ContentGone, MediaRejected, FetchFailed, Refused)):
                 raise
-            http = _http_error(exc)
+            http = outcomes.http_error_of(exc)
             status = getattr(http, "status", None)
-            if http is None and _transport_error(exc) and attempt < times:
+            if http is None and outcomes.is_transport_error(exc) and attempt < times:
                 delay = min(cap, base * 2 ** attempt)
                 log.info("%s: connection trouble (%s), retry %d/%d in %.1fs", url, exc, attempt + 1, times, delay)
                 time.sleep(delay)
                 continue
+            headers = getattr(getattr(http, "response", None), "headers", None)
+            wanted = retry_after_s(headers, -1.0) if headers is not None else -1.0
+            if status in RETRY_STATUSES and wanted > cap:
+                raise classify(exc, url, retry_after=wanted) from exc
             if status in RETRY_STATUSES and attempt < times:
-                headers = getattr(getattr(http, "response", None), "headers", None)
-                delay = min(cap, retry_after_s(headers, base * 2 ** attempt))
+                delay = min(cap, wanted if wanted >= 0 else base * 2 ** attempt)
                 log.info("%s: HTTP %s, retry %d/%d in %.1fs", url, status, attempt + 1, times, delay)
                 time.sleep(delay)
                 continue
-            raise classify(exc, url) from exc
+            raise classify(exc, url, retry_after=wanted if wanted >= 0 else None) from exc
     raise AssertionError("unreachable")
-
-
-_local = threading.local()
 
 
 def _ydl(site: config.SiteConfig | None):
@@ -323,6 +323,8 @@ def extract(url: str, site: config.SiteConfig | None = None) -> dict[str, Any]:
         return ydl.sanitize_info(ydl.extract_info(url, download=False))
 
     info = _with_retries(run, url)
+    if _past_deadline():
+        raise _time_limit_error(url, "extraction")
     check_limits(info, url)
     return info
 
@@ -363,11 +365,16 @@ def download(info: dict[str, Any], site: config.SiteConfig | None = None) -> Fet
         ydl.params["paths"] = {"home": str(folder)}
         return ydl.process_ie_result(dict(info), download=True)
 
-    done = _with_retries(run, url)
+    try:
+        done = _with_retries(run, url)
+    except ItemTimeLimit as exc:
+        shutil.rmtree(folder, ignore_errors=True)   # an endless stream is not resumed
+        raise _time_limit_error(url, f"the download ({exc})") from None
     files = [p for p in folder.iterdir() if p.is_file() and not p.name.endswith((".part", ".ytdl"))]
     if not files:
         raise MediaRejected("not_downloaded", url, "yt-dlp wrote no file (size limit?)")
     raw = max(files, key=lambda p: p.stat().st_size)
+    _refuse_pages_served_as_media(raw, url)
     t1 = time.perf_counter()
     media_sha = sha256_file(raw)
     audio = normalise_audio(raw)
@@ -375,6 +382,21 @@ def download(info: dict[str, Any], site: config.SiteConfig | None = None) -> Fet
     shutil.rmtree(folder, ignore_errors=True)
     return Fetched(url=url, info=done or info, source_url=source_url(info), audio=audio,
                    media_sha256=media_sha, timings={"download": t1 - t0, "decode": t2 - t1})
+
+
+def _refuse_pages_served_as_media(path: Path, url: str) -> None:
+    """A web page where the media file should be: a wall (bot check, captcha, sign-in) when it
+    says so, else ``not_audio``. Either way nothing is decoded and the folder is cleared."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if not head.lstrip().lower().startswith(HTML_MAGIC):
+        return
+    shutil.rmtree(path.parent, ignore_errors=True)
+    text = head.decode("utf-8", "replace")
+    answer = outcomes.from_http(200, text=text)
+    if answer.is_wall:
+        raise error_for(answer, url)
+    raise MediaRejected("not_audio", url, "the media URL served a web page: " + " ".join(text.split())[:120])
 
 
 def fetch(url: str, site: config.SiteConfig | None = None) -> Fetched:

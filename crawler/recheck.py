@@ -1,25 +1,34 @@
 """Is a reported item still up? The case re-check's probe, through the crawler's own fetch path.
 
 :func:`probe` asks yt-dlp for the item exactly as a crawl does (same user agent,
-proxy, cookies, retries on 429/5xx, same classification of "gone"), and
-optionally fetches its audio again into the content-addressed store.
+proxy, cookies, retries on 429/5xx), classifies the answer with
+:mod:`crawler.outcomes` (the one taxonomy crawls use too), keeps the page the
+platform answered with as evidence, and optionally fetches the audio again into
+the content-addressed store. A wall (bot check, captcha, sign-in, rate limit) is
+reported as ``blocked`` / ``needs_login``: it says nothing about the item.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from crawler import config, media
-from crawler.errors import ContentGone, FetchFailed, MediaRejected, SiteConfigError
+from crawler import config, media, outcomes
+from crawler.errors import ContentGone, FetchFailed, MediaRejected, Refused, SiteConfigError
 from earwitness.kernel.store.models import utcnow
+
+log = logging.getLogger(__name__)
+PAGE_EVIDENCE_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
 class ProbeResult:
-    """``gone`` with ``reason``: http_404, http_410, http_451, platform_removed, private,
-    geo_blocked, not_live; or still up: ``still_up``; or unknown: ``error``
-    (network or server trouble: neither gone nor up)."""
+    """One probe. ``outcome`` is the :mod:`crawler.outcomes` kind (``up``, ``gone``, ``private``,
+    ``geo_blocked``, ``blocked``, ``needs_login``, ``transient``, ``broken``, ``offline``);
+    ``gone`` is true only for ``gone`` (the platform says removed / not found); ``reason`` the
+    cause (``still_up``, ``http_404``, ``platform_removed``, ``bot_check``, ``rate_limited``...;
+    ``error`` for an unclassified failure)."""
 
     url: str
     platform: str
@@ -30,6 +39,13 @@ class ProbeResult:
     detail: str = ""
     audio_path: str | None = None      # relative to the data home, when fetched
     audio_sha256: str | None = None
+    outcome: str = ""
+    page_path: str | None = None       # the page the platform answered with, relative to the data home
+    page_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            self.outcome = "gone" if self.gone else ("transient" if self.reason == "error" else "up")
 
 
 def _site(platform: str) -> config.SiteConfig | None:
@@ -39,19 +55,75 @@ def _site(platform: str) -> config.SiteConfig | None:
         return None
 
 
-def probe(url: str, platform: str, *, fetch_audio: bool = False) -> ProbeResult:
-    """Check ``url`` now; with ``fetch_audio`` also store its current audio when still up."""
+@dataclass
+class PageAnswer:
+    """The page the platform answered a probe with, kept as an exhibit."""
+
+    status: int | None
+    body: bytes
+    path: str | None = None      # relative to the data home
+    sha256: str | None = None
+
+
+def keep_page(url: str, site: config.SiteConfig | None) -> PageAnswer | None:
+    """GET ``url`` as yt-dlp would (same headers, proxy, cookies) and store the answer's body,
+    whatever its status, under ``evidence/probes``; None when nothing answered."""
+    from yt_dlp.networking.exceptions import HTTPError, RequestError
+    ydl = media._ydl(site)
+    try:
+        resp = ydl.urlopen(url)
+    except HTTPError as exc:
+        resp = exc.response
+    except RequestError as exc:
+        log.info("%s: page not kept: %s", url, exc)
+        return None
+    try:
+        body = resp.read(PAGE_EVIDENCE_BYTES)
+    except Exception as exc:  # noqa: BLE001  a dropped body is a missing exhibit, not a failed probe
+        log.info("%s: page body not kept: %s", url, exc)
+        return None
+    finally:
+        resp.close()
+    page = PageAnswer(getattr(resp, "status", None), body or b"")
+    if body:
+        page.sha256, page.path = media.store_bytes(body, folder="evidence/probes", suffix=".html")
+    return page
+
+
+def probe(url: str, platform: str, *, fetch_audio: bool = False, keep_evidence: bool = True) -> ProbeResult:
+    """Check ``url`` now; with ``fetch_audio`` also store its current audio when still up, with
+    ``keep_evidence`` the page the platform answered with (each probe is an exhibit).
+
+    When yt-dlp found no media on a page or could not read it (an ``up`` without media, or
+    ``broken``), the kept page decides whether that page was a wall: a bot check served
+    with status 200 is ``blocked``, not "still up"."""
     site = _site(platform)
+    media_read = True
     try:
         info = media.extract(url, site)
-        result = ProbeResult(url, platform, False, "still_up", 200, utcnow())
+        result = ProbeResult(url, platform, False, "still_up", 200, utcnow(), outcome="up")
         if fetch_audio:
             got = media.download(info, site)
             result.audio_path, result.audio_sha256 = got.audio.media_path, got.audio.audio_sha256
-        return result
     except ContentGone as exc:
-        return ProbeResult(url, platform, True, exc.reason, exc.http_status, utcnow(), str(exc))
-    except MediaRejected as exc:  # the page is up but its media breaks a limit: still up
-        return ProbeResult(url, platform, False, "still_up", 200, utcnow(), str(exc))
+        result = ProbeResult(url, platform, exc.kind == "gone", exc.reason, exc.http_status, utcnow(), str(exc),
+                             outcome=exc.kind)
+    except Refused as exc:
+        result = ProbeResult(url, platform, False, exc.reason, exc.http_status, utcnow(), str(exc),
+                             outcome=exc.kind)
+    except MediaRejected as exc:  # the page is up but its media breaks a limit, or it has none
+        result = ProbeResult(url, platform, False, "still_up", 200, utcnow(), str(exc), outcome="up")
+        media_read = False
     except FetchFailed as exc:
-        return ProbeResult(url, platform, False, "error", getattr(exc, "http_status", None), utcnow(), str(exc))
+        result = ProbeResult(url, platform, False, exc.reason or "error", exc.http_status, utcnow(), str(exc),
+                             outcome=exc.kind)
+        media_read = exc.kind != "broken"
+    if keep_evidence:
+        page = keep_page(url, site)
+        if page is not None:
+            result.page_path, result.page_sha256 = page.path, page.sha256
+            wall = outcomes.from_page(page.status, page.body)
+            if not media_read and wall.is_wall:
+                result.outcome, result.reason, result.gone = wall.kind, wall.reason, False
+                result.http_status, result.detail = wall.http_status, wall.detail
+    return result

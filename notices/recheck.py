@@ -3,11 +3,18 @@
 Cases in ``notices_sent`` not checked for ``notices.recheck_interval_hours`` are
 visited by the ``probe`` the application hands in (the crawler's fetch path,
 :func:`crawler.recheck.probe`): any callable ``probe(url, platform)`` returning an
-object with ``gone``, ``reason``, ``http_status``, ``checked_at`` and ``audio_path``.
-Gone (404/410, the platform says removed, or ``audio_check`` says the re-fetched
-audio no longer holds the case's works) moves the case to ``removed``; still up is
-recorded as a ``recheck`` event, and a case past its SLA shows as overdue. A probe
-error ("error": network trouble) changes nothing but the record.
+object with ``gone``, ``reason``, ``http_status``, ``checked_at``, ``audio_path`` and
+``outcome`` (the crawler's taxonomy: up, gone, private, geo_blocked, blocked,
+needs_login, transient, broken, offline).
+
+Every probe is kept as a ``recheck`` event with what the platform answered (and the page
+it answered with). A case moves to ``removed`` only when the platform said ``gone``
+``removal_confirmations`` times in a row, the first and the last at least
+``removal_span_hours`` apart (one 404 may be a glitch; a legal record must not say
+"removed" on it), or when ``audio_check`` says the re-fetched audio no longer holds the
+case's works. An ``up`` answer starts the count again; walls (``blocked``,
+``needs_login``) and errors say nothing about the item: they never move a case and
+neither count nor break a run of ``gone``. A case past its SLA shows as overdue.
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ class RecheckResult:
     checked: int = 0
     removed: int = 0
     still_up: int = 0
-    errors: int = 0
+    errors: int = 0            # the probe learnt nothing about the item (walls, network, broken)
     overdue: int = 0
+    gone_pending: int = 0      # said gone, not yet confirmed (see removal_confirmations)
     details: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -50,6 +58,41 @@ def due(session, *, now: datetime | None = None) -> list[Case]:
          .where(or_(Case.last_checked_at.is_(None), Case.last_checked_at <= cutoff))
          .order_by(Case.sent_at))
     return list(session.scalars(q))
+
+
+def _outcome(r) -> str:
+    """The probe's taxonomy kind (probes from before the taxonomy: from gone / reason)."""
+    kind = getattr(r, "outcome", None)
+    if kind:
+        return kind
+    return "gone" if r.gone else ("transient" if r.reason == "error" else "up")
+
+
+def gone_run(case: Case) -> list[dict]:
+    """The checks of the case's latest unbroken run of ``gone`` answers (oldest first): an
+    ``up`` answer ends a run; every other answer (walls, errors) is skipped."""
+    run: list[dict] = []
+    for ev in case.events:
+        check = (ev.details or {}).get("check") if ev.event == "recheck" else None
+        if not check:
+            continue
+        kind = check.get("outcome") or ("transient" if check.get("reason") == "error" else "up")
+        if kind == "gone":
+            run.append(check)
+        elif kind == "up":
+            run = []
+    return run
+
+
+def removal_confirmed(run: list[dict], at: datetime) -> bool:
+    """Enough ``gone`` answers (``removal_confirmations``), far enough apart (``removal_span_hours``)."""
+    need = int(config.get("removal_confirmations", 2))
+    span = timedelta(hours=float(config.get("removal_span_hours", 24)))
+    if len(run) < max(1, need):
+        return False
+    first = datetime.fromisoformat(run[0]["checked_at"])
+    first = first if first.tzinfo else first.replace(tzinfo=at.tzinfo)
+    return at - first >= span
 
 
 def recheck_due(store, *, probe: Callable, audio_check: Callable[[Case, Path], bool] | None = None,
@@ -70,10 +113,22 @@ def recheck_due(store, *, probe: Callable, audio_check: Callable[[Case, Path], b
             r = probe(case.url, case.platform)
             at = now or r.checked_at or utcnow()
             status = getattr(r, "http_status", None)
-            check = {"reason": r.reason, "http_status": status, "url": case.url,
-                     "checked_at": (r.checked_at or at).isoformat()}
-            gone = bool(r.gone)
-            if not gone and audio_check is not None and getattr(r, "audio_path", None):
+            kind = _outcome(r)
+            check = {"outcome": kind, "reason": r.reason, "http_status": status, "url": case.url,
+                     "checked_at": at.isoformat(), "probed_at": (r.checked_at or at).isoformat(),
+                     "detail": (getattr(r, "detail", "") or "")[:500]}
+            for key in ("page_path", "page_sha256", "audio_path", "audio_sha256"):
+                if getattr(r, key, None):
+                    check[key] = getattr(r, key)
+            gone = False
+            if kind == "gone":
+                run = gone_run(case) + [check]
+                gone = removal_confirmed(run, at)
+                check["gone_answers"] = len(run)
+                if gone:
+                    check["gone_run"] = [{k: c.get(k) for k in ("checked_at", "reason", "http_status",
+                                                                 "page_sha256")} for c in run]
+            if kind == "up" and audio_check is not None and getattr(r, "audio_path", None):
                 path = settings.get().path(r.audio_path)
                 try:
                     if not audio_check(case, path):
@@ -88,14 +143,21 @@ def recheck_due(store, *, probe: Callable, audio_check: Callable[[Case, Path], b
                             reason=f"re-check: {check['reason']}", check=check)
                 result.removed += 1
             else:
-                is_error = r.reason == "error"
                 overdue = case.is_overdue(at)
+                if kind == "up":
+                    why = "still up"
+                elif kind == "gone":
+                    why = (f"the platform says gone ({r.reason}); answer {check['gone_answers']} of "
+                           f"{config.get('removal_confirmations', 2)} needed, "
+                           f"{config.get('removal_span_hours', 24)} h apart, before it counts as removed")
+                else:
+                    why = f"re-check inconclusive: {kind} ({r.reason})" + (
+                        f": {getattr(r, 'detail', '')}" if getattr(r, "detail", "") else "")
                 cases.record(s, case.id, "recheck", actor=ACTOR, at=at,
-                             reason="re-check failed: " + (getattr(r, "detail", "") or "error")
-                             if is_error else "still up" + (" (overdue)" if overdue else ""),
-                             check=check, overdue=overdue)
-                result.errors += is_error
-                result.still_up += not is_error
+                             reason=why + (" (overdue)" if overdue else ""), check=check, overdue=overdue)
+                result.still_up += kind == "up"
+                result.gone_pending += kind == "gone"
+                result.errors += kind not in ("up", "gone")
                 result.overdue += overdue
             result.details.append({"case_id": case.id, **check, "removed": gone})
     return result

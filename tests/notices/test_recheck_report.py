@@ -63,14 +63,20 @@ def _sent_case(s, seed, base, media_id, sent_at=T0):
     return case.id
 
 
-def test_recheck_moves_gone_items_and_marks_overdue(store, seed, site):
+def test_recheck_moves_gone_items_and_marks_overdue(store, seed, site, home, monkeypatch):
+    from earwitness.kernel import settings
+    # one "gone" answer suffices here; the repeated, spaced rule is in test_recheck_walls.py
+    monkeypatch.setenv("EARWITNESS__NOTICES__REMOVAL_CONFIRMATIONS", "1")
+    monkeypatch.setenv("EARWITNESS__NOTICES__REMOVAL_SPAN_HOURS", "0")
+    settings.configure(home)
     base, status = site
     status.update({"v404": 404, "v410": 410, "v500": 500})
     with store.session() as s:
         ids = {m: _sent_case(s, seed, base, m) for m in ("v404", "v410", "v200", "v500")}
     now = T0 + timedelta(days=4)
     res = recheck.recheck_due(store, probe=http_probe, now=now)
-    assert res.as_dict() == {"checked": 4, "removed": 2, "still_up": 1, "errors": 1, "overdue": 2}
+    assert res.as_dict() == {"checked": 4, "removed": 2, "still_up": 1, "errors": 1, "overdue": 2,
+                             "gone_pending": 0}
     with store.session() as s:
         c404, c410, c200, c500 = (s.get(Case, ids[m]) for m in ("v404", "v410", "v200", "v500"))
         assert (c404.state, c410.state, c200.state, c500.state) == \
