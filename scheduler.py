@@ -33,6 +33,10 @@ log = logging.getLogger("earwitness.daemon")
 
 JOB_TABLE = "apscheduler_jobs"
 RUNNER = "earwitness.app.jobs:run_scheduled"
+# how long a stopping daemon waits for running jobs to reach their next safe point; a job
+# still running then (a crawl child, a job that does not take ``stop``) is recorded as
+# interrupted (it runs again at the next start: every job is resumable) and the process ends
+STOP_GRACE_S = 10.0
 
 
 def make_trigger(spec: jobs.JobSpec, tz: str = "UTC"):
@@ -153,14 +157,16 @@ def daemon_pid(home) -> int | None:
 def run_forever(store, *, stop: threading.Event | None = None, install_signals: bool = True) -> None:
     """The foreground daemon: runs until SIGTERM/SIGINT (or ``stop``), then stops cleanly.
 
-    Stopping waits for running jobs to finish (a crawl child runs to its end or
-    its timeout; jobs that accept ``stop`` see :data:`earwitness.app.jobs.STOP` set and
-    stop at their next safe point). A second signal exits at once.
+    Stopping sets :data:`earwitness.app.jobs.STOP`: jobs that accept ``stop`` finish the
+    item in hand and return. A job still running :data:`STOP_GRACE_S` seconds later is
+    recorded as ``interrupted`` (its work is resumable; it runs again at the next start)
+    and the process ends, so SIGTERM ends the daemon within seconds even mid-crawl (a
+    crawl child dies with its parent). A second signal exits at once.
     """
     from earwitness.kernel import settings
     lock = acquire_lock(settings.get().home)  # noqa: F841 - held until the process exits
     cfg = jobs.section()
-    specs = jobs.load_jobs(cfg)
+    specs = jobs.load_jobs()
     tz = cfg.get("timezone", "UTC")
     stop = stop or threading.Event()
     interrupted = jobs.mark_interrupted(store)
@@ -193,6 +199,17 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
             pass
     finally:
         jobs.STOP.set()
+        sched.shutdown(wait=False)
+        left = jobs.wait_running(store, STOP_GRACE_S)
+        if left:
+            cut = jobs.mark_stopped(store, left)
+            log.warning("daemon: %s still running after %.0f s; recorded as interrupted",
+                        ", ".join(cut), STOP_GRACE_S)
+            if install_signals:      # a real daemon process: the jobs' threads end with it
+                log.info("daemon: stopped")
+                print("daemon: stopped", flush=True)
+                logging.shutdown()
+                os._exit(0)
         sched.shutdown(wait=True)
         jobs.STOP.clear()
         log.info("daemon: stopped")

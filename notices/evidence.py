@@ -8,17 +8,27 @@ content-addressed under ``<home>/evidence/objects/``; ``manifest.json`` lists
 each file's SHA-256, and one ledger entry commits to all of them. A file whose
 hash differs from the one the crawler recorded at capture is refused: evidence
 that changed since capture is not evidence.
+
+Writers: the evidence job and letter drafting both build bundles, often at the
+same moment. Building is locked per detection (an exclusive ``flock`` on
+``<home>/evidence/locks/<detection>.lock``) from the existence check until the
+caller's transaction ends, so of two writers one builds and the other finds its
+committed bundle; the manifest is written to a temporary file and renamed into
+place, and never over a manifest a committed bundle points at.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from earwitness import __version__
@@ -95,16 +105,76 @@ def metadata(det: Detection, files: dict[str, dict], not_captured: list[str]) ->
     }
 
 
+LOCK_WAIT_S = 120.0
+
+
+class _DetectionLock:
+    """An exclusive lock on one detection's bundle, held until the session's transaction ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.fh = path, None
+
+    def acquire(self, wait_s: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    fh.close()
+                    raise EvidenceError(f"another writer has been building the evidence of this detection "
+                                        f"for over {wait_s:.0f} s ({self.path}); try again later") from None
+                time.sleep(0.05)
+        self.fh = fh
+
+    def release(self, *_args) -> None:
+        if self.fh is not None:
+            self.fh.close()   # closing the descriptor drops the flock
+            self.fh = None
+
+
+def _lock_detection(session: Session, home: Path, detection_id: str) -> None:
+    """Hold the detection's bundle lock until ``session`` commits or rolls back (once per session)."""
+    held = session.info.setdefault("evidence_locks", {})
+    if detection_id in held and held[detection_id].fh is not None:
+        return
+    lock = _DetectionLock(home / "evidence" / "locks" / f"{detection_id}.lock")
+    lock.acquire(LOCK_WAIT_S)
+    held[detection_id] = lock
+    for name in ("after_commit", "after_rollback", "after_soft_rollback"):
+        event.listen(session, name, lock.release)
+
+
+def _write_manifest(path: Path, data: bytes) -> None:
+    """Write a manifest whole (temporary file, then rename): no reader ever sees half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def build_bundle(session: Session, detection_id: str, *, home: Path | None = None,
                  timestamper=None) -> Bundle:
-    """The detection's evidence bundle, built and entered in the ledger once (idempotent)."""
+    """The detection's evidence bundle, built and entered in the ledger once (idempotent).
+
+    Safe with several writers: see the module's notes on locking.
+    """
     existing = session.scalar(select(EvidenceBundle).where(EvidenceBundle.detection_id == detection_id))
+    if existing is not None:
+        return existing
+    home = Path(home or settings.get().home)
+    _lock_detection(session, home, detection_id)
+    # look again under the lock: another writer may have committed the bundle meanwhile
+    existing = session.scalar(select(EvidenceBundle).where(EvidenceBundle.detection_id == detection_id)
+                              .execution_options(populate_existing=True))
     if existing is not None:
         return existing
     det = session.get(Detection, detection_id)
     if det is None:
         raise NotFound(f"no detection {detection_id!r}")
-    home = Path(home or settings.get().home)
     clip = det.clip
     sources = [("clip", clip.media_path, clip.media_sha256, True),
                ("screenshot", clip.screenshot_path, clip.screenshot_sha256, False),
@@ -135,9 +205,8 @@ def build_bundle(session: Session, detection_id: str, *, home: Path | None = Non
     manifest = {"bundle_id": bundle_id, "detection_id": det.id, "clip_id": clip.id,
                 "work_id": det.work_id, "files": files, "created_at": meta["bundled_at"]}
     man_rel = Path("evidence", "bundles", det.id, "manifest.json")
-    (home / man_rel).parent.mkdir(parents=True, exist_ok=True)
     man_bytes = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    (home / man_rel).write_bytes(man_bytes)
+    _write_manifest(home / man_rel, man_bytes)
     man_sha = ledger.file_sha256(home / man_rel)
     ts = timestamper if timestamper is not None else Timestamper.from_settings()
     entry_files = {name: {"sha256": m["sha256"], "path": m["path"]} for name, m in files.items()}

@@ -22,6 +22,14 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _colour(status: str | None, width: int) -> str:
+    """A run status padded to ``width``: red when it failed in whole or part, green when ok."""
+    text = f"{status or 'never':<{width}}"
+    if status in jobs.FAILED_STATES:
+        return click.style(text, fg="red", bold=True)
+    return click.style(text, fg="green") if status == "ok" else text
+
+
 def _summary(result: dict | None, limit: int = 90) -> str:
     if not result:
         return ""
@@ -58,7 +66,7 @@ def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json:
         if res is None:
             click.echo(f"» {spec.id:<24} running {spec.func} …", err=True)
             return
-        line = f"  {spec.id:<24} {res['status']:<11} {res['seconds']:>7.1f}s  "
+        line = f"  {spec.id:<24} {_colour(res['status'], 11)} {res['seconds']:>7.1f}s  "
         line += _summary(res["result"]) if res["status"] == "ok" else (res["error"] or "").splitlines()[0]
         click.echo(line)
 
@@ -72,7 +80,7 @@ def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json:
         raise click.ClickException(f"{exc}; it runs these jobs itself") from exc
     if as_json:
         click.echo(json.dumps(results, indent=2, default=str))
-    if any(r["status"] == "failed" for r in results):
+    if any(r["status"] in jobs.FAILED_STATES for r in results):
         sys.exit(1)
 
 
@@ -163,7 +171,7 @@ def status(as_json: bool) -> None:
         detail = row["last_error"] or _summary(row["last_result"], 70)
         nxt = _ago(row["next_run"], now) if row["next_run"] else ("-" if row["scheduled"] else "not scheduled")
         click.echo(f"{row['job']:<{jw}}  {row['schedule']:<{sw}}  {_ago(row['last_started_at'], now):<10} "
-                   f"{row['last_status'] or 'never':<11} {nxt:<13} {detail}")
+                   f"{_colour(row['last_status'], 11)} {nxt:<13} {detail}")
     click.echo("")
     for name, counts in st["backlog"].items():
         if isinstance(counts, dict):

@@ -7,8 +7,12 @@ had stops the daemon at start with a message naming the job; a job that fails is
 recorded as ``failed`` in the run history (table ``job_runs``) and every other job
 goes on.
 
-Run states: ``running`` -> ``ok`` | ``failed``; a ``running``
-row whose process died (SIGKILL, power loss) reads as ``interrupted``.
+Run states: ``running`` -> ``ok`` | ``partial`` | ``failed`` | ``interrupted``; a
+``running`` row whose process died (SIGKILL, power loss) reads as ``interrupted``.
+A job's result decides between them: a result with ``status`` (``ok``, ``partial``,
+``failed``) is taken at its word; ``ok: false`` is ``failed``; a result that counts
+``failed`` items is ``partial`` (``failed`` when it counts nothing done). Only
+``ok`` is success: the others exit the CLI non-zero and show red in ``status``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import socket
 import threading
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, select, update
@@ -115,8 +120,48 @@ def _site_names(job_id: str, raw: Mapping[str, Any], overrides: Mapping[str, Any
     return names, problem
 
 
+def _precedence(source: str) -> int:
+    """Which configuration layer a value came from: shipped file 0, user file 1, environment 2."""
+    if source.startswith("environment"):
+        return 2
+    try:
+        Path(source).resolve().relative_to(settings.CONFIG_DIR.resolve())
+        return 0
+    except ValueError:
+        return 1
+
+
+def _as_overridden(trigger: Any, dotted: str, origins: Mapping[str, str]) -> Any:
+    """A trigger as its highest configuration layer wrote it: an override replaces, never merges.
+
+    Settings merge mappings key by key, so ``{interval: {seconds: 10}}`` in a user file
+    over the shipped ``{interval: {minutes: 5}}`` would read "every 5 min 10 s", and
+    ``{cron: {...}}`` could never replace an interval. Here only the fields of the layer
+    with the highest precedence are kept.
+    """
+    if not isinstance(trigger, Mapping):
+        return trigger
+    leaves = {key[len(dotted) + 1:]: src for key, src in origins.items()
+              if key.startswith(dotted + ".") and key.count(".") == dotted.count(".") + 2}
+    if len(set(leaves.values())) <= 1:
+        return trigger
+    top = max(set(leaves.values()), key=_precedence)
+    out: dict[str, dict[str, Any]] = {}
+    for leaf, src in leaves.items():
+        if src == top:
+            kind, name = leaf.split(".", 1)
+            if isinstance(trigger.get(kind), Mapping) and name in trigger[kind]:
+                out.setdefault(kind, {})[name] = trigger[kind][name]
+    return out or trigger
+
+
 def load_jobs(cfg: Mapping[str, Any] | None = None) -> list[JobSpec]:
-    """Every configured job, per-site jobs expanded, in dependency order."""
+    """Every configured job, per-site jobs expanded, in dependency order.
+
+    Read from the settings (``cfg`` None), a trigger given in a user file or the
+    environment replaces the shipped one rather than merging into it.
+    """
+    origins = settings.get().origins if cfg is None else {}
     cfg = section() if cfg is None else settings.thaw(cfg)
     jobs = cfg.get("jobs") or {}
     if not isinstance(jobs, Mapping):
@@ -128,7 +173,8 @@ def load_jobs(cfg: Mapping[str, Any] | None = None) -> list[JobSpec]:
             continue                                  # switched off
         if not isinstance(raw, Mapping) or not raw.get("func"):
             raise JobConfigError(f"job {job_id!r}: needs at least func and trigger")
-        trigger = _check_trigger(job_id, raw.get("trigger"))
+        trigger = _check_trigger(job_id, _as_overridden(raw.get("trigger"), f"scheduler.jobs.{job_id}.trigger",
+                                                        origins))
         try:
             resolve(str(raw["func"]))
         except JobConfigError as exc:
@@ -154,7 +200,8 @@ def load_jobs(cfg: Mapping[str, Any] | None = None) -> list[JobSpec]:
                          for a in (raw.get("args") or ["{site}"]))
             kwargs = {**dict(raw.get("kwargs") or {}), **dict(over.get("kwargs") or {})}
             out.append(JobSpec(id=f"{job_id}:{site}", args=args, kwargs=kwargs,
-                               trigger=_check_trigger(f"{job_id}:{site}", over.get("trigger", trigger)),
+                               trigger=_check_trigger(f"{job_id}:{site}", _as_overridden(
+                                   over.get("trigger", trigger), f"scheduler.sites.{site}.trigger", origins)),
                                **common))
     out.sort(key=lambda j: (j.order, j.id))
     return out
@@ -208,13 +255,10 @@ def run_job(job_id: str, trigger: str = "schedule", *, store=None, spec: JobSpec
         spec = spec or find(job_id)
         log.info("job %s: starting (%s)", job_id, spec.func)
         result = _jsonable(_call(spec, store))
-        if result.get("ok") is False:   # a report that says it failed (a crawl child's exit code...)
-            status = "failed"
-            errs = result.get("errors") or []
-            error = "; ".join(map(str, errs[:3])) if errs else f"job reported ok=false: {_short(result)}"
+        status, error = judge(result)
     except Exception as exc:  # noqa: BLE001 - recorded; one job's failure never stops the others
         status = "failed"
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        error = one_line_error(exc) or "".join(traceback.format_exception_only(type(exc), exc)).strip()
         error += "\n" + "".join(traceback.format_tb(exc.__traceback__)[-3:])
     finished = utcnow()
     with store.session() as s:
@@ -225,6 +269,55 @@ def run_job(job_id: str, trigger: str = "schedule", *, store=None, spec: JobSpec
     return {"job": job_id, "status": status, "result": result, "error": error,
             "started_at": run.started_at.isoformat(), "finished_at": finished.isoformat(),
             "seconds": round((finished - run.started_at).total_seconds(), 3)}
+
+
+FAILED_STATES = ("failed", "partial", "interrupted")
+
+
+def judge(result: Mapping[str, Any]) -> tuple[str, str | None]:
+    """A run's status and error line from what the job returned (see the module's notes)."""
+    raw_errors = result.get("errors")
+    errs = [str(e) for e in raw_errors] if isinstance(raw_errors, (list, tuple)) else []
+    counted = next((result[k] for k in ("failed", "errors") if isinstance(result.get(k), int)
+                    and not isinstance(result.get(k), bool)), 0)
+    declared = result.get("status")
+    if declared in ("ok", "partial", "failed"):
+        status = declared
+    elif result.get("ok") is False:   # a report that says it failed (a crawl child's exit code...)
+        status = "failed"
+    elif counted > 0:                 # items failed and the job did not say more: some failed
+        status = "partial"
+    else:
+        status = "ok"
+    if status == "ok":
+        return status, None
+    reason = result.get("reason")
+    detail = "; ".join(errs[:3]) if errs else (str(reason) if reason else f"job reported: {_short(result)}")
+    return status, detail
+
+
+def one_line_error(exc: BaseException) -> str | None:
+    """A full disk, a read-only data home or an unreachable store, said in one line a person can act on."""
+    import errno
+    from sqlalchemy.exc import OperationalError
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full: cannot write {exc.filename or 'to the data home'}; free space there and run again"
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        what = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+        return (f"{what}: cannot write {exc.filename or 'to the data home'}; make the data home writable "
+                f"(or point EARWITNESS_HOME / --home at one that is) and run again")
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        low = text.lower()
+        if "disk is full" in low or "no space" in low:
+            return f"disk full: the store cannot write ({text.splitlines()[0]}); free space and run again"
+        if "readonly" in low or "read-only" in low or "unable to open database" in low:
+            return (f"the store cannot be written ({text.splitlines()[0]}); make the data home writable "
+                    f"and run again")
+        if "connect" in low or "refused" in low or "could not translate host" in low or "timeout" in low:
+            return (f"the store is unreachable ({text.splitlines()[0]}); check store_url and that the "
+                    f"database server is running")
+    return None
 
 
 def _short(result: Mapping[str, Any]) -> str:
@@ -257,6 +350,35 @@ def mark_interrupted(store) -> list[str]:
                       .values(status="interrupted", finished_at=utcnow(),
                               error="the process running this job ended before the job did"))
     return sorted({r.job_id for r in dead})
+
+
+def running_here(store) -> list[str]:
+    """Ids of the runs this process has started and not finished."""
+    with store.session() as s:
+        return list(s.scalars(select(JobRun.id).where(JobRun.status == "running", JobRun.host == HOST,
+                                                      JobRun.pid == os.getpid())))
+
+
+def wait_running(store, timeout_s: float) -> list[str]:
+    """Wait up to ``timeout_s`` for this process's running jobs to end; the run ids still running."""
+    import time
+    end = time.monotonic() + timeout_s
+    while True:
+        left = running_here(store)
+        if not left or time.monotonic() >= end:
+            return left
+        time.sleep(0.1)
+
+
+def mark_stopped(store, run_ids: list[str]) -> list[str]:
+    """Record runs cut short by a stop as ``interrupted``; their job ids."""
+    with store.session() as s:
+        job_ids = list(s.scalars(select(JobRun.job_id).where(JobRun.id.in_(run_ids))))
+        s.execute(update(JobRun).where(JobRun.id.in_(run_ids), JobRun.status == "running")
+                  .values(status="interrupted", finished_at=utcnow(),
+                          error="the daemon was stopped before this job reached a safe point; "
+                                "its work resumes at its next run"))
+    return sorted(set(job_ids))
 
 
 def last_runs(store) -> dict[str, dict[str, Any]]:

@@ -122,28 +122,77 @@ class BacklogResult:
     matched: int
     failed: int
     detections: int
+    errors: tuple[str, ...] = ()
+    stopped: bool = False
+
+    @property
+    def status(self) -> str:
+        """``ok``; ``partial`` when some clips could not be matched; ``failed`` when none could."""
+        if not self.failed:
+            return "ok"
+        return "partial" if self.matched else "failed"
 
     def as_dict(self) -> dict:
-        return self.__dict__.copy()
+        return {"status": self.status, "clips": self.clips, "matched": self.matched, "failed": self.failed,
+                "detections": self.detections, "errors": list(self.errors), "stopped": self.stopped}
 
 
-def match_backlog(store: Store, limit: int | None = None) -> BacklogResult:
-    """Match every clip still ``fetched``, one transaction per clip (a crash loses at most the clip in hand)."""
+def _record_failure(store: Store, clip_id: str, reason: str) -> None:
+    """Mark a clip whose matching raised as ``failed`` with the reason, so the queue moves on."""
+    with store.session() as s:
+        clip = s.get(Clip, clip_id)
+        if clip is not None:
+            _fail(clip, reason[:2000])
+
+
+def _reason(exc: Exception) -> str:
+    from sqlalchemy.exc import IntegrityError
+    if isinstance(exc, IntegrityError):
+        return (f"the store refused its detections ({str(exc.orig).splitlines()[0]}); a work in the "
+                f"fingerprint index is missing from the works table or does not fit it: run "
+                f"`earwitness catalog import` again for it, then set the clip back to fetched")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def match_backlog(store: Store, limit: int | None = None, *, stop=None) -> BacklogResult:
+    """Match every clip still ``fetched``, one transaction per clip (a crash loses at most the clip in hand).
+
+    A clip whose matching raises (a work in the index but not in the table, a
+    value the store refuses) is rolled back, marked ``failed`` with the reason and
+    skipped: one bad clip never holds up the queue behind it. ``stop`` (set when the
+    daemon stops) is checked between clips.
+    """
     with store.session() as s:
         q = select(Clip.id).where(Clip.status == "fetched").order_by(Clip.captured_at)
         ids = list(s.scalars(q.limit(limit) if limit else q))
     matched = failed = n_det = 0
+    errors: list[str] = []
+    stopped = False
     for clip_id in ids:
-        with store.session() as s:
-            clip = s.get(Clip, clip_id)
-            if clip is None or clip.status != "fetched":
-                continue
-            n_det += len(match_clip(s, clip))
-            if clip.status == "matched":
-                matched += 1
-            else:
-                failed += 1
-    return BacklogResult(len(ids), matched, failed, n_det)
+        if stop is not None and stop.is_set():
+            stopped = True
+            break
+        try:
+            with store.session() as s:
+                clip = s.get(Clip, clip_id)
+                if clip is None or clip.status != "fetched":
+                    continue
+                n_found = len(match_clip(s, clip))
+                ok = clip.status == "matched"
+                reason = clip.error
+        except Exception as exc:  # noqa: BLE001 - contained: recorded on the clip, the queue goes on
+            reason = _reason(exc)
+            log.warning("clip %s: %s", clip_id, reason)
+            _record_failure(store, clip_id, reason)
+            ok, n_found = False, 0
+        if ok:
+            matched += 1
+            n_det += n_found
+        else:
+            failed += 1
+            if len(errors) < 20:
+                errors.append(f"clip {clip_id}: {reason}")
+    return BacklogResult(len(ids), matched, failed, n_det, tuple(errors), stopped)
 
 
 def alignment(session, detection_id: str) -> dict:

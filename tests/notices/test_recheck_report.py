@@ -59,6 +59,7 @@ def _sent_case(s, seed, base, media_id, sent_at=T0):
     case = review.confirm(s, det.id, actor="r")
     case.url = f"{base}/video/{media_id}"
     notice = letters.draft(s, platform="fixture", actor="legal", case_ids=[case.id])
+    letters.approve(s, notice.id, actor="legal")
     letters.mark_sent(s, notice.id, actor="legal", channel="email", recipient="x", sent_at=sent_at)
     return case.id
 
@@ -127,6 +128,7 @@ def test_monthly_report_arithmetic(store, seed, tmp_path):
             for name, d, kw in events:
                 if name == "sent":
                     n = letters.draft(s, platform=platform, actor="legal", case_ids=[c.id], now=_at(d, 11))
+                    letters.approve(s, n.id, actor="legal")
                     letters.mark_sent(s, n.id, actor="legal", channel="email", recipient="x",
                                       sent_at=_at(d, 12), at=_at(d, 12))
                 else:
@@ -191,10 +193,15 @@ def test_jobs(store, seed, monkeypatch, home, site):
     with store.session() as s:
         seed.detection(s, score=97.0)
         seed.detection(s, score=14.0)
-    assert jobs.capture_evidence(store) == {"auto_confirmed": 1, "bundled": 1, "failed": 0}
-    assert jobs.capture_evidence(store) == {"auto_confirmed": 0, "bundled": 0, "failed": 0}
-    assert jobs.draft_notices(store) == {"drafted": 1, "cases": 1, "refused": 0}
-    assert jobs.draft_notices(store) == {"drafted": 0, "cases": 0, "refused": 0}
+    counts = lambda r, *keys: {k: r[k] for k in ("status", *keys)}  # noqa: E731
+    assert counts(jobs.capture_evidence(store), "auto_confirmed", "bundled", "failed") == \
+        {"status": "ok", "auto_confirmed": 1, "bundled": 1, "failed": 0}
+    assert counts(jobs.capture_evidence(store), "auto_confirmed", "bundled", "failed") == \
+        {"status": "ok", "auto_confirmed": 0, "bundled": 0, "failed": 0}
+    assert counts(jobs.draft_notices(store), "drafted", "cases", "refused") == \
+        {"status": "ok", "drafted": 1, "cases": 1, "refused": 0}
+    assert counts(jobs.draft_notices(store), "drafted", "cases", "refused") == \
+        {"status": "ok", "drafted": 0, "cases": 0, "refused": 0}
     with store.session() as s:
         assert all(c.state == "notice_drafted" for c in s.query(Case))   # never sent by a job
     assert jobs.recheck(store, probe=http_probe)["checked"] == 0

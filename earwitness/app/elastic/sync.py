@@ -5,9 +5,16 @@ Guarantees:
 - An outbox row is deleted only after Elasticsearch acknowledged the document it
   stands for; with the cluster down nothing is deleted, and the next run resends.
 - Document ids are record ids, and every write carries an external version
-  taken from a counter in the store (``es_sync_state``), so a resend, a slow
-  concurrent run or a reindex racing the sync never leaves an older state on top
-  of a newer one (Elasticsearch answers 409, which counts as acknowledged).
+  taken from a counter in the store (``es_sync_state``) and reserved *before*
+  the records are read (``external_gte``, as ``reindex`` does), so a resend, a
+  slow concurrent run or a reindex racing the sync never leaves an older state
+  on top of a newer one (Elasticsearch answers 409, which counts as
+  acknowledged): a run that read earlier always holds the lower version.
+- A document Elasticsearch refuses (a mapping conflict, a value it cannot
+  parse) is *parked*: its outbox row stays with ``last_error`` starting
+  ``parked:`` and the reason, later runs skip it, ``es status`` counts it, and
+  ``es sync --retry-parked`` sends it again once the cause is fixed. The run
+  reports ``partial`` (or ``failed`` when nothing was acknowledged).
 - The sync always sends a record's *current* state (or a delete once it is gone),
   so several outbox rows for one record become one write.
 - Writes go to every concrete index of a family, so an index being rebuilt by
@@ -28,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 
@@ -41,6 +48,7 @@ from earwitness.kernel.store.models import OutboxEntry, utcnow
 log = logging.getLogger(__name__)
 
 VERSION_COUNTER = "doc_version"
+PARKED = "parked: "
 
 
 def _transient(exc: BaseException) -> bool:
@@ -91,15 +99,25 @@ class SyncResult:
 
     sent: int = 0            # documents written or deleted
     acknowledged_rows: int = 0
-    failed: int = 0          # documents Elasticsearch refused (rows kept, attempts counted)
+    failed: int = 0          # documents Elasticsearch refused (rows parked with the reason)
     batches: int = 0
     remaining: int = 0       # outbox rows left
     by_family: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)
 
+    stopped: bool = False
+    parked: int = 0          # outbox rows parked (refused now or earlier), skipped by this run
+
+    @property
+    def status(self) -> str:
+        """``ok``; ``partial`` when some documents were refused; ``failed`` when nothing was acknowledged."""
+        if not self.failed:
+            return "ok"
+        return "partial" if self.sent else "failed"
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"status": self.status, **asdict(self)}
 
 
 class Mirror:
@@ -205,9 +223,25 @@ def _acknowledged(item: Mapping[str, Any], op: str) -> bool:
     return op == "delete" and status == 404
 
 
+def _waiting():
+    """Outbox rows a sync sends: all but the parked ones."""
+    return or_(OutboxEntry.last_error.is_(None), ~OutboxEntry.last_error.startswith(PARKED))
+
+
+def retry_parked(store) -> int:
+    """Put parked outbox rows back in the queue (after fixing what made the cluster refuse them)."""
+    with store.session() as s:
+        res = s.execute(update(OutboxEntry).where(OutboxEntry.last_error.startswith(PARKED))
+                        .values(last_error=None))
+        return res.rowcount or 0
+
+
 def sync(store, es=None, *, batch_size: int | None = None, refresh: bool = True,
-         cfg: Mapping[str, Any] | None = None) -> SyncResult:
-    """Drain the outbox into the cluster; raises NotConfigured or ElasticUnavailable."""
+         cfg: Mapping[str, Any] | None = None, stop=None) -> SyncResult:
+    """Drain the outbox into the cluster; raises NotConfigured or ElasticUnavailable.
+
+    ``stop`` (set when the daemon stops) is checked between batches.
+    """
     cfg = config() if cfg is None else cfg
     es = make_client(cfg) if es is None else es
     mirror = Mirror(es, cfg)
@@ -217,9 +251,12 @@ def sync(store, es=None, *, batch_size: int | None = None, refresh: bool = True,
     written: set[str] = set()
     cursor = 0
     while True:
+        if stop is not None and stop.is_set():
+            result.stopped = True
+            break
         with store.session() as s:
             rows = s.execute(select(OutboxEntry.seq, OutboxEntry.entity, OutboxEntry.entity_id)
-                             .where(OutboxEntry.seq > cursor).order_by(OutboxEntry.seq)
+                             .where(OutboxEntry.seq > cursor, _waiting()).order_by(OutboxEntry.seq)
                              .limit(batch_size)).all()
         if not rows:
             break
@@ -239,9 +276,14 @@ def sync(store, es=None, *, batch_size: int | None = None, refresh: bool = True,
             done = [q for key in acked for q in seqs.get(key, ())]
             for start in range(0, len(done), 500):
                 s.execute(delete(OutboxEntry).where(OutboxEntry.seq.in_(done[start:start + 500])))
+            for family, entity_id in acked:   # the current state is in: older parked rows are moot
+                s.execute(delete(OutboxEntry).where(OutboxEntry.entity == family,
+                                                    OutboxEntry.entity_id == entity_id,
+                                                    OutboxEntry.last_error.startswith(PARKED)))
         result.acknowledged_rows += len([q for key in acked for q in seqs.get(key, ())])
         for key, reason in refused.items():
-            _mark_failed(store, seqs[key], reason)
+            _mark_failed(store, seqs[key], PARKED + reason)
+            log.warning("outbox %s/%s parked: %s", key[0], key[1], reason)
             result.failed += 1
             if len(result.errors) < 20:
                 result.errors.append(f"{key[0]}/{key[1]}: {reason}")
@@ -251,6 +293,8 @@ def sync(store, es=None, *, batch_size: int | None = None, refresh: bool = True,
         result.refreshed = sorted(written)
     with store.session() as s:
         result.remaining = s.scalar(select(func.count()).select_from(OutboxEntry)) or 0
+        result.parked = s.scalar(select(func.count()).select_from(OutboxEntry)
+                                 .where(OutboxEntry.last_error.startswith(PARKED))) or 0
     return result
 
 
@@ -269,6 +313,9 @@ def _send_batch(store, mirror: Mirror, seqs: dict[tuple[str, str], list[int]],
         by_family[family].append(entity_id)
     refused: dict[tuple[str, str], str] = {}
     docs: dict[tuple[str, str], dict[str, Any] | None] = {}
+    # the version is reserved before the records are read: a run that reads later holds a higher
+    # one, so the state read here can never land on top of a newer one (ties: same read, same state)
+    version = reserve_versions(store, 1)
     with store.session() as s:
         extra: dict[str, set[str]] = defaultdict(set)
         for family, ids in by_family.items():
@@ -284,15 +331,13 @@ def _send_batch(store, mirror: Mirror, seqs: dict[tuple[str, str], list[int]],
                 refused.update({(family, i): str(exc) for i in ids if (family, i) in seqs})
                 continue
             docs.update({(family, k): v for k, v in built.items()})
-    keys = list(docs)
-    first = reserve_versions(store, len(keys)) if keys else 0
     actions, owners = [], []
-    for n, key in enumerate(keys):
+    for key in docs:
         family, entity_id = key
         for index in _family_targets(mirror, targets, family):
             doc = docs[key]
-            action = {"_index": index, "_id": entity_id, "version": first + n,
-                      "version_type": "external"}
+            action = {"_index": index, "_id": entity_id, "version": version,
+                      "version_type": "external_gte"}
             action.update({"_op_type": "delete"} if doc is None else {"_op_type": "index", "_source": doc})
             actions.append(action)
             owners.append(key)
@@ -312,10 +357,14 @@ def _send_batch(store, mirror: Mirror, seqs: dict[tuple[str, str], list[int]],
     return [k for k in acked if k in seqs], {k: v for k, v in refused.items() if k in seqs}
 
 
-def sync_job(store) -> dict[str, Any]:
-    """The daemon's job: drain the outbox, or say the mirror is off."""
+def sync_job(store, *, stop=None) -> dict[str, Any]:
+    """The daemon's job: drain the outbox, or say the mirror is off.
+
+    Refused documents make the run ``partial`` (or ``failed``) with their reasons;
+    an unreachable cluster raises, and the daemon records the run as failed.
+    """
     try:
-        return sync(store).as_dict()
+        return sync(store, stop=stop).as_dict()
     except NotConfigured as exc:
         return {"skipped": str(exc)}
 
