@@ -100,7 +100,7 @@ def test_import_goes_on_past_bad_files_and_exits_1(home, bad_files, tmp_path):
     assert {k: rows[k]["status"] for k in ("corrupt", "silent", "missing")} == dict.fromkeys(("corrupt", "silent", "missing"), "failed")
     assert "silent" in rows["silent"]["error"]
     listed = runner.invoke(main, ["catalog", "list", "--json"])
-    assert [json.loads(x)["id"] for x in listed.stdout.splitlines()] == ["good"]
+    assert [w["id"] for w in json.loads(listed.stdout)] == ["good"]
 
 
 def test_match_batch_reports_each_bad_file_and_exits_1(home, bad_files, tmp_path):

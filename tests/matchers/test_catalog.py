@@ -34,7 +34,7 @@ def test_remove_takes_the_work_out_of_index_and_table(home, demo_catalog):
     assert result.exit_code == 0
     index = open_index()
     assert "demo002" not in index and index.stats()["hashes"] < hashes_before
-    listed = [json.loads(x)["id"] for x in runner.invoke(main, ["catalog", "list", "--json"]).stdout.splitlines()]
+    listed = [w["id"] for w in json.loads(runner.invoke(main, ["catalog", "list", "--json"]).stdout)]
     assert listed == ["demo001", "demo003", "demo004"]
     assert runner.invoke(main, ["catalog", "remove", "nope"]).exit_code != 0
 

@@ -1,0 +1,65 @@
+"""Progress bars for long steps (import, batch match, index rebuild, crawl, live sampling, demo).
+
+Drawn with rich on stderr, only when stderr is a terminal and ``-q`` was not given, so pipes,
+files, CI logs and tests see the command's output and nothing else. A step with a known total
+gets a bar with a count and an ETA; one without (a crawl in its child process) gets a spinner
+with the elapsed time and whatever count it can report.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """``-q``: no progress bars at all (the CLI's global option)."""
+    global _quiet
+    _quiet = quiet
+
+
+def enabled() -> bool:
+    return not _quiet and sys.stderr.isatty()
+
+
+class Bar:
+    """One step's progress; every method is a no-op when bars are off."""
+
+    def __init__(self, progress, task) -> None:
+        self._progress, self._task = progress, task
+
+    def advance(self, n: int = 1, *, note: str | None = None) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=n, **({"note": note} if note is not None else {}))
+
+    def update(self, *, completed: int | None = None, total: int | None = None, note: str | None = None) -> None:
+        if self._progress is not None:
+            fields = {k: v for k, v in (("completed", completed), ("total", total)) if v is not None}
+            self._progress.update(self._task, **fields, **({"note": note} if note is not None else {}))
+
+    def log(self, text: str) -> None:
+        """A line printed above the bar (or plainly to stderr when bars are off)."""
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=sys.stderr)
+
+
+@contextmanager
+def bar(description: str, total: int | None = None) -> Iterator[Bar]:
+    """A progress bar for one step, removed from the screen when the step ends."""
+    if not enabled():
+        yield Bar(None, None)
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    columns += [TimeElapsedColumn(), TextColumn("{task.fields[note]}")]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield Bar(progress, progress.add_task(description, total=total, note=""))
