@@ -1,137 +1,53 @@
-"""Apply lifecycle events to cases, open cases from confirmed detections, list and show them.
+"""Cases: apply lifecycle events (kept in step with letters), open cases from confirmed detections, list them.
 
 Every change goes through :func:`apply` (transitions) or :func:`record` (notes and
 re-check results): each writes one append-only :class:`~earwitness.kernel.store.case_models.CaseEvent`
 with actor, time and reason. Illegal moves raise :class:`TransitionNotAllowed`
-naming the state and the event.
+naming the state and the event. A case and its letter move together:
+``draft_notice``, ``send_notice`` and ``retract_notice`` are refused here (they are
+the letter's to apply: ``notices draft``, ``notices send``, ``notices retract``), and
+withdrawing a case, or its draft, while it is in an open letter takes it out of
+the letter (:func:`notices.letters.remove_case`), all or nothing.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from earwitness.kernel.store.case_models import Case
 from earwitness.kernel.store.models import Clip, Detection, utcnow
-from notices import config, lifecycle
-from notices.exceptions import MissingDetails, NotFound, NoticesError, TransitionNotAllowed
-from earwitness.kernel.store.case_models import Case, CaseEvent
+from notices import letters, lifecycle
+from notices.case_engine import _append, allowed_events, get_case, note, record, transition
+from notices.exceptions import LetterOnlyEvent, NoticesError
+
+__all__ = ["apply", "allowed_events", "get_case", "note", "record", "case_for_detection",
+           "open_or_attach", "list_cases", "REMOVED_STATES"]
 
 # states in which the item is taken down: a new sighting is a re-upload
 REMOVED_STATES = ("removed", "resolved")
 
-
-def get_case(session: Session, case_id: str) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id!r}")
-    return case
-
-
-def allowed_events(case: Case) -> list[str]:
-    """The transition events the case accepts now (what the web UI offers)."""
-    return lifecycle.events_from(case.state)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _as_time(value: Any, name: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise MissingDetails(f"{name}: not an ISO time: {value!r}") from exc
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise MissingDetails(f"{name} must be a timezone-aware time, got {value!r}")
-    return value
-
-
-def _append(session: Session, case: Case, event: str, from_state: str | None, *, actor: str,
-            reason: str | None, at: datetime, details: dict) -> CaseEvent:
-    if not actor or not str(actor).strip():
-        raise MissingDetails("every case event needs an actor")
-    last = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) \
-        if case.id else None
-    ev = CaseEvent(case=case, seq=(last or 0) + 1, event=event, from_state=from_state,
-                   to_state=case.state, actor=actor, at=at, reason=reason,
-                   details=_jsonable(details))
-    session.add(ev)
-    session.flush()
-    return ev
+_LETTER_HINT = {
+    "draft_notice": "draft a letter: `notices draft --platform P` (or the Notices page)",
+    "send_notice": "record the letter as sent: `notices send {notice}` (or the letter's page)",
+    "retract_notice": "retract the letter: `notices retract {notice}`",
+}
 
 
 def apply(session: Session, case_id: str, event: str, *, actor: str, reason: str | None = None,
           at: datetime | None = None, **details: Any) -> Case:
-    """Move a case by ``event``; record who, when, why. Raises if the state does not allow it."""
+    """Move a case by ``event``, keeping its letter in step; raises (changing nothing) if refused."""
     case = get_case(session, case_id)
-    t = lifecycle.TRANSITIONS.get(event)
-    if t is None:
-        raise NoticesError(f"unknown case event {event!r}; events: {', '.join(lifecycle.TRANSITIONS)}")
-    if case.state not in t.sources:
-        raise TransitionNotAllowed(case.state, event, allowed_events(case))
-    if event == "counter_notice" and not details.get("basis"):
-        details["basis"] = config.per_platform_nested("dispute", "default_basis", case.platform)
-    missing = [k for k in t.requires if details.get(k) in (None, "")]
-    if t.needs_reason and not (reason and reason.strip()):
-        missing.append("reason")
-    if missing:
-        raise MissingDetails(f"event {event!r} on case {case.id} needs: {', '.join(missing)}")
-    at = _as_time(at, "at") if at is not None else utcnow()
-    conf = config.section()
-    if event == "draft_notice":
-        case.notice_id = details["notice_id"]
-    elif event == "withdraw_draft":
-        case.notice_id = None
-    elif event == "send_notice":
-        sent_at = _as_time(details["sent_at"], "sent_at")
-        details["sent_at"] = sent_at
-        case.sent_at = sent_at
-        case.sla_due_at = sent_at + timedelta(days=float(conf.get("sla_days", 3)))
-    elif event == "verify_removed":
-        case.removed_at = at
-    elif event == "counter_notice":
-        basis = details["basis"]
-        if basis not in lifecycle.DISPUTE_BASES:
-            raise MissingDetails(f"unknown dispute basis {basis!r}; one of: "
-                                 f"{', '.join(lifecycle.DISPUTE_BASES)}")
-        received = _as_time(details["received_at"], "received_at")
-        details["received_at"] = received
-        deadline, computed = lifecycle.dispute_deadline(basis, received, conf.get("dispute") or {})
-        case.dispute_basis, case.deadline_at = basis, deadline
-        details.update(deadline_at=deadline, law=lifecycle.DISPUTE_BASES[basis], **computed)
-    elif event in ("close", "withdraw"):
-        case.closed_at = at
-    before = case.state
-    case.state, case.state_since = t.target, at
-    _append(session, case, event, before, actor=actor, reason=reason, at=at, details=details)
-    return case
-
-
-def record(session: Session, case_id: str, event: str, *, actor: str, reason: str | None = None,
-           at: datetime | None = None, **details: Any) -> CaseEvent:
-    """Append a record that keeps the state (note, re-check result, re-upload link)."""
-    if event not in lifecycle.RECORDS:
-        raise NoticesError(f"{event!r} is not a record event; records: {', '.join(lifecycle.RECORDS)}")
-    case = get_case(session, case_id)
-    at = _as_time(at, "at") if at is not None else utcnow()
-    return _append(session, case, event, case.state, actor=actor, reason=reason, at=at,
-                   details=details)
-
-
-def note(session: Session, case_id: str, text: str, *, actor: str) -> CaseEvent:
-    if not text.strip():
-        raise MissingDetails("a note needs text")
-    return record(session, case_id, "note", actor=actor, reason=text)
+    if event in lifecycle.LETTER_ONLY:
+        raise LetterOnlyEvent(
+            f"case {case.id}: {event!r} is a letter event; a case takes it only with its letter: "
+            + _LETTER_HINT[event].format(notice=case.notice_id or "NOTICE_ID"))
+    if event in ("withdraw_draft", "withdraw") and case.state in lifecycle.IN_OPEN_LETTER:
+        return letters.remove_case(session, case, event, actor=actor, reason=reason, at=at)
+    return transition(session, case.id, event, actor=actor, reason=reason, at=at, **details)
 
 
 def case_for_detection(session: Session, detection_id: str) -> Case | None:

@@ -21,7 +21,7 @@ from earwitness.kernel.store import open_store
 from notices import cases as cases_mod
 from notices import evidence as evidence_mod
 from notices import export as export_mod
-from notices import ledger, letters, lifecycle, report as report_mod, review as review_mod
+from notices import ledger, letter_lifecycle, letters, lifecycle, report as report_mod, review as review_mod
 from notices.exceptions import NoticesError
 from earwitness.kernel.store.case_models import Notice
 
@@ -260,7 +260,7 @@ def _event_command(event: str) -> click.Command:
 
 
 for _ev in lifecycle.TRANSITIONS:
-    if _ev != "draft_notice":   # drafting a letter is `notices draft`
+    if _ev not in lifecycle.LETTER_ONLY:   # a case is drafted, sent, retracted only with its letter
         cases.add_command(_event_command(_ev))
 
 
@@ -285,7 +285,7 @@ def notices_draft(platform, lang, case_ids, actor) -> None:
 
 
 @notices.command("list")
-@click.option("--state", type=click.Choice(["draft", "sent", "withdrawn"]))
+@click.option("--state", type=click.Choice(letter_lifecycle.STATES))
 @json_option
 @friendly
 def notices_list(state, as_json) -> None:
@@ -299,7 +299,7 @@ def notices_list(state, as_json) -> None:
                 _echo_json({k: v for k, v in n.to_document().items() if k != "content"}
                            | {"cases": [c.id for c in n.cases]})
             else:
-                click.echo(f"{n.id}  {n.state:<9} {n.platform:<10} {n.lang}  {len(n.cases)} case(s)  "
+                click.echo(f"{n.id}  {n.state:<10} r{n.revision} {n.platform:<10} {n.lang}  {len(n.cases)} case(s)  "
                            f"to {n.recipient}  sent {_t(n.sent_at)}")
 
 
@@ -324,6 +324,29 @@ def notices_export(notice_id, fmt, out_dir) -> None:
             click.echo(str(p))
 
 
+@notices.command("approve")
+@click.argument("notice_id")
+@actor_option
+@friendly
+def notices_approve(notice_id, actor) -> None:
+    """Approve the letter as it stands (by a named legal user); only an approved letter is sent."""
+    with _store().session() as s:
+        n = letters.approve(s, notice_id, actor=actor)
+        click.echo(f"notice {n.id} approved by {n.approved_by} (content {n.content_sha256[:16]}…)")
+
+
+@notices.command("retract")
+@click.argument("notice_id")
+@click.option("--reason", required=True)
+@actor_option
+@friendly
+def notices_retract(notice_id, reason, actor) -> None:
+    """Retract a sent letter (refused once any of its cases moved on); its cases close."""
+    with _store().session() as s:
+        n = letters.retract(s, notice_id, actor=actor, reason=reason)
+        click.echo(f"notice {n.id} retracted; {len(n.cases)} case(s) closed")
+
+
 @notices.command("send")
 @click.argument("notice_id")
 @click.option("--channel", required=True, help="How you sent it: email, web form, post...")
@@ -332,7 +355,7 @@ def notices_export(notice_id, fmt, out_dir) -> None:
 @actor_option
 @friendly
 def notices_send(notice_id, channel, recipient, sent_at, actor) -> None:
-    """Record that YOU sent this letter (Earwitness never sends anything itself)."""
+    """Record that YOU sent this approved letter (Earwitness never sends anything itself)."""
     with _store().session() as s:
         n = letters.mark_sent(s, notice_id, actor=actor, channel=channel, recipient=recipient, sent_at=sent_at)
         click.echo(f"notice {n.id} recorded as sent by {channel} to {recipient}; {len(n.cases)} case(s) "
@@ -345,7 +368,7 @@ def notices_send(notice_id, channel, recipient, sent_at, actor) -> None:
 @actor_option
 @friendly
 def notices_withdraw(notice_id, reason, actor) -> None:
-    """Withdraw a draft; its cases go back to confirmed."""
+    """Withdraw an unsent letter; its cases go back to confirmed."""
     with _store().session() as s:
         letters.withdraw(s, notice_id, actor=actor, reason=reason)
         click.echo(f"notice {notice_id} withdrawn")

@@ -46,3 +46,16 @@ class LedgerError(NoticesError):
 
 class TimestampError(NoticesError):
     """The time-stamp authority refused, could not be reached, or answered wrongly."""
+
+
+class LetterOnlyEvent(NoticesError):
+    """A case event that only a letter applies (drafting, sending, retracting)."""
+
+
+class LetterTransitionNotAllowed(NoticesError):
+    """A letter event that the letter's current state does not accept."""
+
+    def __init__(self, notice_id: str, state: str, event: str, allowed: list[str]) -> None:
+        self.notice_id, self.state, self.event, self.allowed = notice_id, state, event, allowed
+        super().__init__(f"letter {notice_id} is {state}: {event!r} is not allowed; "
+                         f"allowed here: {', '.join(allowed) or 'none'}")

@@ -14,7 +14,9 @@ letter (channel, recipient, time) and moves its cases to ``notice_sent``.
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -26,10 +28,10 @@ from sqlalchemy.orm import Session
 from earwitness.kernel import settings
 from earwitness.kernel.store.ids import new_id
 from earwitness.kernel.store.models import utcnow
-from notices import cases as cases_mod
-from notices import config, evidence
-from notices.exceptions import MissingElements, NotFound, NoticesError
-from earwitness.kernel.store.case_models import Case, Notice
+from earwitness.kernel.store.case_models import Case, Notice, NoticeEvent
+from notices import case_engine, config, evidence, letter_lifecycle, lifecycle
+from notices.exceptions import (LetterTransitionNotAllowed, MissingDetails, MissingElements, NotFound,
+                                NoticesError)
 
 LANGS = {"zh": "notice_zh-CN.yaml", "en": "notice_en.yaml"}
 LABELS = {
@@ -269,7 +271,7 @@ def plain_text(content: dict) -> str:
     return "\n".join(lines)
 
 
-# --- drafting and sending ------------------------------------------------------------------------
+# --- the letter lifecycle (notices.letter_lifecycle), cases kept in step ---------------------------
 
 def get_notice(session: Session, notice_id: str) -> Notice:
     notice = session.get(Notice, notice_id)
@@ -287,6 +289,65 @@ def default_lang(platform: str) -> str:
     return str(config.per_platform("languages", platform, "zh"))
 
 
+def content_sha256(content: dict) -> str:
+    """The SHA-256 of the letter's frozen data (canonical JSON): which letter a record speaks of."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+
+
+def _check_letter(notice: Notice, event: str, reason: str | None = None) -> letter_lifecycle.LetterTransition:
+    t = letter_lifecycle.TRANSITIONS[event]
+    if notice.state not in t.sources:
+        raise LetterTransitionNotAllowed(notice.id, notice.state, event,
+                                         letter_lifecycle.events_from(notice.state))
+    if t.needs_reason and not (reason and reason.strip()):
+        raise MissingDetails(f"letter event {event!r} on {notice.id} needs a reason")
+    return t
+
+
+def _letter_event(session: Session, notice: Notice, event: str, *, actor: str, at: datetime,
+                  reason: str | None = None, details: dict | None = None) -> NoticeEvent:
+    if not actor or not str(actor).strip():
+        raise MissingDetails("every letter event needs an actor")
+    t = letter_lifecycle.TRANSITIONS[event]
+    before = None if event == "draft" else notice.state
+    notice.state = t.target
+    ev = NoticeEvent(notice_id=notice.id, seq=len(notice.events) + 1, event=event, from_state=before,
+                     to_state=t.target, actor=actor, at=at, reason=reason,
+                     details=case_engine._jsonable(details or {}))
+    notice.events.append(ev)
+    session.flush()
+    return ev
+
+
+def _check_cases(notice: Notice, state: str, event: str, **details: Any) -> None:
+    """Every case of the revision is where the letter says and accepts ``event``; else refuse."""
+    if not notice.cases:
+        raise NoticesError(f"letter {notice.id} covers no case")
+    for case in notice.cases:
+        if case.state != state or (state in lifecycle.IN_OPEN_LETTER and case.notice_id != notice.id):
+            raise NoticesError(f"letter {notice.id}: case {case.id} is {case.state}"
+                               + (f" in letter {case.notice_id}" if case.notice_id not in (None, notice.id) else "")
+                               + f", not {state} in this letter; nothing changed")
+        if event:
+            case_engine.check(case, event, **details)
+
+
+def _select_cases(session: Session, platform: str, case_ids: list[str] | None) -> list[Case]:
+    q = select(Case).where(Case.platform == platform, Case.state == "confirmed").order_by(Case.opened_at)
+    if case_ids:
+        q = q.where(Case.id.in_(case_ids))
+    batch = list(session.scalars(q))
+    if case_ids:
+        unfit = sorted(set(case_ids) - {c.id for c in batch})
+        if unfit:
+            raise NoticesError(f"not confirmed cases on {platform!r}, cannot go into a letter: "
+                               f"{', '.join(unfit)}")
+    if not batch:
+        raise NoticesError(f"no confirmed cases on {platform!r} to put in a letter")
+    return batch
+
+
 def draft(session: Session, *, platform: str, lang: str | None = None, actor: str,
           case_ids: list[str] | None = None, now: datetime | None = None) -> Notice:
     """One letter to the platform's recipient covering its confirmed cases (or ``case_ids``).
@@ -295,51 +356,169 @@ def draft(session: Session, *, platform: str, lang: str | None = None, actor: st
     lack a required element; builds each detection's evidence bundle otherwise.
     """
     lang = lang or default_lang(platform)
-    q = select(Case).where(Case.platform == platform, Case.state == "confirmed").order_by(Case.opened_at)
-    if case_ids:
-        q = q.where(Case.id.in_(case_ids))
-    batch = list(session.scalars(q))
-    if not batch:
-        raise NoticesError(f"no confirmed cases on {platform!r} to put in a letter")
+    batch = _select_cases(session, platform, case_ids)
     notice_id = new_id()
     ensure_complete(build_content(session, batch, lang=lang, platform=platform, notice_id=notice_id,
                                   with_evidence=False, now=now))
     content = build_content(session, batch, lang=lang, platform=platform, notice_id=notice_id, now=now)
     ensure_complete(content)
-    notice = Notice(id=notice_id, platform=platform, recipient=recipient_key(platform), lang=lang,
-                    created_by=actor, created_at=now or utcnow(), content=content, cases=batch)
+    at = now or utcnow()
+    notice = Notice(id=notice_id, series_id=notice_id, revision=1, platform=platform,
+                    recipient=recipient_key(platform), lang=lang, created_by=actor, created_at=at,
+                    content=content, content_sha256=content_sha256(content), cases=batch)
     session.add(notice)
     session.flush()
+    _letter_event(session, notice, "draft", actor=actor, at=at,
+                  details={"cases": [c.id for c in batch], "content_sha256": notice.content_sha256})
     for case in batch:
-        cases_mod.apply(session, case.id, "draft_notice", actor=actor, at=now, notice_id=notice.id,
-                        lang=lang, recipient=notice.recipient)
+        case_engine.transition(session, case.id, "draft_notice", actor=actor, at=now, notice_id=notice.id,
+                               lang=lang, recipient=notice.recipient)
+    return notice
+
+
+def approve(session: Session, notice_id: str, *, actor: str, at: datetime | None = None) -> Notice:
+    """A named person approves the letter as it stands (its content hash is recorded)."""
+    notice = get_notice(session, notice_id)
+    _check_letter(notice, "approve")
+    if not actor or not str(actor).strip():
+        raise MissingDetails("an approval needs the approver's name")
+    _check_cases(notice, "notice_drafted", None)
+    ensure_complete(notice.content)
+    at = at or utcnow()
+    notice.approved_by, notice.approved_at = actor, at
+    _letter_event(session, notice, "approve", actor=actor, at=at,
+                  details={"content_sha256": notice.content_sha256})
+    return notice
+
+
+def reopen(session: Session, notice_id: str, *, actor: str, reason: str) -> Notice:
+    """Take an approval back before sending (the letter is a draft again)."""
+    notice = get_notice(session, notice_id)
+    _check_letter(notice, "reopen", reason)
+    notice.approved_by = notice.approved_at = None
+    _letter_event(session, notice, "reopen", actor=actor, at=utcnow(), reason=reason)
     return notice
 
 
 def mark_sent(session: Session, notice_id: str, *, actor: str, channel: str, recipient: str,
               sent_at: datetime | str, at: datetime | None = None) -> Notice:
-    """Record that a person sent the letter: by which channel, to whom, when."""
+    """Record that a person sent the approved letter: by which channel, to whom, when.
+
+    Every case of the revision moves to ``notice_sent`` with it, or nothing moves.
+    """
     notice = get_notice(session, notice_id)
-    if notice.state != "draft":
-        raise NoticesError(f"notice {notice.id} is {notice.state}, not a draft")
+    if notice.state == "draft":
+        raise LetterTransitionNotAllowed(notice.id, notice.state, "send", ["approve first (notices approve)"])
+    _check_letter(notice, "send")
+    details = {"channel": channel, "recipient": recipient, "sent_at": sent_at}
+    _check_cases(notice, "notice_drafted", "send_notice", **details)
+    when = case_engine._as_time(sent_at, "sent_at")
+    if when > utcnow() + timedelta(minutes=5):
+        raise MissingDetails(f"sent_at {when.isoformat()} is in the future; record a sending once it happened")
+    at = at or when        # one clock: the letter and its cases were sent when the letter was
     for case in notice.cases:
-        cases_mod.apply(session, case.id, "send_notice", actor=actor, at=at, channel=channel,
-                        recipient=recipient, sent_at=sent_at, notice_id=notice.id)
-    first = notice.cases[0]
-    notice.state, notice.sent_at, notice.sent_by = "sent", first.sent_at, actor
+        case_engine.transition(session, case.id, "send_notice", actor=actor, at=at, notice_id=notice.id,
+                               revision=notice.revision, **details)
+    notice.sent_at, notice.sent_by = when, actor
     notice.channel, notice.sent_to = channel, recipient
+    _letter_event(session, notice, "send", actor=actor, at=at,
+                  details={**details, "cases": [c.id for c in notice.cases],
+                           "content_sha256": notice.content_sha256, "files": dict(notice.files or {})})
     return notice
 
 
 def withdraw(session: Session, notice_id: str, *, actor: str, reason: str) -> Notice:
-    """Withdraw a draft; its cases go back to ``confirmed``."""
+    """Withdraw an unsent letter; its cases go back to ``confirmed``."""
     notice = get_notice(session, notice_id)
-    if notice.state != "draft":
-        raise NoticesError(f"notice {notice.id} is {notice.state}; only a draft can be withdrawn")
+    _check_letter(notice, "withdraw", reason)
+    _check_cases(notice, "notice_drafted", "withdraw_draft", reason=reason)
+    at = utcnow()
     for case in notice.cases:
-        cases_mod.apply(session, case.id, "withdraw_draft", actor=actor, reason=reason)
-    notice.state = "withdrawn"
+        case_engine.transition(session, case.id, "withdraw_draft", actor=actor, reason=reason, at=at,
+                               notice_id=notice.id)
+    notice.closed_at = at
+    _letter_event(session, notice, "withdraw", actor=actor, at=at, reason=reason,
+                  details={"cases": [c.id for c in notice.cases]})
     return notice
+
+
+def retract(session: Session, notice_id: str, *, actor: str, reason: str) -> Notice:
+    """Retract a sent letter: refused once any of its cases moved on (removed, disputed...)."""
+    notice = get_notice(session, notice_id)
+    _check_letter(notice, "retract", reason)
+    _check_cases(notice, "notice_sent", "retract_notice", reason=reason)
+    at = utcnow()
+    for case in notice.cases:
+        case_engine.transition(session, case.id, "retract_notice", actor=actor, reason=reason, at=at,
+                               notice_id=notice.id)
+    notice.closed_at = at
+    _letter_event(session, notice, "retract", actor=actor, at=at, reason=reason,
+                  details={"cases": [c.id for c in notice.cases]})
+    return notice
+
+
+def open_letter_of(session: Session, case: Case) -> Notice | None:
+    """The open (draft or approved) letter revision covering ``case``, if any."""
+    if not case.notice_id:
+        return None
+    notice = session.get(Notice, case.notice_id)
+    if notice is None or notice.state not in letter_lifecycle.OPEN or case not in notice.cases:
+        return None
+    return notice
+
+
+def remove_case(session: Session, case: Case, event: str, *, actor: str, reason: str | None,
+                at: datetime | None = None) -> Case:
+    """Apply ``withdraw_draft`` or ``withdraw`` to a case in an open letter, and take it out of the letter.
+
+    The letter gets a new draft revision covering the other cases (the old one is
+    kept as ``superseded`` with its hashes), or, if it covered only this case, is
+    withdrawn. Everything is checked first: it all applies, or nothing does.
+    """
+    if event not in ("withdraw_draft", "withdraw"):
+        raise NoticesError(f"{event!r} does not take a case out of a letter")
+    case_engine.check(case, event, reason=reason)
+    notice = open_letter_of(session, case)
+    if notice is None:
+        return case_engine.transition(session, case.id, event, actor=actor, reason=reason, at=at)
+    remaining = [c for c in notice.cases if c.id != case.id]
+    at = at or utcnow()
+    if not remaining:
+        _check_letter(notice, "withdraw", reason)
+        notice.closed_at = at
+        _letter_event(session, notice, "withdraw", actor=actor, at=at, reason=reason,
+                      details={"cases": [case.id], "by_case_event": event})
+        return case_engine.transition(session, case.id, event, actor=actor, reason=reason, at=at,
+                                      notice_id=notice.id)
+    _check_letter(notice, "revise", reason)
+    for other in remaining:
+        if other.state != "notice_drafted" or other.notice_id != notice.id:
+            raise NoticesError(f"letter {notice.id}: case {other.id} is {other.state}, not drafted "
+                               "in this letter; nothing changed")
+    new_id_ = new_id()
+    content = build_content(session, remaining, lang=notice.lang, platform=notice.platform,
+                            notice_id=new_id_, now=at)
+    ensure_complete(content)
+    revised = Notice(id=new_id_, series_id=notice.series_id or notice.id, revision=notice.revision + 1,
+                     supersedes_id=notice.id, platform=notice.platform, recipient=notice.recipient,
+                     jurisdiction=notice.jurisdiction, lang=notice.lang, created_by=actor, created_at=at,
+                     content=content, content_sha256=content_sha256(content), cases=remaining)
+    session.add(revised)
+    session.flush()
+    notice.superseded_by_id, notice.closed_at = revised.id, at
+    _letter_event(session, notice, "revise", actor=actor, at=at, reason=reason,
+                  details={"removed_case": case.id, "by_case_event": event, "new_revision": revised.id,
+                           "content_sha256": notice.content_sha256, "files": dict(notice.files or {})})
+    _letter_event(session, revised, "draft", actor=actor, at=at, reason=reason,
+                  details={"supersedes": notice.id, "cases": [c.id for c in remaining],
+                           "content_sha256": revised.content_sha256})
+    for other in remaining:
+        other.notice_id = revised.id
+        case_engine.record(session, other.id, "letter_revised", actor=actor, at=at, reason=reason,
+                           old_notice_id=notice.id, notice_id=revised.id, revision=revised.revision,
+                           removed_case=case.id)
+    return case_engine.transition(session, case.id, event, actor=actor, reason=reason, at=at,
+                                  notice_id=notice.id)
 
 
 def notices_for_case(session: Session, case_id: str) -> list[Notice]:

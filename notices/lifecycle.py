@@ -8,9 +8,14 @@
                                  ▼                                                                      ▼
                                closed ◄──close── restored ◄──restore── disputed ──escalate──► escalated ─close─► closed
 
-``send_notice`` is only ever applied by an explicit action (a person running
-``notices send`` or pressing the button) and must carry the channel, the
+``draft_notice``, ``send_notice`` and ``retract_notice`` are letter events
+(:data:`LETTER_ONLY`): a case takes them only with its letter
+(:mod:`notices.letter_lifecycle`), so a case reaches ``notice_sent`` only through a
+sent letter. ``send_notice`` is only ever applied by an explicit action (a person
+running ``notices send`` or pressing the button) and must carry the channel, the
 recipient and the time: nothing in this package sends or marks sent on its own.
+``withdraw_draft`` and ``withdraw`` on a case in an open letter take the case out
+of the letter (a new revision without it, or the letter withdrawn if it was the last).
 ``verify_removed`` is applied by the re-check (or by a person with the check's
 result). A counter-notice sets a deadline from its legal basis (:data:`DISPUTE_BASES`).
 
@@ -63,10 +68,19 @@ TRANSITIONS: dict[str, Transition] = {t.event: t for t in (
                doc="nothing more to do"),
     Transition("withdraw", ("confirmed", "notice_drafted"), "closed", needs_reason=True,
                doc="the case was dropped before a notice was sent (licence found, mistake)"),
+    Transition("retract_notice", ("notice_sent",), "closed", needs_reason=True,
+               doc="the sent letter was retracted (the platform was told to disregard it)"),
 )}
 
+# events a case takes only together with its letter (notices.letters applies them)
+LETTER_ONLY = ("draft_notice", "send_notice", "retract_notice")
+# states in which a case sits in an open (draft or approved) letter
+IN_OPEN_LETTER = ("notice_drafted",)
+# states a case reaches only after its letter was sent
+AFTER_SENT = ("notice_sent", "removed", "resolved", "disputed", "restored", "escalated")
+
 # records that keep the state as it is
-RECORDS = ("opened", "detection_attached", "recheck", "note", "reupload_found")
+RECORDS = ("opened", "detection_attached", "recheck", "note", "reupload_found", "letter_revised")
 
 # legal bases of a counter-notice period
 DISPUTE_BASES = {

@@ -25,6 +25,10 @@ from notices import config
 from notices.exceptions import NoticesError
 from earwitness.kernel.store.case_models import Case, CaseEvent, Notice
 
+class ReportInconsistent(NoticesError):
+    """The report's figures do not agree with each other or with the records: not published."""
+
+
 OUTCOMES = ("removed", "pending", "disputed", "withdrawn")
 _GROUP = {"confirmed": "pending", "notice_drafted": "pending", "notice_sent": "pending",
           "removed": "removed", "resolved": "removed",
@@ -69,15 +73,18 @@ class Report:
         return statistics.median(self.removal_hours) if self.removal_hours else None
 
     def check(self) -> None:
-        """Parts add up to their wholes; raises AssertionError (a bug) if not."""
+        """Parts add up to their wholes; raises :class:`ReportInconsistent` if not (never skipped)."""
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ReportInconsistent(f"report {self.month}: {what}")
         for name, row in list(self.platforms.items()) + [("total", self.totals)]:
-            assert sum(row[o] for o in OUTCOMES) == row["verified"], name
-            assert row["reviewed"] >= row["rejected"], name
+            need(sum(row[o] for o in OUTCOMES) == row["verified"], f"{name}: outcomes do not add up to verified")
+            need(row["reviewed"] >= row["rejected"], f"{name}: more rejected than reviewed")
         for key in COUNTS + OUTCOMES:
-            assert sum(r[key] for r in self.platforms.values()) == self.totals[key], key
-        assert sum(w["verified"] for w in self.weekly) == self.totals["verified"]
-        assert sum(w["removed"] for w in self.weekly) == self.totals["removed_in_month"]
-        assert len(self.removal_hours) == self.totals["removed_in_month"]
+            need(sum(r[key] for r in self.platforms.values()) == self.totals[key], f"total {key}")
+        need(sum(w["verified"] for w in self.weekly) == self.totals["verified"], "weekly verified")
+        need(sum(w["removed"] for w in self.weekly) == self.totals["removed_in_month"], "weekly removed")
+        need(len(self.removal_hours) == self.totals["removed_in_month"], "removal times")
 
 
 def pct(part: int, whole: int) -> str:
@@ -91,7 +98,8 @@ def _state_at(events: list[CaseEvent], end: datetime) -> tuple[str | None, str |
         if ev.at >= end:
             break
         if ev.to_state == "closed" and ev.from_state != "closed":
-            closed_from = "withdrawn" if ev.event == "withdraw" else _GROUP.get(ev.from_state, "removed")
+            closed_from = ("withdrawn" if ev.event in ("withdraw", "retract_notice")
+                           else _GROUP.get(ev.from_state, "removed"))
         state = ev.to_state
     return state, closed_from
 
@@ -121,9 +129,11 @@ def monthly(session: Session, month: str) -> Report:
         if inside(det.reviewed_at) and det.review_state in ("confirmed", "rejected"):
             rows[platform]["reviewed"] += 1
             rows[platform]["rejected"] += det.review_state == "rejected"
+    letter_cases: dict[str, int] = defaultdict(int)
     for notice in session.scalars(select(Notice).where(Notice.sent_at.is_not(None))):
         if inside(notice.sent_at):
             rows[notice.platform]["letters"] += 1
+            letter_cases[notice.platform] += len(notice.cases)
     weeks = _weeks(start, end)
     weekly = [{"week_start": a.date().isoformat(), "verified": 0, "removed": 0} for a, _ in weeks]
 
@@ -131,7 +141,7 @@ def monthly(session: Session, month: str) -> Report:
         return next(i for i, (a, b) in enumerate(weeks) if a <= t < b)
 
     works_count: Counter = Counter()
-    for case in session.scalars(select(Case).where(Case.opened_at < end)):
+    for case in session.scalars(select(Case)):       # sent in the month counts even if opened later
         row = rows[case.platform]
         events = list(case.events)
         state, closed_from = _state_at(events, end)
@@ -143,7 +153,7 @@ def monthly(session: Session, month: str) -> Report:
         for ev in events:
             if ev.event == "send_notice":
                 sent_at = datetime.fromisoformat(ev.details["sent_at"])
-                if inside(ev.at):
+                if inside(sent_at):          # one clock with the letters: when it was sent
                     row["notified"] += 1
             if ev.event == "verify_removed" and inside(ev.at):
                 row["removed_in_month"] += 1
@@ -163,6 +173,10 @@ def monthly(session: Session, month: str) -> Report:
         rep.top_works.append({"work_id": wid, "title": w.title if w else wid,
                               "artist": w.artist if w else "", "cases": n})
     rep.check()
+    for platform, row in rep.platforms.items():
+        if row["notified"] != letter_cases.get(platform, 0):
+            raise ReportInconsistent(f"{platform}: {row['notified']} case(s) notified but the letters sent "
+                                     f"in {month} cover {letter_cases.get(platform, 0)}")
     return rep
 
 

@@ -88,3 +88,12 @@ class Seeder:
 @pytest.fixture
 def seed(home, store):
     return Seeder(home, store)
+
+
+def send_letter(s, notice, *, actor: str = "legal", sent_at=T0, channel: str = "email",
+                recipient: str = "copyright@fixture.invalid"):
+    """Approve a drafted letter and record it as sent (the two steps a legal user takes)."""
+    from notices import letters
+    letters.approve(s, notice.id, actor=actor)
+    return letters.mark_sent(s, notice.id, actor=actor, channel=channel, recipient=recipient,
+                             sent_at=sent_at)

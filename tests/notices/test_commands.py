@@ -36,6 +36,13 @@ def test_cli_flow(store, seed, home, tmp_path):
     # illegal: the case is drafted, not sent
     res = run(main, ["--home", str(home), "cases", "verify-removed", case_id, "--check", "404"])
     assert res.exit_code == 1 and "'verify_removed' is not allowed in state 'notice_drafted'" in res.output
+    # a case reaches sent only with its letter, and the letter only once approved
+    res = run(main, ["--home", str(home), "cases", "send-notice", case_id])
+    assert res.exit_code != 0
+    res = run(main, ["--home", str(home), "notices", "send", notice_id, "--channel", "email", "--to", "x",
+                     "--at", "2026-03-02T10:00:00+08:00"])
+    assert res.exit_code == 1 and "approve first" in res.output
+    assert "approved by alice" in ok("notices", "approve", notice_id)
     ok("notices", "send", notice_id, "--channel", "email", "--to", "copyright@fixture.invalid",
        "--at", "2026-03-02T10:00:00+08:00")
     rows = [json.loads(line) for line in ok("cases", "list", "--overdue", "--json").splitlines()]

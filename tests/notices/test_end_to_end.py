@@ -38,6 +38,7 @@ def test_match_confirm_letter_recheck(store, home, tmp_path):
         case = review.confirm(s, dets[0].id, actor="analyst")
         notice = letters.draft(s, platform="fixture", lang="zh", actor="legal")
         export.export(s, notice.id, "zip", tmp_path / "out")
+        letters.approve(s, notice.id, actor="legal")
         letters.mark_sent(s, notice.id, actor="legal", channel="email", recipient="x", sent_at=utcnow())
         case_id = case.id
     still = recheck.recheck_due(store, probe=lambda u, p: ProbeResult(

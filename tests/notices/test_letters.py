@@ -180,6 +180,7 @@ def test_sending_is_explicit_and_recorded(store, seed):
         cs = _confirmed(s, seed, n=2)
         notice = letters.draft(s, platform="fixture", actor="legal")
         assert notice.state == "draft" and all(c.sent_at is None for c in cs)
+        letters.approve(s, notice.id, actor="legal")
         letters.mark_sent(s, notice.id, actor="legal", channel="email",
                           recipient="copyright@fixture.invalid", sent_at=T0)
         assert notice.state == "sent" and notice.channel == "email" and notice.sent_at == T0
@@ -188,7 +189,7 @@ def test_sending_is_explicit_and_recorded(store, seed):
             ev = c.events[-1]
             assert ev.event == "send_notice" and ev.actor == "legal"
             assert ev.details["channel"] == "email" and ev.details["recipient"] == "copyright@fixture.invalid"
-        with pytest.raises(NoticesError, match="not a draft"):
+        with pytest.raises(NoticesError, match="not allowed"):
             letters.mark_sent(s, notice.id, actor="legal", channel="email", recipient="x", sent_at=T0)
 
 

@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from werkzeug.security import safe_join
 
 from earwitness.kernel.store.case_models import Case, Notice
+from webapp.params import Params
 from webapp.services import services
 from webapp.views import require
 
@@ -25,10 +26,31 @@ FORMATS = {"pdf": "application/pdf", "docx": "application/vnd.openxmlformats-off
 
 @bp.get("/")
 def index():
-    notices = list(g.db.scalars(select(Notice).order_by(Notice.created_at.desc())))
+    """Letters, newest first, filtered by platform, state or a search of the recipient, one page at a time."""
+    p = Params(request.args)
+    platform = p.text("platform")
+    state = p.text("state")
+    search = p.text("q")
+    page = p.page()
+    p.raise_errors()
+    size = current_app.config["EW"]["page_size"]
+    q = select(Notice)
+    if platform:
+        q = q.where(Notice.platform == platform)
+    if state:
+        q = q.where(Notice.state == state)
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(or_(Notice.recipient.ilike(like, escape="\\"), Notice.id.ilike(like, escape="\\")))
+    total = g.db.scalar(select(func.count()).select_from(q.subquery()))
+    notices = list(g.db.scalars(q.order_by(Notice.created_at.desc(), Notice.id.desc())
+                                .limit(size).offset((page - 1) * size)))
     ready = dict(g.db.execute(select(Case.platform, func.count()).where(Case.state == "confirmed")
                               .group_by(Case.platform)).all())
-    return render_template("notices.html", notices=notices, ready=ready, platform=request.args.get("platform"))
+    states = list(g.db.scalars(select(Notice.state).distinct().order_by(Notice.state)))
+    platforms = list(g.db.scalars(select(Notice.platform).distinct().order_by(Notice.platform)))
+    return render_template("notices.html", notices=notices, ready=ready, platform=platform, state=state,
+                           states=states, platforms=platforms, total=total, page=page, size=size, args=p.args())
 
 
 @bp.post("/draft")
@@ -80,6 +102,10 @@ def send(notice_id: str):
         sent_at = datetime.fromisoformat(raw) if raw else None
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=timezone.utc)
+        letter = g.db.get(Notice, notice_id)
+        if letter is not None and letter.state == "draft":
+            # the legal user recording the sending approves the letter as it stands (recorded)
+            m.letters.approve(g.db, notice_id, actor=g.user.name)
         m.letters.mark_sent(g.db, notice_id, actor=g.user.name, channel=(request.form.get("channel") or "").strip(),
                                recipient=(request.form.get("recipient") or "").strip(), sent_at=sent_at or "")
         flash("Recorded as sent; the covered cases now wait for removal.", "ok")
@@ -117,6 +143,8 @@ def export(notice_id: str, fmt: str):
     m = services()
     if fmt not in FORMATS:
         abort(404, f"unknown format {fmt!r}")
+    if g.db.get(Notice, notice_id) is None:
+        abort(404, f"no notice {notice_id}")      # before any folder is made for it
     out_dir = _export_dir(notice_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -115,26 +115,64 @@ class CaseEvent(Base):
 
 
 class Notice(Base):
-    """A letter to one platform recipient; sent only by an explicit, recorded action."""
+    """One revision of a letter to one platform recipient; sent only by an explicit, recorded action.
+
+    Revisions of one letter share ``series_id`` (the first revision's id) and count
+    up in ``revision``; ``state`` is declared in :mod:`notices.letter_lifecycle`
+    (draft | approved | sent | withdrawn | superseded). A superseded revision keeps
+    its content, ``content_sha256`` and exported files' hashes as they were.
+    """
 
     __tablename__ = "notices"
     __outbox__ = "notices"
+    __table_args__ = (Index("ix_notices_series", "series_id", "revision", unique=True),)
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    series_id: Mapped[str | None] = mapped_column(String(26))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    supersedes_id: Mapped[str | None] = mapped_column(String(26))
+    superseded_by_id: Mapped[str | None] = mapped_column(String(26))
     platform: Mapped[str] = mapped_column(String(64))
     recipient: Mapped[str] = mapped_column(String(512))
+    jurisdiction: Mapped[str] = mapped_column(String(8), default="CN")
     lang: Mapped[str] = mapped_column(String(8))
-    state: Mapped[str] = mapped_column(String(16), default="draft")   # draft | sent | withdrawn
+    state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None] = mapped_column()
+    approved_by: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[datetime | None] = mapped_column()
     sent_by: Mapped[str | None] = mapped_column(String(128))
     channel: Mapped[str | None] = mapped_column(String(64))
     sent_to: Mapped[str | None] = mapped_column(String(512))
+    closed_at: Mapped[datetime | None] = mapped_column()     # withdrawn or superseded
     content: Mapped[dict[str, Any]] = mapped_column(default=dict)   # the letter's data, frozen at draft
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
     files: Mapped[dict[str, Any]] = mapped_column(default=dict)     # rendered file name -> sha256
 
     cases: Mapped[list[Case]] = relationship(secondary=notice_cases, order_by=Case.opened_at)
+    events: Mapped[list["NoticeEvent"]] = relationship(back_populates="notice",
+                                                       order_by="NoticeEvent.seq")
+
+
+class NoticeEvent(Base):
+    """One letter event (draft, approve, send, withdraw, revise, retract): append-only."""
+
+    __tablename__ = "notice_events"
+    __table_args__ = (UniqueConstraint("notice_id", "seq", name="uq_notice_events_seq"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    notice: Mapped[Notice] = relationship(back_populates="events")
 
 
 class EvidenceBundle(Base):
@@ -174,8 +212,8 @@ class FalsePositive(Base):
 @event.listens_for(Session, "before_flush")
 def _events_are_append_only(session: Session, _ctx, _instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, CaseEvent) and (obj in session.deleted or session.is_modified(obj)):
-            raise ValueError(f"case events are append-only: refused to change event {obj.id}")
+        if isinstance(obj, (CaseEvent, NoticeEvent)) and (obj in session.deleted or session.is_modified(obj)):
+            raise ValueError(f"case and letter events are append-only: refused to change event {obj.id}")
 
 
 def sla_due(sent_at: datetime, days: float) -> datetime:
