@@ -3,6 +3,13 @@
 Each function is one short transaction, so a crawl killed at any point leaves
 the frontier consistent: what was found is ``discovered``, what was stored is
 ``fetched`` together with its clip (same transaction, see :mod:`crawler.ingest`).
+
+Several crawl workers may crawl the same site at once: an item to fetch is
+*claimed* (a lease in :mod:`earwitness.kernel.store.leases`, queue ``frontier``)
+by the worker that hands it to its fetch queue, and taken again by
+:func:`take` just before the fetch. Another worker passes over it while the
+lease lives; a worker that dies stops holding it once the lease expires (twice
+an item's time limit, so a live fetch is never taken from its worker).
 """
 
 from __future__ import annotations
@@ -10,9 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
+from crawler import config
 from crawler.models import FrontierEntry
+from earwitness.kernel.store import leases
+from earwitness.kernel.store.ids import new_id
+from earwitness.kernel.store.models import utcnow
+
+LEASE_QUEUE = "frontier"
 
 
 @dataclass
@@ -26,39 +39,82 @@ class Found:
     listing: dict[str, Any] = field(default_factory=dict)
 
 
-def _retryable(row: FrontierEntry, max_attempts: int) -> bool:
-    return row.state == "discovered" or (row.state == "failed" and row.attempts < max_attempts)
+def lease_seconds() -> float:
+    """How long a claim lives: twice one item's time limit, so only a dead worker's items are taken again."""
+    return 2 * float(config.section()["media"]["item_time_limit_s"])
 
 
-def record(store, site: str, platform: str, found: Iterable[Found], *, max_attempts: int = 3) -> list[Found]:
-    """Write newly found items as ``discovered``; return those still to fetch (new or retryable)."""
+def _retryable_sql(max_attempts: int):
+    return or_(FrontierEntry.state == "discovered",
+               and_(FrontierEntry.state == "failed", FrontierEntry.attempts < max_attempts))
+
+
+def _claimed(session, where, max_attempts: int, lease_s: float | None) -> list[FrontierEntry]:
+    """Claim the retryable rows matching ``where`` for this worker; the rows now held, oldest first."""
+    candidates = (select(FrontierEntry.id).where(where, _retryable_sql(max_attempts))
+                  .order_by(FrontierEntry.discovered_at))
+    ids = leases.claim(session, LEASE_QUEUE, candidates, FrontierEntry.id,
+                       lease_s=lease_seconds() if lease_s is None else lease_s)
+    if not ids:
+        return []
+    return list(session.scalars(select(FrontierEntry).where(FrontierEntry.id.in_(ids))
+                                .order_by(FrontierEntry.discovered_at, FrontierEntry.id)))
+
+
+def _insert_new(session, site: str, platform: str, found: list[Found]) -> None:
+    """Insert the items not yet in the frontier; a row another worker inserted meanwhile is left as it is."""
+    known = set(session.scalars(select(FrontierEntry.media_id).where(
+        FrontierEntry.platform == platform, FrontierEntry.media_id.in_([f.media_id for f in found]))))
+    new = [f for f in found if f.media_id not in known]
+    if not new:
+        return
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(FrontierEntry).values([
+        dict(id=new_id(), site=site, platform=platform, media_id=f.media_id, url=f.url, query=f.query,
+             found_on=f.found_on, listing=f.listing, state="discovered", attempts=0, discovered_at=now,
+             updated_at=now) for f in new]).on_conflict_do_nothing(index_elements=["platform", "media_id"]))
+
+
+def record(store, site: str, platform: str, found: Iterable[Found], *, max_attempts: int = 3,
+           lease_s: float | None = None) -> list[Found]:
+    """Write newly found items as ``discovered``; claim and return those still to fetch (new or retryable).
+
+    An item another worker holds is not returned: that worker fetches it.
+    """
     found = list({f.media_id: f for f in found}.values())
     if not found:
         return []
-    todo: list[Found] = []
     with store.session() as s:
-        rows = {r.media_id: r for r in s.scalars(select(FrontierEntry).where(
-            FrontierEntry.platform == platform, FrontierEntry.media_id.in_([f.media_id for f in found])))}
-        for f in found:
-            row = rows.get(f.media_id)
-            if row is None:
-                s.add(FrontierEntry(site=site, platform=platform, media_id=f.media_id, url=f.url,
-                                    query=f.query, found_on=f.found_on, listing=f.listing,
-                                    state="discovered", attempts=0))
-                todo.append(f)
-            elif _retryable(row, max_attempts):
-                todo.append(f)
-    return todo
+        _insert_new(s, site, platform, found)
+        held = {r.media_id for r in _claimed(s, and_(FrontierEntry.platform == platform,
+                                                     FrontierEntry.media_id.in_([f.media_id for f in found])),
+                                             max_attempts, lease_s)}
+    return [f for f in found if f.media_id in held]
 
 
-def pending(store, site: str, *, max_attempts: int = 3) -> list[Found]:
-    """Items of ``site`` found earlier and not finished (a killed or failed crawl's leftovers)."""
+def pending(store, site: str, *, max_attempts: int = 3, lease_s: float | None = None) -> list[Found]:
+    """Claim items of ``site`` found earlier and not finished (a killed or failed crawl's leftovers)."""
     with store.session() as s:
-        rows = s.scalars(select(FrontierEntry).where(
-            FrontierEntry.site == site, FrontierEntry.state.in_(("discovered", "failed")))
-            .order_by(FrontierEntry.discovered_at)).all()
-        return [Found(r.media_id, r.url, r.query, r.found_on, dict(r.listing or {}))
-                for r in rows if _retryable(r, max_attempts)]
+        rows = _claimed(s, FrontierEntry.site == site, max_attempts, lease_s)
+        return [Found(r.media_id, r.url, r.query, r.found_on, dict(r.listing or {})) for r in rows]
+
+
+def take(session, row: FrontierEntry, *, lease_s: float | None = None) -> bool:
+    """Take (or renew) this worker's claim on an item just before fetching it; False if another worker holds it."""
+    return leases.take(session, LEASE_QUEUE, row.id, lease_s=lease_seconds() if lease_s is None else lease_s)
+
+
+def release(store, platform: str, media_id: str) -> None:
+    """Give up this worker's claim on an item it will not fetch (over its crawl's limit)."""
+    with store.session() as s:
+        row = get(s, platform, media_id)
+        if row is not None:
+            leases.release(s, LEASE_QUEUE, [row.id], owner=leases.worker_id())
 
 
 def get(session, platform: str, media_id: str) -> FrontierEntry | None:
@@ -86,6 +142,12 @@ def mark(store, platform: str, media_id: str, state: str, **fields: Any) -> None
         row.state = state
         for key, value in fields.items():
             setattr(row, key, value)
+        leases.release(s, LEASE_QUEUE, [row.id])
+
+
+def finished(session, row: FrontierEntry) -> None:
+    """Drop the claim on an item whose outcome is being written in ``session``'s transaction."""
+    leases.release(session, LEASE_QUEUE, [row.id])
 
 
 def fetched_with_source(session, source_url: str) -> FrontierEntry | None:

@@ -89,6 +89,7 @@ class BaseSpider(scrapy.Spider):
                 continue
             if len(self.scheduled) >= self.limit:
                 self.stats_counter["over_limit"] += 1
+                frontier.release(self.store, self.platform, f.media_id)  # claimed, not ours to fetch now
                 continue
             self.scheduled.add(f.media_id)
             yield self.item_request(f)
