@@ -6,29 +6,37 @@ Reads the ``webapp`` settings section:
 * ``secure_cookies``: mark cookies Secure (behind HTTPS);
 * ``cache_dir``: cut audio and pictures (relative to the data home);
 * ``lead_in_s``, ``max_excerpt_s``: the review players' excerpts;
-* ``page_size``: rows per queue page.
+* ``page_size``: rows per list page;
+* ``secret_key`` / ``secret_key_file``: the key signing Flask's flash cookie, the same in
+  every worker process (:func:`webapp.secrets_file.load_or_create`);
+* ``proxy_count``: reverse proxies in front whose ``X-Forwarded-*`` headers are trusted;
+* ``hsts_seconds``: Strict-Transport-Security max-age, sent when ``secure_cookies`` is on;
+* ``login_throttle``, ``password``: login limits and the password policy (:mod:`webapp.passwords`);
+* ``claim_minutes``: how long opening a detection reserves it for its reviewer.
 
 Every request except the login page and static files needs a live login
-session; pages redirect to the login form, media and evidence answer 401.
+session; pages redirect to the login form, media and evidence answer 401. A form
+posted after the session ended gets the login form, which carries the posted
+fields and, once logged in, offers them again (:mod:`webapp.views.auth`).
 Every POST must carry the session's CSRF token (form field ``csrf_token`` or
 header ``X-CSRF-Token``), the login form a token bound to a pre-login cookie.
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import timezone
 from pathlib import Path
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.store import Store, open_store
-from webapp import auth
+from webapp import auth, secrets_file
+from webapp.passwords import Hasher, Policy
 from webapp.services import Services
 
 SESSION_COOKIE = "ew_session"
@@ -39,17 +47,28 @@ FILE_PREFIXES = ("/media/", "/evidence/", "/notices/files/")
 DEFAULTS: dict[str, Any] = {"idle_minutes": 60, "max_hours": 12, "secure_cookies": False,
                             "cache_dir": "webapp/cache", "lead_in_s": 1.0, "max_excerpt_s": 30.0,
                             "page_size": 50}
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 def _config(section: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    conf = {**DEFAULTS, **dict(section), **dict(overrides or {})}
+    section, overrides = dict(section), dict(overrides or {})
+    conf = {**DEFAULTS, **section, **overrides}
+    for key in ("login_throttle", "password"):   # nested sections: an override replaces single keys
+        conf[key] = {**dict(section.get(key) or {}), **dict(overrides.get(key) or {})}
     for key in ("idle_minutes", "max_hours", "lead_in_s", "max_excerpt_s"):
         conf[key] = float(conf[key])
     conf["page_size"] = int(conf["page_size"])
+    conf["proxy_count"] = int(conf["proxy_count"] or 0)
+    conf["claim_minutes"] = float(conf["claim_minutes"])
     return conf
+
+
+def password_tools(conf: Mapping[str, Any]) -> tuple[Policy, Hasher]:
+    """The password policy and the bounded hasher the ``password`` settings describe."""
+    pw = conf["password"]
+    return (Policy(min_length=pw["min_length"], min_strength=pw["min_strength"]),
+            Hasher(max_concurrent=pw["max_concurrent_checks"], wait_s=pw["check_wait_s"]))
 
 
 def create_app(store: Store | None = None, *, services: Services, config: Mapping[str, Any] | None = None) -> Flask:
@@ -67,7 +86,14 @@ def create_app(store: Store | None = None, *, services: Services, config: Mappin
                       # Flask's signed cookie carries only flash messages
                       SESSION_COOKIE_NAME="ew_flash", SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=bool(conf["secure_cookies"]))
-    app.secret_key = secrets.token_bytes(32)  # Flask's own session is not used; sessions live in the store
+    # Flask's signed cookie carries only flash messages; login sessions live in the store. The key
+    # must be the same in every worker, or a message signed by one is dropped by the next.
+    app.secret_key = secrets_file.load_or_create(conf["secret_key"], s.path(conf["secret_key_file"]))
+    if conf["proxy_count"] > 0:
+        n = conf["proxy_count"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    policy, hasher = password_tools(conf)
+    app.extensions["earwitness_passwords"] = (policy, hasher)
     app.extensions["earwitness_store"] = store
     app.extensions["earwitness_services"] = services
 
@@ -81,8 +107,11 @@ def create_app(store: Store | None = None, *, services: Services, config: Mappin
         # end the touch/expiry write now: a slow page (an ffmpeg cut) must not hold SQLite's write lock
         g.db.commit()
         if request.endpoint not in PUBLIC_ENDPOINTS and g.user is None:
-            if request.path.startswith(FILE_PREFIXES) or request.method != "GET":
+            if request.path.startswith(FILE_PREFIXES) or request.method not in ("GET", "POST"):
                 abort(401)
+            if request.method == "POST":
+                from webapp.views.auth import login_to_resubmit
+                return login_to_resubmit()
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
             given = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
@@ -101,6 +130,8 @@ def create_app(store: Store | None = None, *, services: Services, config: Mappin
         response.headers.setdefault("Referrer-Policy", "same-origin")
         # pages show text scraped from other sites: no inline script, nothing loaded from elsewhere
         response.headers.setdefault("Content-Security-Policy", CSP)
+        if conf["secure_cookies"] and conf["hsts_seconds"]:
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={int(conf['hsts_seconds'])}")
         if request.path.startswith("/media/"):
             # excerpts may sit in this browser's private cache (the prefetch needs it), revalidated each use
             response.headers["Cache-Control"] = "private, no-cache"
@@ -155,7 +186,7 @@ def _fmt_utc(value) -> str:
 
 
 def _fmt_shanghai(value) -> str:
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M CST") if value else "—"
+    return value.astimezone(ew_settings.get().local_zone).strftime("%Y-%m-%d %H:%M %Z") if value else "—"
 
 
 def cookie_args(app: Flask) -> dict[str, Any]:

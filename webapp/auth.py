@@ -1,6 +1,7 @@
 """Accounts, login sessions, roles and CSRF tokens.
 
-Passwords are stored as scrypt hashes (:func:`werkzeug.security.generate_password_hash`).
+Passwords are stored as scrypt hashes, computed by a :class:`~webapp.passwords.Hasher`
+(bounded concurrency) and checked against a :class:`~webapp.passwords.Policy`.
 A login creates a :class:`~webapp.models.LoginSession` whose random token goes
 into an HttpOnly cookie; the server keeps only the token's SHA-256, the expiry
 (idle and absolute, ``webapp.idle_minutes`` / ``webapp.max_hours``) and the
@@ -21,12 +22,11 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from webapp.errors import UserError
 from webapp.models import ROLES, LoginSession, User
-
-MIN_PASSWORD = 8
+from webapp.passwords import DEFAULT_HASHER, DEFAULT_POLICY, Hasher, Policy
 NAME_RE = re.compile(r"[A-Za-z0-9._@-]{1,128}")
 
 # permission -> roles holding it; the templates and the views ask `can(user, perm)`
@@ -48,35 +48,51 @@ def can(user: User | None, permission: str) -> bool:
     return bool(user and user.active and user.role in PERMISSIONS[permission])
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(session: Session, name: str, *, role: str, password: str) -> User:
-    """Add an account; the password is kept only as a scrypt hash."""
+def create_user(session: Session, name: str, *, role: str, password: str, policy: Policy = DEFAULT_POLICY,
+                hasher: Hasher = DEFAULT_HASHER) -> User:
+    """Add an account; the password must pass ``policy`` and is kept only as a scrypt hash."""
     name = (name or "").strip()
     if not NAME_RE.fullmatch(name):
         raise UserError(f"user name {name!r} must be 1-128 letters, digits or . _ @ - (no spaces)")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise UserError(f"user {name!r} already exists")
-    user = User(name=name, role=role, password_hash=generate_password_hash(password, method="scrypt"))
+    policy.check(password, user_inputs=(name, role))
+    user = User(name=name, role=role, password_hash=hasher.hash(password))
     session.add(user)
     session.flush()
     return user
 
 
-def set_password(session: Session, name: str, password: str) -> User:
-    """Replace a user's password and end all of their sessions."""
+def set_password(session: Session, name: str, password: str, *, policy: Policy = DEFAULT_POLICY,
+                 hasher: Hasher = DEFAULT_HASHER, keep_session: str | None = None) -> User:
+    """Replace a user's password and end their sessions (all but ``keep_session``, a token hash)."""
     user = get_user(session, name)
-    if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
-    user.password_hash = generate_password_hash(password, method="scrypt")
-    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    policy.check(password, user_inputs=(name, user.role))
+    user.password_hash = hasher.hash(password)
+    q = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_session:
+        q = q.where(LoginSession.token_sha256 != keep_session)
+    session.execute(q)
     return user
+
+
+def set_role(session: Session, name: str, role: str) -> tuple[User, str]:
+    """Change a user's role; returns the user and the old role. Their sessions end (new rights, new login)."""
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    user = get_user(session, name)
+    old = user.role
+    if old == role:
+        raise UserError(f"{name} is already {role}")
+    user.role = role
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    return user, old
 
 
 def set_active(session: Session, name: str, active: bool) -> User:
@@ -95,13 +111,20 @@ def get_user(session: Session, name: str) -> User:
     return user
 
 
-def authenticate(session: Session, name: str, password: str) -> User | None:
-    """The active user with this name and password, or None (same work either way)."""
-    user = session.scalar(select(User).where(User.name == (name or "").strip()))
+def find_user(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == (name or "").strip()))
+
+
+def authenticate(session: Session, name: str, password: str, *, hasher: Hasher = DEFAULT_HASHER) -> User | None:
+    """The active user with this name and password, or None (same work either way).
+
+    Raises :class:`webapp.passwords.Busy` when too many checks run at once.
+    """
+    user = find_user(session, name)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        hasher.check(_DUMMY_HASH, password or "")
         return None
-    if not check_password_hash(user.password_hash, password or "") or not user.active:
+    if not hasher.check(user.password_hash, password or "") or not user.active:
         return None
     return user
 
@@ -111,7 +134,7 @@ def start_session(session: Session, user: User, *, max_hours: float, idle_minute
     """Open a login session; returns the cookie token (never stored) and the record."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(timezone.utc)
-    login = LoginSession(token_sha256=_token_hash(token), user_id=user.id,
+    login = LoginSession(token_sha256=token_hash(token), user_id=user.id,
                          csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
                          expires_at=now + timedelta(hours=max_hours), remote_addr=remote_addr)
     user.last_login_at = now
@@ -127,7 +150,7 @@ def resume_session(session: Session, token: str | None, *, idle_minutes: float) 
     """
     if not token:
         return None
-    login = session.get(LoginSession, _token_hash(token))
+    login = session.get(LoginSession, token_hash(token))
     if login is None:
         return None
     now = datetime.now(timezone.utc)
@@ -143,7 +166,7 @@ def resume_session(session: Session, token: str | None, *, idle_minutes: float) 
 
 def end_session(session: Session, token: str | None) -> None:
     if token:
-        session.execute(delete(LoginSession).where(LoginSession.token_sha256 == _token_hash(token)))
+        session.execute(delete(LoginSession).where(LoginSession.token_sha256 == token_hash(token)))
 
 
 def purge_expired(session: Session, *, idle_minutes: float) -> int:

@@ -52,3 +52,24 @@ def _nice_step(peak: int) -> int:
         if peak / step <= 5:
             return step
     return 10 ** len(str(peak))
+
+
+def clip_timeline(clip_duration_s: float | None, start_s: float, span_s: float, *, width: int = 760,
+                  height: int = 34) -> Markup:
+    """An SVG bar of the whole clip with the stretch where the work plays marked, and second ticks."""
+    total = max(float(clip_duration_s or 0.0), start_s + span_s, 0.1)
+    left, right = 4, 4
+    scale = (width - left - right) / total
+    x0, w = left + start_s * scale, max(2.0, span_s * scale)
+    label = f"the work plays from {start_s:.1f} s to {start_s + span_s:.1f} s of a {total:.1f} s clip"
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline-bar" id="clip-timeline" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}"><title>{escape(label)}</title>',
+             f'<rect x="{left}" y="4" width="{width - left - right}" height="14" fill="#e5e7eb"/>',
+             f'<rect class="match" x="{x0:.1f}" y="4" width="{w:.1f}" height="14" fill="#c0392b"/>']
+    step = _nice_step(int(total) or 1) if total > 5 else 1
+    for t in range(0, int(total) + 1, step):
+        x = left + t * scale
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="18" y2="22" stroke="#6b7280"/>'
+                     f'<text x="{x:.1f}" y="32" font-size="9" text-anchor="middle">{t}s</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -13,6 +13,13 @@ def users() -> None:
     """Accounts of the review app: analyst (reviews), legal (cases, letters), admin (everything, users)."""
 
 
+def _password_tools():
+    """The password policy and hasher the ``webapp`` settings describe (as the app uses them)."""
+    from earwitness.kernel import settings
+    from webapp.app import _config, password_tools
+    return password_tools(_config(settings.get().section("webapp"), None))
+
+
 def _password(password_stdin: bool, confirm: bool = True) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -31,7 +38,8 @@ def add(name: str, role: str, password_stdin: bool) -> None:
     password = _password(password_stdin)
     try:
         with open_store().session() as s:
-            user = auth.create_user(s, name, role=role, password=password)
+            policy, hasher = _password_tools()
+            user = auth.create_user(s, name, role=role, password=password, policy=policy, hasher=hasher)
             click.echo(f"added {user.name} ({user.role})")
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -61,7 +69,8 @@ def passwd(name: str, password_stdin: bool) -> None:
     password = _password(password_stdin)
     try:
         with open_store().session() as s:
-            auth.set_password(s, name, password)
+            policy, hasher = _password_tools()
+            auth.set_password(s, name, password, policy=policy, hasher=hasher)
         click.echo(f"password of {name} changed")
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc

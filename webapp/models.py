@@ -1,4 +1,4 @@
-"""The web app's own records: reviewer accounts and their login sessions.
+"""The web app's own records: reviewer accounts, login sessions, the audit log and review claims.
 
 Sessions live in the store, not in a signed cookie, so they expire on the
 server's clock, can be revoked (logout, disabled user) and carry the CSRF token
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from earwitness.kernel.store.ids import new_id
@@ -50,3 +50,34 @@ class LoginSession(Base):
     remote_addr: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class AuditEntry(Base):
+    """One thing a person did or tried in the app: logins, failed logins, account changes, undo.
+
+    Failed logins are also what the login throttle counts (per account and per
+    address), so every worker process sees the same counts through the store.
+    """
+
+    __tablename__ = "webapp_audit"
+    __table_args__ = (Index("ix_webapp_audit_action_at", "action", "at"),
+                      Index("ix_webapp_audit_subject_at", "subject", "at"))
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(128))     # who was logged in (None: nobody yet)
+    action: Mapped[str] = mapped_column(String(32))            # login, login_failed, role_changed, ...
+    subject: Mapped[str | None] = mapped_column(String(128))   # the account or record acted on
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Claim(Base):
+    """An analyst working a detection: others see it taken until the claim lapses."""
+
+    __tablename__ = "webapp_claims"
+
+    detection_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

@@ -122,15 +122,15 @@ def test_auth_rules_on_bad_input(store):
     from webapp.errors import UserError
     with store.session() as s:
         with pytest.raises(UserError, match="unknown role"):
-            auth.create_user(s, "bob", role="boss", password="long-enough")
-        with pytest.raises(UserError, match="at least 8"):
+            auth.create_user(s, "bob", role="boss", password="cobalt-ferry-47")
+        with pytest.raises(UserError, match="at least 12"):
             auth.create_user(s, "bob", role="analyst", password="short")
         for bad in ("bob smith", "a/b", "", "x" * 129):
             with pytest.raises(UserError, match="no spaces"):
-                auth.create_user(s, bad, role="analyst", password="long-enough")
-        auth.create_user(s, "bob", role="analyst", password="long-enough")
+                auth.create_user(s, bad, role="analyst", password="cobalt-ferry-47")
+        auth.create_user(s, "bob", role="analyst", password="cobalt-ferry-47")
         with pytest.raises(UserError, match="already exists"):
-            auth.create_user(s, "bob", role="legal", password="long-enough")
+            auth.create_user(s, "bob", role="legal", password="cobalt-ferry-47")
 
 
 def test_admin_adds_a_user_from_the_page_and_analysts_cannot(client, users, server, new_client):

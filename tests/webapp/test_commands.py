@@ -33,12 +33,15 @@ def test_users_add_list_passwd_disable(home, store):
     assert r.exit_code != 0 and "boss" in r.output
     r = runner.invoke(main, ["--home", str(home), "users", "add", "bob", "--role", "legal", "--password-stdin"],
                       input="short\n")
-    assert r.exit_code != 0 and "at least 8" in r.output
+    assert r.exit_code != 0 and "at least 12" in r.output
+    r = runner.invoke(main, ["--home", str(home), "users", "add", "bob", "--role", "admin", "--password-stdin"],
+                      input="password1234\n")
+    assert r.exit_code != 0 and "password refused" in r.output and "common" in r.output
     # the prompt asks twice and the two must agree
     r = runner.invoke(main, ["--home", str(home), "users", "add", "cy", "--role", "admin"],
                       input="first-password\nfirst-password\n")
     assert r.exit_code == 0, r.output
-    r = runner.invoke(main, ["--home", str(home), "users", "passwd", "ann", "--password-stdin"], input="changed-pass\n")
+    r = runner.invoke(main, ["--home", str(home), "users", "passwd", "ann", "--password-stdin"], input="tidal-quartz-lamp\n")
     assert r.exit_code == 0
     r = runner.invoke(main, ["--home", str(home), "users", "disable", "cy"])
     assert r.exit_code == 0
@@ -47,7 +50,7 @@ def test_users_add_list_passwd_disable(home, store):
     assert lines == [["ann", "analyst", "active"], ["cy", "admin", "disabled"]]
     from webapp import auth
     with store.session() as s:
-        assert auth.authenticate(s, "ann", "changed-pass") is not None
+        assert auth.authenticate(s, "ann", "tidal-quartz-lamp") is not None
         assert auth.authenticate(s, "ann", "a-good-password") is None
         assert auth.authenticate(s, "cy", "first-password") is None
 

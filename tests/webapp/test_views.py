@@ -29,7 +29,7 @@ def test_queue_filters_by_platform_work_score_and_date(client, seeded, users):
     two_days_ago = (utc_today - timedelta(days=2)).isoformat()
     assert _ids(client.get(f"/review/?until={two_days_ago}").text) == [seeded.other]
     bad = client.get("/review/?min_score=high&since=yesterday")
-    assert bad.status == 200 and "is not a number" in bad.text and "is not a date" in bad.text
+    assert bad.status == 400 and "is not a number" in bad.text and "is not a date" in bad.text
 
 
 def test_review_page_shows_players_plot_screenshot_and_neighbours(client, seeded, users):
@@ -82,13 +82,18 @@ def test_reject_needs_a_reason_and_is_kept(client, seeded, users, store):
     token = client.csrf(f"/review/{seeded.other}")
     r = client.post(f"/review/{seeded.other}/reject", {"csrf_token": token, "reason": "  "})
     assert r.status == 302 and r.headers["Location"].startswith(f"/review/{seeded.other}")
-    assert "needs a reason" in client.get(r.headers["Location"]).text
-    r = client.post(f"/review/{seeded.other}/reject", {"csrf_token": token, "reason": "different song"})
+    assert "needs one of the reasons" in client.get(r.headers["Location"]).text
+    # "other" needs a note; a made-up code is no reason
+    for form in ({"reason_code": "other", "reason": ""}, {"reason_code": "because", "reason": "x"}):
+        r = client.post(f"/review/{seeded.other}/reject", {"csrf_token": token, **form})
+        assert "needs one of the reasons" in client.get(r.headers["Location"]).text
+    r = client.post(f"/review/{seeded.other}/reject", {"csrf_token": token, "reason_code": "different_work",
+                                                        "reason": "different song"})
     assert r.status == 302
     from earwitness.kernel.store.case_models import FalsePositive
     with store.session() as s:
         assert s.get(Detection, seeded.other).review_state == "rejected"
-        assert s.scalar(select(FalsePositive.reason)) == "different song"
+        assert s.scalar(select(FalsePositive.reason)) == "different_work: different song"
     # a rejected detection cannot be confirmed afterwards; the page says why
     r = client.post(f"/review/{seeded.other}/confirm", {"csrf_token": token})
     assert "cannot be confirmed" in client.get(r.headers["Location"]).text

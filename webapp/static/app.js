@@ -24,13 +24,23 @@ var Earwitness = (function () {
       rows[at].scrollIntoView({block: "nearest"});
     }
     rows.forEach(function (r, k) {
-      r.addEventListener("click", function (e) { if (e.target.tagName !== "A") { window.location.href = r.dataset.href; } });
+      r.addEventListener("click", function (e) {
+        var tag = e.target.tagName;
+        if (tag !== "A" && tag !== "INPUT" && tag !== "LABEL") { window.location.href = r.dataset.href; }
+      });
     });
+    var all = document.getElementById("select-page");
+    if (all) {
+      all.addEventListener("change", function () {
+        document.querySelectorAll("#queue input.pick").forEach(function (c) { c.checked = all.checked; });
+      });
+    }
     document.addEventListener("keydown", function (e) {
       if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) { return; }
       if (e.key === "j") { select(at + 1); }
       else if (e.key === "k") { select(at - 1); }
       else if (e.key === "Enter" && at >= 0) { window.location.href = rows[at].dataset.href; }
+      else if (e.key === "x" && at >= 0) { var c = rows[at].querySelector("input.pick"); if (c) { c.checked = !c.checked; } }
       else { return; }
       e.preventDefault();
     });
@@ -89,7 +99,8 @@ var Earwitness = (function () {
         case "j": go("next"); break;
         case "k": go("prev"); break;
         case "c": var cf = document.getElementById("confirm-form"); if (cf) { cf.requestSubmit(); } break;
-        case "r": var rr = document.getElementById("reject-reason"); if (rr) { rr.focus(); } break;
+        case "r": var rr = document.getElementById("reject-code"); if (rr) { rr.focus(); } break;
+        case "u": var uf = document.getElementById("undo-form"); if (uf) { uf.requestSubmit(); } break;
         default: return;
       }
       e.preventDefault();

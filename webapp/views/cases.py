@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from earwitness.kernel.store.case_models import Case, EvidenceBundle, Notice
+from webapp.params import Params
 from webapp.services import services
 from webapp.views import require
 
@@ -25,20 +26,43 @@ LABELS = {"channel": "Channel (email, web form…)", "recipient": "Recipient", "
           "check": "What the check found", "basis": "Legal basis", "received_at": "Received at (UTC)"}
 
 
+CASE_SORTS = {"opened": (Case.opened_at, False), "newest": (Case.opened_at, True),
+              "state_since": (Case.state_since, True)}
+
+
 @bp.get("/cases/")
 def index():
+    """Cases, filtered (state, platform, overdue, search), sorted and one page at a time."""
     n = services()
-    state = request.args.get("state") or None
-    platform = request.args.get("platform") or None
-    overdue = request.args.get("overdue") == "1"
-    error = None
-    try:
-        rows = n.cases.list_cases(g.db, state=state, platform=platform, overdue=overdue)
-    except n.error as exc:
-        rows, error = [], str(exc)
+    p = Params(request.args)
+    state = p.choice("state", [""] + list(n.lifecycle.STATES), default="")
+    platform = p.text("platform")
+    overdue = p.flag("overdue")
+    search = p.text("q")
+    sort = p.choice("sort", list(CASE_SORTS), default="opened")
+    page = p.page()
+    p.raise_errors()
+    size = current_app.config["EW"]["page_size"]
+    q = select(Case)
+    if state:
+        q = q.where(Case.state == state)
+    if platform:
+        q = q.where(Case.platform == platform)
+    if overdue:
+        q = q.where(Case.state == "notice_sent", Case.sla_due_at.is_not(None),
+                    Case.sla_due_at < datetime.now(timezone.utc))
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(or_(*(col.ilike(like, escape="\\") for col in (Case.title, Case.uploader, Case.media_id,
+                                                                   Case.url, Case.id))))
+    col, desc = CASE_SORTS[sort]
+    total = g.db.scalar(select(func.count()).select_from(q.subquery()))
+    rows = list(g.db.scalars(q.order_by(col.desc() if desc else col, Case.id.desc() if desc else Case.id)
+                             .limit(size).offset((page - 1) * size)))
     platforms = list(g.db.scalars(select(Case.platform).distinct().order_by(Case.platform)))
-    return render_template("cases.html", rows=rows, states=n.lifecycle.STATES, platforms=platforms,
-                           state=state, platform=platform, overdue=overdue, error=error)
+    return render_template("cases.html", rows=rows, total=total, page=page, size=size, args=p.args(),
+                           states=n.lifecycle.STATES, platforms=platforms, state=state, platform=platform,
+                           overdue=overdue, sort=sort, sorts=list(CASE_SORTS))
 
 
 def _fields(lifecycle, event: str) -> list[dict]:
