@@ -11,6 +11,25 @@ from click.core import ParameterSource
 from earwitness.kernel import output, settings
 
 SHELLS = ("bash", "zsh", "fish")
+SECRET_WORDS = ("password", "secret", "token", "api_key")
+
+
+def masked_url(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: show it as written
+        return url
+
+
+def shown(key: str, value: Any) -> Any:
+    """What ``config show`` prints for a value: passwords, secrets and tokens masked."""
+    if key.rsplit(".", 1)[-1] == "store_url" or key.endswith("_url") and isinstance(value, str) and "@" in value:
+        return masked_url(value) if isinstance(value, str) else value
+    if value not in (None, "") and any(w in key.rsplit(".", 1)[-1].lower() for w in SECRET_WORDS):
+        return "***"
+    return value
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -40,7 +59,7 @@ def effective(ctx: click.Context, cfg: settings.Settings, section: str | None = 
         if section and key != section and not key.startswith(section + "."):
             continue
         origin = home_origin(ctx, cfg) if key == "home" else cfg.origin(key)
-        rows.append({"key": key, "value": value, "origin": origin})
+        rows.append({"key": key, "value": shown(key, value), "origin": origin})
     return rows
 
 

@@ -11,6 +11,20 @@ import sys
 import click
 
 from crawler.errors import CrawlerError
+from earwitness.app import progress
+from earwitness.kernel import output
+
+
+def clips_since(started) -> str:
+    """How many clips and detections the store gained since ``started`` (a spinner's note)."""
+    from sqlalchemy import func, select
+
+    from earwitness.kernel.store import open_store
+    from earwitness.kernel.store.models import Clip, Detection
+    with open_store().session() as s:
+        clips = s.scalar(select(func.count()).select_from(Clip).where(Clip.captured_at >= started))
+        dets = s.scalar(select(func.count()).select_from(Detection).where(Detection.created_at >= started))
+    return f"{clips} clips, {dets} detections so far"
 
 
 @click.command()
@@ -28,10 +42,15 @@ def crawl(site, queries, limit, timeout_s, render_js, no_match, log_file, as_jso
     kuaishou, huya, douyu, twitch), fetch new clips, match them."""
     from crawler.run import crawl_site
     from earwitness.app.matching import match_stored_clip
+    from earwitness.kernel.store.models import utcnow
+    started = utcnow()
     try:
-        report = crawl_site(site, query=list(queries) if queries else None, limit=limit, timeout_s=timeout_s,
-                            render_js=render_js, on_clip_stored=None if no_match else match_stored_clip,
-                            log_file=log_file)
+        report = progress.while_running(
+            f"crawling {site}",
+            lambda: crawl_site(site, query=list(queries) if queries else None, limit=limit, timeout_s=timeout_s,
+                               render_js=render_js, on_clip_stored=None if no_match else match_stored_clip,
+                               log_file=log_file),
+            note=lambda: clips_since(started))
     except CrawlerError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -66,11 +85,16 @@ def live_sample(rooms, window_s, evidence_s, loop, as_json):
 
     from crawler.live import sample_forever, sample_rooms
     from earwitness.app.matching import match_stored_clip
+    from earwitness.kernel.store.models import utcnow
     if loop:
         sample_forever(match_stored_clip, list(rooms) or None)
         return
+    started = utcnow()
     try:
-        rep = sample_rooms(match_stored_clip, list(rooms) or None, window_s=window_s, evidence_s=evidence_s)
+        rep = progress.while_running(
+            "sampling live rooms",
+            lambda: sample_rooms(match_stored_clip, list(rooms) or None, window_s=window_s, evidence_s=evidence_s),
+            note=lambda: clips_since(started))
     except CrawlerError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -110,23 +134,32 @@ def detection_rows(session, *, state: str | None = None, limit: int | None = Non
     return rows
 
 
+DETECTION_COLUMNS = [
+    output.Column("detection_id", "id"),
+    output.Column("work", "work", max_width=36,
+                  of_row=lambda r: " — ".join(x for x in (r["work"], r["artist"]) if x) or r["work_id"]),
+    output.Column("platform", "platform"),
+    output.Column("clip_offset_s", "in clip", lambda v: f"{output.number(v, 1)} s"),
+    output.Column("ref_offset_s", "in work", lambda v: f"{output.number(v, 1)} s"),
+    output.Column("duration_s", "matched", lambda v: f"{output.number(v, 1)} s"),
+    output.Column("score", "score", lambda v: output.number(v, 1)),
+    output.Column("pitch_semitones", "pitch", lambda v: f"{output.signed(v)} st"),
+    output.Column("tempo_ratio", "tempo", lambda v: f"x{v:.2f}"),
+    output.Column("status", "status"),
+    output.Column("clip_url", "clip"),
+]
+
+
 @detections.command("list")
 @click.option("--state", help="Only this review state (pending, confirmed, rejected).")
 @click.option("--limit", type=int)
-@click.option("--json", "as_json", is_flag=True)
-def detections_list(state, limit, as_json):
-    """List detections: work, clip URL, platform, offsets, score, estimated transform, status."""
+@output.list_options
+def detections_list(state, limit, fmt):
+    """List detections, newest first: id, work, platform, offsets, score, estimated transform, status, clip URL.
+
+    Score: -log10 of the chance that the match is an accident; matches are reported from matcher.threshold (11).
+    """
     from earwitness.kernel.store import open_store
     with open_store().session() as s:
         rows = detection_rows(s, state=state, limit=limit)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("no detections")
-        return
-    for r in rows:
-        click.echo(f"{r['work_id']:<10} {(r['work'] or '')[:24]:<24} {r['platform']:<9} "
-                   f"clip@{r['clip_offset_s']:>6.1f}s work@{r['ref_offset_s']:>6.1f}s "
-                   f"{r['duration_s']:>5.1f}s score {r['score']:.2f} pitch {r['pitch_semitones']:+.1f} "
-                   f"tempo x{r['tempo_ratio']:.2f} {r['status']:<9} {r['clip_url']}")
+    output.print_list(rows, DETECTION_COLUMNS, fmt, noun="detections")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from sqlalchemy import column, func, inspect, select, table
 
-from earwitness.app import jobs
+from earwitness.app import jobs, logs
 
 
 def _store():
@@ -43,9 +43,24 @@ def _summary(result: dict | None, limit: int = 90) -> str:
 @click.option("--with", "include", multiple=True, metavar="JOB",
               help="With --once: also run jobs left out of --once (e.g. monthly_report).")
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the results as JSON.")
-def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json: bool) -> None:
-    """Run the scheduled jobs in the foreground (SIGTERM or Ctrl-C stops cleanly)."""
+@click.option("--log-format", type=click.Choice(logs.FORMATS), envvar="EARWITNESS_LOG_FORMAT", default="plain",
+              show_default=True, help="Log lines as text, or JSON lines (ts, level, logger, msg, job, site, ids).")
+@click.option("--log-file", type=click.Path(dir_okay=False), envvar="EARWITNESS_LOG_FILE",
+              help="Append the log here (default: stderr, which systemd sends to the journal).")
+def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json: bool, log_format: str,
+           log_file: str | None) -> None:
+    """Run the scheduled jobs in the foreground (SIGTERM or Ctrl-C stops cleanly).
+
+    The daemon logs at INFO or more (-vv for debug; --once: warnings, -v for more); each line
+    names its job and, for a crawl, its site.
+    """
+    import logging
+    import os
+
     import scheduler
+    level = logging.getLogger().level if once else min(logging.getLogger().level, logging.INFO)
+    logs.configure(level=level, fmt=log_format, file=log_file,
+                   journal=bool(os.environ.get("JOURNAL_STREAM")) and not log_file)
     store = _store()
     try:
         specs = jobs.load_jobs()
@@ -152,13 +167,19 @@ def _ago(iso: str | None, now: datetime) -> str:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(as_json: bool) -> None:
-    """Each job's last run, result and next run, and the backlog counts."""
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The data home in use, each job's last run, result and next run, and the backlog counts."""
+    from earwitness.app.config_commands import home_origin, masked_url
+    from earwitness.kernel import settings
     store = _store()
     st = collect_status(store)
+    cfg = settings.get()
+    st["home"] = {"path": str(cfg.home), "origin": home_origin(ctx, cfg), "store_url": masked_url(store.url)}
     if as_json:
         click.echo(json.dumps(st, indent=2, ensure_ascii=False, default=str))
         return
+    click.echo(f"data home: {st['home']['path']}  (from {st['home']['origin']}; store {st['home']['store_url']})")
     now = datetime.fromisoformat(st["now"])
     pid = st["daemon_pid"]
     click.echo(f"daemon: running (pid {pid})" if pid else "daemon: not running (next runs are as stored)")

@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import func, select, update
 
 from earwitness.kernel import settings
+from earwitness.app import logs
 from earwitness.app.daemon_models import JobRun
 from earwitness.kernel.store.models import utcnow
 
@@ -245,6 +246,12 @@ def _call(spec: JobSpec, store) -> Any:
 
 def run_job(job_id: str, trigger: str = "schedule", *, store=None, spec: JobSpec | None = None) -> dict[str, Any]:
     """Run one job now and record the run; never raises for the job's own failure."""
+    family, _, site = job_id.partition(":")
+    with logs.context(job=job_id, site=site if family == "crawl" else None):
+        return _run_job(job_id, trigger, store=store, spec=spec)
+
+
+def _run_job(job_id: str, trigger: str, *, store=None, spec: JobSpec | None = None) -> dict[str, Any]:
     from earwitness.kernel.store import open_store
     store = store or open_store()
     with store.session() as s:

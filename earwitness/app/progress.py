@@ -9,8 +9,11 @@ with the elapsed time and whatever count it can report.
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 _quiet = False
 
@@ -63,3 +66,32 @@ def bar(description: str, total: int | None = None) -> Iterator[Bar]:
     columns += [TimeElapsedColumn(), TextColumn("{task.fields[note]}")]
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         yield Bar(progress, progress.add_task(description, total=total, note=""))
+
+
+def while_running(description: str, work: Callable[[], T], *, note: Callable[[], str] | None = None,
+                  every_s: float = 1.0) -> T:
+    """Run ``work()`` (a step that cannot report its own progress, such as a crawl in its child
+    process) under a spinner whose note is refreshed from ``note()`` every ``every_s`` seconds."""
+    if not enabled():
+        return work()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="earwitness-step", daemon=True)
+    with bar(description) as b:
+        thread.start()
+        while thread.is_alive():
+            thread.join(every_s)
+            if note is not None:
+                try:
+                    b.update(note=note())
+                except Exception:  # noqa: BLE001 - a note that cannot be read is not worth failing the step
+                    pass
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

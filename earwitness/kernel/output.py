@@ -28,12 +28,14 @@ FORMATS = ("table", "json", "csv")
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: the row key, its header, and how to print a value (``str`` by default)."""
+    """A table column: the row key, its header, how to print a value (``str`` by default), and
+    optionally ``of_row`` to compute the value from the whole row (the JSON and CSV keep the row as is)."""
 
     key: str
     header: str
     show: Callable[[Any], str] | None = None
     max_width: int | None = None
+    of_row: Callable[[Mapping[str, Any]], Any] | None = None
 
 
 def number(value: float | None, digits: int = 2) -> str:
@@ -67,7 +69,7 @@ def to_json(value: Any) -> str:
 
 
 def _cell(column: Column, row: Mapping[str, Any]) -> str:
-    value = row.get(column.key)
+    value = column.of_row(row) if column.of_row is not None else row.get(column.key)
     if column.show is not None:
         text = column.show(value)
     elif value is None:

@@ -191,7 +191,10 @@ def test_detections_list_json(store, home):
     assert (row["work_id"], row["clip_url"], row["platform"], row["ref_offset_s"], row["tempo_ratio"],
             row["pitch_semitones"], row["status"]) == ("demo001", "http://x/v/1", "fixture", 6.5, 1.12, 2.0, "pending")
     text = CliRunner().invoke(main, ["--home", str(home), "detections", "list"])
-    assert "demo001" in text.output and "tempo x1.12" in text.output
+    header, line = text.stdout.splitlines()
+    assert header.split()[:3] == ["ID", "WORK", "PLATFORM"] and "TEMPO" in header
+    assert line.startswith(row["detection_id"]) and "Velvet Morning — Lin Qiao" in line and "x1.12" in line
+    assert "1 detections" in text.stderr
 
 
 def test_crawl_command_rejects_unknown_site(home):
