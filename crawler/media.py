@@ -31,6 +31,7 @@ from typing import Any
 from crawler import config, outcomes
 from crawler.errors import ContentGone, FetchFailed, MediaRejected, Refused
 from earwitness.kernel import settings as ew_settings
+from earwitness.kernel.blobs import BlobStore
 from earwitness.kernel.digests import file_sha256 as sha256_file
 
 log = logging.getLogger(__name__)
@@ -80,24 +81,14 @@ def store_blob(tmp: Path, *, folder: str, suffix: str) -> tuple[str, str]:
 
     An existing file with the same hash is kept and ``tmp`` removed (content addressing).
     """
-    digest = sha256_file(tmp)
-    rel = Path(folder) / digest[:2] / f"{digest}{suffix}"
-    dest = ew_settings.get().path(rel)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        tmp.unlink(missing_ok=True)
-    else:
-        os.replace(tmp, dest)
-    return digest, str(rel)
+    blob = BlobStore(ew_settings.get().home).move_in(tmp, folder=folder, suffix=suffix)
+    return blob.sha256, blob.path
 
 
 def store_bytes(data: bytes, *, folder: str, suffix: str) -> tuple[str, str]:
-    root = ew_settings.get().path(folder)
-    root.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=root, suffix=".part")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return store_blob(Path(name), folder=folder, suffix=suffix)
+    """Store ``data`` content-addressed under ``<home>/<folder>``; returns (sha256, relative path)."""
+    blob = BlobStore(ew_settings.get().home).put_bytes(data, folder=folder, suffix=suffix)
+    return blob.sha256, blob.path
 
 
 def _ffmpeg_normalise_args(sample_rate: int) -> list[str]:

@@ -48,7 +48,6 @@ class NoticesSettings(settings.Section):
     tsa_timeout_s: float
     tsa_cert: str | None
     pdf_fonts: list[str]
-    local_timezone: str
     template_dir: str | None
     removal_confirmations: int
     removal_span_hours: float

@@ -3,7 +3,7 @@
 A bundle holds the captured clip, the page screenshot and HTML (where the
 crawler captured them), and ``metadata.json`` (offsets in clip and reference,
 score, estimated pitch and tempo, clip and work details, capture time in UTC and
-in ``notices.local_timezone``, software versions). Files are stored
+in the team's ``local_timezone``, software versions). Files are stored
 content-addressed under ``<home>/evidence/objects/``; ``manifest.json`` lists
 each file's SHA-256, and one ledger entry commits to all of them. A file whose
 hash differs from the one the crawler recorded at capture is refused: evidence
@@ -22,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -33,9 +32,10 @@ from sqlalchemy.orm import Session
 
 from earwitness import __version__
 from earwitness.kernel import settings
+from earwitness.kernel.blobs import BlobChanged, BlobStore
 from earwitness.kernel.store.ids import new_id
 from earwitness.kernel.store.models import Detection, utcnow
-from notices import config, ledger
+from notices import ledger
 from notices.exceptions import EvidenceError, NotFound
 from earwitness.kernel.store.case_models import EvidenceBundle
 from notices.timestamping import Timestamper
@@ -46,35 +46,25 @@ Bundle = EvidenceBundle
 def _times(t: datetime | None) -> dict | None:
     if t is None:
         return None
-    zone = config.get("local_timezone", "Asia/Shanghai")
+    zone = settings.get().local_zone.key
     return {"utc": t.astimezone(ZoneInfo("UTC")).isoformat(),
             zone: t.astimezone(ZoneInfo(zone)).isoformat()}
 
 
+OBJECTS = "evidence/objects"   # the bundles' content-addressed files, under the data home
+
+
 def _store_object(home: Path, src: Path, sha: str) -> str:
     """Copy ``src`` into the object store under its hash; its path relative to the home."""
-    rel = Path("evidence", "objects", sha[:2], sha + src.suffix.lower())
-    dest = home / rel
-    if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        shutil.copyfile(src, tmp)
-        if ledger.file_sha256(tmp) != sha:
-            tmp.unlink()
-            raise EvidenceError(f"{src} changed while it was being copied")
-        tmp.replace(dest)
-    return rel.as_posix()
+    try:
+        return BlobStore(home).copy_in(src, folder=OBJECTS, suffix=src.suffix.lower(), expected_sha256=sha).path
+    except BlobChanged as exc:
+        raise EvidenceError(str(exc)) from exc
 
 
 def _put_bytes(home: Path, data: bytes, suffix: str) -> tuple[str, str]:
-    import hashlib
-    sha = hashlib.sha256(data).hexdigest()
-    rel = Path("evidence", "objects", sha[:2], sha + suffix)
-    dest = home / rel
-    if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
-    return rel.as_posix(), sha
+    blob = BlobStore(home).put_bytes(data, folder=OBJECTS, suffix=suffix)
+    return blob.path, blob.sha256
 
 
 def metadata(det: Detection, files: dict[str, dict], not_captured: list[str]) -> dict:

@@ -65,7 +65,7 @@ class _Fill(dict):
 def _local(t: datetime | None) -> str:
     if t is None:
         return ""
-    zone = config.get("local_timezone", "Asia/Shanghai")
+    zone = settings.get().local_zone.key
     return (f"{t.astimezone(ZoneInfo('UTC')).strftime('%Y-%m-%d %H:%M')} UTC / "
             f"{t.astimezone(ZoneInfo(zone)).strftime('%Y-%m-%d %H:%M')} {'北京时间' if zone == 'Asia/Shanghai' else zone}")
 
@@ -116,7 +116,7 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
     ctx = _Fill({
         "recipient_name": (recipient.get("name_zh") if zh else None) or recipient.get("name", ""),
         "notice_id": notice_id, "platform": platform,
-        "date": now.astimezone(ZoneInfo(config.get("local_timezone", "Asia/Shanghai"))).strftime(
+        "date": now.astimezone(settings.get().local_zone).strftime(
             "%Y年%m月%d日" if zh else "%d %B %Y"),
         "n_items": len(items), "n_works": len(works),
         "rights_holder_name": rh.get("name", ""),

@@ -1,6 +1,6 @@
 """The monthly monitoring report, computed from the case records alone.
 
-Month bounds are in ``notices.local_timezone`` (Asia/Shanghai by default). The
+Month bounds are in the team's ``local_timezone`` (Asia/Shanghai as shipped). The
 outcome of the cases verified in the month is their state at the month's end,
 replayed from their events, and is a partition: removed + pending + disputed +
 withdrawn = verified, per platform and in total (:meth:`Report.check`). Every
@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from earwitness.kernel import settings
 from earwitness.kernel.store.models import Clip, Detection, Work, utcnow
-from notices import config
 from notices.exceptions import NoticesError
 from earwitness.kernel.store.case_models import Case, CaseEvent, Notice
 
@@ -38,7 +38,7 @@ COUNTS = ("found", "rejected", "reviewed", "verified", "notified", "letters", "r
 
 
 def previous_month(now: datetime) -> str:
-    zone = ZoneInfo(config.get("local_timezone", "Asia/Shanghai"))
+    zone = settings.get().local_zone
     first = now.astimezone(zone).date().replace(day=1)
     return (first - timedelta(days=1)).strftime("%Y-%m")
 
@@ -49,7 +49,7 @@ def month_bounds(month: str) -> tuple[datetime, datetime, ZoneInfo]:
         start_d = date(y, m, 1)
     except ValueError as exc:
         raise NoticesError(f"month must be YYYY-MM, got {month!r}") from exc
-    zone = ZoneInfo(config.get("local_timezone", "Asia/Shanghai"))
+    zone = settings.get().local_zone
     end_d = date(y + (m == 12), m % 12 + 1, 1)
     return (datetime(start_d.year, start_d.month, 1, tzinfo=zone),
             datetime(end_d.year, end_d.month, 1, tzinfo=zone), zone)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -47,7 +48,7 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-CORE_KEYS = frozenset({"home", "store_url"})
+CORE_KEYS = frozenset({"home", "store_url", "local_timezone"})
 _sections: dict[str, type[BaseModel]] = {}
 
 
@@ -179,6 +180,11 @@ class Settings:
     raw: Mapping[str, Any] = field(repr=False)
     origins: Mapping[str, str] = field(default_factory=dict, repr=False)
 
+    @property
+    def local_zone(self) -> ZoneInfo:
+        """The team's time zone (``local_timezone``), for times shown beside UTC."""
+        return ZoneInfo(str(self.raw.get("local_timezone") or "UTC"))
+
     def origin(self, dotted_key: str) -> str:
         """The file or environment variable the value of ``dotted_key`` came from."""
         return _origin(self.origins, tuple(dotted_key.split(".")))
@@ -228,6 +234,11 @@ def load(home: str | os.PathLike | None = None, *, environ: Mapping[str, str] | 
     for name, model in _sections.items():
         if name in merged:
             merged[name] = _validate_section(name, model, merged[name], origins)
+    try:
+        ZoneInfo(str(merged.get("local_timezone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{_origin(origins, ('local_timezone',))}: local_timezone: not a time zone name "
+                            f"(IANA, e.g. Asia/Shanghai), got {merged.get('local_timezone')!r}") from None
     home_path = home_path.resolve()
     store_url = str(merged.get("store_url") or "sqlite:///{home}/earwitness.db").format(home=home_path)
     merged["home"] = str(home_path)

@@ -41,11 +41,12 @@ def test_match_confirm_letter_recheck(store, home, tmp_path):
         letters.approve(s, notice.id, actor="legal")
         letters.mark_sent(s, notice.id, actor="legal", channel="email", recipient="x", sent_at=utcnow())
         case_id = case.id
-    still = recheck.recheck_due(store, probe=lambda u, p: ProbeResult(
+    from earwitness.app.stage_jobs import audio_still_matches   # the matcher's audio test, as the daemon wires it
+    still = recheck.recheck_due(store, audio_check=audio_still_matches, probe=lambda u, p: ProbeResult(
         u, p, False, "still_up", 200, utcnow(), audio_path="media/up1.wav"))
     assert (still.checked, still.removed, still.still_up) == (1, 0, 1)
     later = utcnow() + timedelta(hours=13)
-    gone = recheck.recheck_due(store, now=later, probe=lambda u, p: ProbeResult(
+    gone = recheck.recheck_due(store, now=later, audio_check=audio_still_matches, probe=lambda u, p: ProbeResult(
         u, p, False, "still_up", 200, utcnow(), audio_path="media/replaced.wav"))
     assert gone.removed == 1
     with store.session() as s:
