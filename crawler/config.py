@@ -25,16 +25,6 @@ SITES_DIR = ew_settings.CONFIG_DIR / "sites"
 
 
 
-def _merge(base: dict, over: Mapping) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 class _Autothrottle(ew_settings.Section):
     enabled: bool
     start_delay_s: float
@@ -175,7 +165,7 @@ def load_site(name: str) -> SiteConfig:
         if not isinstance(raw, dict):
             raise SiteConfigError(f"{path}: expected a mapping at top level")
     overrides = section().get("sites", {}).get(name, {})
-    raw = _merge(raw, overrides or {})
+    raw = ew_settings.merge(raw, overrides or {})
     raw.setdefault("name", name)
     if path is not None:
         raw.setdefault("kind", "configurable")

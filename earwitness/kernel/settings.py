@@ -114,14 +114,14 @@ def thaw(value: Any) -> Any:
     return value
 
 
-def _merge(base: dict, over: Mapping, origins: dict[str, str] | None = None, source: str = "",
-           prefix: str = "") -> dict:
+def merge(base: Mapping, over: Mapping, origins: dict[str, str] | None = None, source: str = "",
+          prefix: str = "") -> dict:
     """``over`` merged into ``base`` (mappings merge, anything else replaces); records each leaf's source."""
     out = dict(base)
     for key, value in over.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(dict(out[key]), value, origins, source, dotted + ".")
+            out[key] = merge(dict(out[key]), value, origins, source, dotted + ".")
         else:
             out[key] = value
             if origins is not None:
@@ -211,17 +211,17 @@ def load(home: str | os.PathLike | None = None, *, environ: Mapping[str, str] | 
     if config_dir.is_dir():
         core = config_dir / CORE_FILE
         if core.exists():
-            merged = _merge(merged, _read_yaml(core), origins, str(core))
+            merged = merge(merged, _read_yaml(core), origins, str(core))
         for path in sorted(config_dir.glob("*.yaml")):
             if path.name != CORE_FILE:
                 shipped.add(path.stem)
-                merged = _merge(merged, {path.stem: _read_yaml(path)}, origins, str(path))
+                merged = merge(merged, {path.stem: _read_yaml(path)}, origins, str(path))
     home_path = Path(home or environ.get("EARWITNESS_HOME") or merged.get("home") or "./var").expanduser()
     user_file = environ.get("EARWITNESS_CONFIG") or str(home_path / "earwitness.yaml")
     if Path(user_file).is_file():
-        merged = _merge(merged, _read_yaml(Path(user_file)), origins, user_file)
+        merged = merge(merged, _read_yaml(Path(user_file)), origins, user_file)
     for name, value in _env_overrides(environ).items():
-        merged = _merge(merged, {name: value}, origins, "environment (EARWITNESS__...)")
+        merged = merge(merged, {name: value}, origins, "environment (EARWITNESS__...)")
     for name, raw in environ.items():
         if name.startswith(ENV_PREFIX):
             dotted = ".".join(p.lower() for p in name[len(ENV_PREFIX):].split("__") if p)
