@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import getpass
-import json
 import os
 import sys
 from datetime import datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from earwitness.kernel import settings
+from earwitness.kernel import output, settings
 from earwitness.kernel.store import open_store
 from notices import cases as cases_mod
 from notices import evidence as evidence_mod
@@ -35,7 +34,6 @@ def _actor_default() -> str:
 
 actor_option = click.option("--actor", default=_actor_default, show_default="$EARWITNESS_ACTOR or login",
                             help="Who does this (recorded in the case events).")
-json_option = click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 
 
 def friendly(fn):
@@ -53,10 +51,6 @@ def _store():
     return open_store()
 
 
-def _echo_json(obj) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
-
-
 def _t(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M") if t else "-"
 
@@ -68,38 +62,60 @@ def review() -> None:
     """Review detections: confirm (opens a case) or reject (a known false positive)."""
 
 
+def _work_name(work) -> str:
+    return " — ".join(x for x in (work.title, work.artist) if x) or work.id
+
+
+REVIEW_COLUMNS = [
+    output.Column("id", "id"),
+    output.Column("score", "score", lambda v: output.number(v, 1)),
+    output.Column("platform", "platform"),
+    output.Column("work_name", "work", max_width=36),
+    output.Column("clip_offset_s", "in clip", lambda v: f"{output.number(v, 1)} s"),
+    output.Column("pitch_semitones", "pitch", lambda v: f"{output.signed(v)} st"),
+    output.Column("tempo_ratio", "tempo", lambda v: f"x{v:.2f}"),
+    output.Column("url", "clip"),
+]
+
+
 @review.command("list")
 @click.option("--platform")
 @click.option("--work", "work_id")
 @click.option("--min-score", type=float)
 @click.option("--limit", type=int, default=100, show_default=True)
-@json_option
+@output.list_options
 @friendly
-def review_list(platform, work_id, min_score, limit, as_json) -> None:
-    """Detections waiting for review, oldest first."""
+def review_list(platform, work_id, min_score, limit, fmt) -> None:
+    """Detections waiting for review, oldest first (score: README, "The threshold")."""
     with _store().session() as s:
         dets = review_mod.pending(s, platform=platform, work_id=work_id, min_score=min_score, limit=limit)
-        for d in dets:
-            if as_json:
-                _echo_json({**d.to_document(), "platform": d.clip.platform, "url": d.clip.url})
-            else:
-                click.echo(f"{d.id}  {d.score:.3f}  {d.clip.platform:<10} {d.work_id:<12} "
-                           f"{d.clip_offset_s:7.2f}s  {d.pitch_semitones:+.1f}st  x{d.tempo_ratio:.3f}  {d.clip.url}")
-        if not as_json:
-            click.echo(f"{len(dets)} pending", err=True)
+        rows = [{**d.to_document(), "platform": d.clip.platform, "url": d.clip.url,
+                 "work_name": _work_name(d.work)} for d in dets]
+    output.print_list(rows, REVIEW_COLUMNS, fmt, noun="pending")
 
 
 @review.command("show")
 @click.argument("detection_id")
+@output.show_options
 @friendly
-def review_show(detection_id) -> None:
-    """One detection with its clip and work."""
+def review_show(detection_id, as_json) -> None:
+    """One detection with its clip, its work and its case."""
     with _store().session() as s:
         d = review_mod.get_detection(s, detection_id)
         case = cases_mod.case_for_detection(s, d.id)
         doc = {"detection": d.to_document(), "clip": d.clip.to_document(), "work": d.work.to_document(),
                "case": case.id if case else None}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+
+        def lines():
+            yield f"detection {d.id}  {d.review_state}"
+            yield f"  work     {_work_name(d.work)} [{d.work_id}]"
+            yield f"  clip     {d.clip.platform} {d.clip.media_id or ''}  {d.clip.url}"
+            yield (f"  match    score {output.number(d.score, 1)}, {output.number(d.duration_s, 1)} s matched, "
+                   f"{output.number(d.clip_offset_s, 1)} s into the clip, {output.number(d.ref_offset_s, 1)} s "
+                   f"into the work, pitch {output.signed(d.pitch_semitones)} st, tempo x{d.tempo_ratio:.2f}")
+            yield f"  case     {case.id + ' (' + case.state + ')' if case else '-'}"
+
+        output.print_show(doc, as_json, lines)
 
 
 @review.command("confirm")
@@ -144,32 +160,38 @@ def cases() -> None:
     """Cases: one per infringing item, moved through the declared lifecycle."""
 
 
+CASE_COLUMNS = [
+    output.Column("id", "id"),
+    output.Column("state", "state"),
+    output.Column("platform", "platform"),
+    output.Column("opened_at", "opened", lambda v: (v or "-")[:16].replace("T", " ")),
+    output.Column("flags", "flags"),
+    output.Column("url", "item"),
+]
+
+
 @cases.command("list")
 @click.option("--state", type=click.Choice(lifecycle.STATES))
 @click.option("--platform")
 @click.option("--overdue", is_flag=True, help="Only cases past the SLA after the notice was sent.")
-@json_option
+@output.list_options
 @friendly
-def cases_list(state, platform, overdue, as_json) -> None:
-    """Cases, oldest first; overdue ones are flagged."""
+def cases_list(state, platform, overdue, fmt) -> None:
+    """Cases, oldest first; overdue ones and passed dispute deadlines are flagged."""
     with _store().session() as s:
-        rows = cases_mod.list_cases(s, state=state, platform=platform, overdue=overdue)
-        for c in rows:
-            if as_json:
-                _echo_json({**c.to_document(), "work_ids": c.work_ids(),
-                            "allowed_events": cases_mod.allowed_events(c)})
-            else:
-                flag = " OVERDUE" if c.is_overdue() else ""
-                dl = (f" deadline {_t(c.deadline_at)}" + (" PASSED" if c.deadline_passed() else "")
-                      if c.state == "disputed" else "")
-                click.echo(f"{c.id}  {c.state:<15} {c.platform:<10} {_t(c.opened_at)}  {c.url}{flag}{dl}")
-        if not as_json:
-            click.echo(f"{len(rows)} case(s)", err=True)
+        rows = []
+        for c in cases_mod.list_cases(s, state=state, platform=platform, overdue=overdue):
+            flags = ["OVERDUE"] if c.is_overdue() else []
+            if c.state == "disputed":
+                flags.append(f"deadline {_t(c.deadline_at)}" + (" PASSED" if c.deadline_passed() else ""))
+            rows.append({**c.to_document(), "work_ids": c.work_ids(), "allowed_events": cases_mod.allowed_events(c),
+                         "flags": ", ".join(flags)})
+    output.print_list(rows, CASE_COLUMNS, fmt, noun="case(s)")
 
 
 @cases.command("show")
 @click.argument("case_id")
-@json_option
+@output.show_options
 @friendly
 def cases_show(case_id, as_json) -> None:
     """A case: its timeline, evidence and notices."""
@@ -190,7 +212,7 @@ def cases_show(case_id, as_json) -> None:
                "notices": [{"id": n.id, "state": n.state, "lang": n.lang, "recipient": n.recipient,
                             "sent_at": n.sent_at} for n in letters.notices_for_case(s, c.id)]}
         if as_json:
-            _echo_json(doc)
+            click.echo(output.to_json(doc))
             return
         click.echo(f"case {c.id}  {c.state}{'  OVERDUE' if c.is_overdue() else ''}")
         click.echo(f"  {c.platform} {c.media_id}  {c.url}")
@@ -284,32 +306,44 @@ def notices_draft(platform, lang, case_ids, actor) -> None:
         click.echo(f"notice {n.id}: {letters.summary(n.content)}")
 
 
+NOTICE_COLUMNS = [
+    output.Column("id", "id"),
+    output.Column("state", "state"),
+    output.Column("revision", "rev"),
+    output.Column("platform", "platform"),
+    output.Column("lang", "lang"),
+    output.Column("cases", "cases", len),
+    output.Column("recipient", "to"),
+    output.Column("sent_at", "sent", lambda v: (v or "-")[:16].replace("T", " ")),
+]
+
+
 @notices.command("list")
 @click.option("--state", type=click.Choice(letter_lifecycle.STATES))
-@json_option
+@output.list_options
 @friendly
-def notices_list(state, as_json) -> None:
+def notices_list(state, fmt) -> None:
+    """Notice letters, oldest first: state, revision, platform, language, cases, recipient, when sent."""
     from sqlalchemy import select
     with _store().session() as s:
         q = select(Notice).order_by(Notice.created_at)
         if state:
             q = q.where(Notice.state == state)
-        for n in s.scalars(q):
-            if as_json:
-                _echo_json({k: v for k, v in n.to_document().items() if k != "content"}
-                           | {"cases": [c.id for c in n.cases]})
-            else:
-                click.echo(f"{n.id}  {n.state:<10} r{n.revision} {n.platform:<10} {n.lang}  {len(n.cases)} case(s)  "
-                           f"to {n.recipient}  sent {_t(n.sent_at)}")
+        rows = [{k: v for k, v in n.to_document().items() if k != "content"} | {"cases": [c.id for c in n.cases]}
+                for n in s.scalars(q)]
+    output.print_list(rows, NOTICE_COLUMNS, fmt, noun="notice(s)")
 
 
 @notices.command("show")
 @click.argument("notice_id")
+@output.show_options
 @friendly
-def notices_show(notice_id) -> None:
-    """The letter as plain text."""
+def notices_show(notice_id, as_json) -> None:
+    """The letter as plain text (--json: the notice record with its content)."""
     with _store().session() as s:
-        click.echo(letters.plain_text(letters.get_notice(s, notice_id).content))
+        n = letters.get_notice(s, notice_id)
+        doc = n.to_document() | {"cases": [c.id for c in n.cases]}
+        output.print_show(doc, as_json, lambda: [letters.plain_text(n.content)])
 
 
 @notices.command("export")
@@ -392,7 +426,7 @@ def evidence_build(detection_id) -> None:
 
 
 @evidence.command("verify")
-@json_option
+@click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")
 @friendly
 def evidence_verify(as_json) -> None:
     """Check every ledger entry and evidence file; exit 1 naming each problem."""
@@ -400,9 +434,9 @@ def evidence_verify(as_json) -> None:
     home = settings.get().home
     rep = ledger.verify(home, store=_store(), cert_pem=pinned_cert(home))
     if as_json:
-        _echo_json({"ok": rep.ok, "entries": rep.entries, "files_checked": rep.files_checked,
+        click.echo(output.to_json({"ok": rep.ok, "entries": rep.entries, "files_checked": rep.files_checked,
                     "timestamps_checked": rep.timestamps_checked,
-                    "problems": [p.__dict__ for p in rep.problems]})
+                    "problems": [p.__dict__ for p in rep.problems]}))
     else:
         for p in rep.problems:
             click.echo(str(p))
@@ -421,12 +455,15 @@ def report() -> None:
 @report.command("monthly")
 @click.option("--month", help="YYYY-MM (default: last month).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Default: <home>/reports.")
+@output.show_options
 @friendly
-def report_monthly(month, out_dir) -> None:
-    """The monthly monitoring report as Markdown and PDF (with a weekly chart)."""
+def report_monthly(month, out_dir, as_json) -> None:
+    """The monthly monitoring report as Markdown and PDF (with a weekly chart); --json: its figures and files."""
+    import dataclasses
     from earwitness.kernel.store.models import utcnow
     month = month or report_mod.previous_month(utcnow())
     with _store().session() as s:
         rep = report_mod.monthly(s, month)
-        for p in report_mod.write(rep, Path(out_dir) if out_dir else settings.get().path("reports")):
-            click.echo(str(p))
+        files = report_mod.write(rep, Path(out_dir) if out_dir else settings.get().path("reports"))
+    doc = {"report": dataclasses.asdict(rep), "files": [str(p) for p in files]}
+    output.print_show(doc, as_json, lambda: [str(p) for p in files])

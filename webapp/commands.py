@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from earwitness.kernel import output
+
 
 
 @click.group()
@@ -45,17 +47,26 @@ def add(name: str, role: str, password_stdin: bool) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+USER_COLUMNS = [
+    output.Column("name", "name"), output.Column("role", "role"),
+    output.Column("active", "state", lambda v: "active" if v else "disabled"),
+    output.Column("last_login_at", "last login", lambda v: (v or "-")[:19].replace("T", " ")),
+]
+
+
 @users.command("list")
-def list_() -> None:
-    """List accounts: name, role, active, last login."""
+@output.list_options
+def list_(fmt: str) -> None:
+    """List accounts: name, role, active or disabled, last login (UTC)."""
     from sqlalchemy import select
 
     from earwitness.kernel.store import open_store
     from webapp.models import User
     with open_store().session() as s:
-        for u in s.scalars(select(User).order_by(User.name)):
-            last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
-            click.echo(f"{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}\t{last}")
+        rows = [{"name": u.name, "role": u.role, "active": u.active,
+                 "last_login_at": u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else None}
+                for u in s.scalars(select(User).order_by(User.name))]
+    output.print_list(rows, USER_COLUMNS, fmt, noun="account(s)")
 
 
 @users.command("passwd")

@@ -45,7 +45,7 @@ def test_cli_flow(store, seed, home, tmp_path):
     assert "approved by alice" in ok("notices", "approve", notice_id)
     ok("notices", "send", notice_id, "--channel", "email", "--to", "copyright@fixture.invalid",
        "--at", "2026-03-02T10:00:00+08:00")
-    rows = [json.loads(line) for line in ok("cases", "list", "--overdue", "--json").splitlines()]
+    rows = json.loads(ok("cases", "list", "--overdue", "--json"))
     assert [r["id"] for r in rows] == [case_id] and rows[0]["overdue"] is True
     assert rows[0]["allowed_events"] == ["verify_removed", "counter_notice"]
     out = ok("cases", "counter-notice", case_id, "--basis", "dmca_512g", "--received-at",

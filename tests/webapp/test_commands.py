@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -46,8 +47,14 @@ def test_users_add_list_passwd_disable(home, store):
     r = runner.invoke(main, ["--home", str(home), "users", "disable", "cy"])
     assert r.exit_code == 0
     r = runner.invoke(main, ["--home", str(home), "users", "list"])
-    lines = sorted(line.split("\t")[:3] for line in r.output.splitlines())
-    assert lines == [["ann", "analyst", "active"], ["cy", "admin", "disabled"]]
+    header, *lines = r.stdout.splitlines()
+    assert header.split()[:3] == ["NAME", "ROLE", "STATE"]
+    assert sorted(line.split()[:3] for line in lines) == [["ann", "analyst", "active"], ["cy", "admin", "disabled"]]
+    listed = json.loads(runner.invoke(main, ["--home", str(home), "users", "list", "--json"]).stdout)
+    assert [(u["name"], u["active"]) for u in listed] == [("ann", True), ("cy", False)]
+    assert "password" not in json.dumps(listed)
+    csv_lines = runner.invoke(main, ["--home", str(home), "users", "list", "--format", "csv"]).stdout.splitlines()
+    assert csv_lines[0] == "name,role,active,last_login_at" and csv_lines[2].startswith("cy,admin,False,")
     from webapp import auth
     with store.session() as s:
         assert auth.authenticate(s, "ann", "tidal-quartz-lamp") is not None
