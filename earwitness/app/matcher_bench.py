@@ -25,6 +25,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from fixtures.disguise import Disguise
 from matchers.catalog import CatalogEntry, import_entries
 from matchers.config import DEFAULT, DEFAULT_QUERY, QueryConfig
 from matchers.index import FingerprintIndex
@@ -122,9 +123,9 @@ def matcher(bench_dir: Path, out: Path, threshold: float | None, reuse_index: bo
         _extended(m, bench_dir, out, echo)
 
 
-EXTENDED = {"pitch_up3": ["pitch", "300"], "pitch_down3": ["pitch", "-300"],
-            "speed_up20": ["speed", "1.2"], "speed_down20": ["speed", "0.8"],
-            "tempo_up20": ["tempo", "1.2"], "tempo_down20": ["tempo", "0.8"]}
+EXTENDED = {"pitch_up3": Disguise("pitch", 3.0), "pitch_down3": Disguise("pitch", -3.0),
+            "speed_up20": Disguise("speed", 1.2), "speed_down20": Disguise("speed", 0.8),
+            "tempo_up20": Disguise("tempo", 1.2), "tempo_down20": Disguise("tempo", 0.8)}
 
 
 def _extended(m: Matcher, bench_dir: Path, out: Path, echo) -> None:
@@ -137,12 +138,12 @@ def _extended(m: Matcher, bench_dir: Path, out: Path, echo) -> None:
     work.mkdir(exist_ok=True)
     rows = []
     for r in pos:
-        for name, effect in EXTENDED.items():
-            factor = float(effect[1]) if effect[0] in ("speed", "tempo") else 1.0
+        for name, disguise in EXTENDED.items():
             dst = work / f"{r['query_id']}_{name}.wav"
             if not dst.exists():
                 subprocess.run(["sox", "-V1", str(wavs[r["track_id"]]), str(dst), "trim", r["offset_s"],
-                                str(float(r["length_s"]) * factor)] + effect, check=True)
+                                str(disguise.source_seconds(float(r["length_s"])))] + disguise.sox_effect(),
+                               check=True)
             res = m.identify_file(dst)
             ok = res.match is not None and res.match.work_id == r["track_id"]
             rows.append((name, r["length_s"], ok))
