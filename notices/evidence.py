@@ -4,8 +4,11 @@ A bundle holds the captured clip, the page screenshot and HTML (where the
 crawler captured them), and ``metadata.json`` (offsets in clip and reference,
 score, estimated pitch and tempo, clip and work details, capture time in UTC and
 in the team's ``local_timezone``, software versions). Files are stored
-content-addressed under ``<home>/evidence/objects/``; ``manifest.json`` lists
-each file's SHA-256, and one ledger entry commits to all of them. A file whose
+content-addressed under ``<home>/evidence/objects/``; the manifest (stored the
+same way, so a rebuilt bundle never overwrites one a ledger entry names) lists
+each file's SHA-256, and one ledger entry commits to all of them. The entry and
+the bundle row commit together or the ledger says why not: a rolled-back
+transaction appends an ``abort`` entry (:func:`notices.ledger.abort`). A file whose
 hash differs from the one the crawler recorded at capture is refused: evidence
 that changed since capture is not evidence.
 
@@ -13,15 +16,14 @@ Writers: the evidence job and letter drafting both build bundles, often at the
 same moment. Building is locked per detection (an exclusive ``flock`` on
 ``<home>/evidence/locks/<detection>.lock``) from the existence check until the
 caller's transaction ends, so of two writers one builds and the other finds its
-committed bundle; the manifest is written to a temporary file and renamed into
-place, and never over a manifest a committed bundle points at.
+committed bundle; the manifest is written whole under its own hash, never over
+a manifest a committed bundle points at.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
-import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -138,12 +140,22 @@ def _lock_detection(session: Session, home: Path, detection_id: str) -> None:
         event.listen(session, name, lock.release)
 
 
-def _write_manifest(path: Path, data: bytes) -> None:
-    """Write a manifest whole (temporary file, then rename): no reader ever sees half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _abort_on_rollback(session: Session, home: Path, entry: dict) -> None:
+    """Phase two of the entry: if ``session`` rolls back instead of committing, record the abort."""
+    pending = session.info.setdefault("ledger_pending", [])
+    pending.append(entry)
+    if len(pending) > 1:
+        return            # the listeners are already there for this transaction
+
+    def committed(sess) -> None:
+        sess.info.pop("ledger_pending", None)
+
+    def rolled_back(sess, *_args) -> None:
+        for e in sess.info.pop("ledger_pending", []):
+            ledger.abort(home, e, "the store transaction that was to record this bundle rolled back")
+
+    event.listen(session, "after_commit", committed, once=True)
+    event.listen(session, "after_rollback", rolled_back, once=True)
 
 
 def build_bundle(session: Session, detection_id: str, *, home: Path | None = None,
@@ -194,16 +206,16 @@ def build_bundle(session: Session, detection_id: str, *, home: Path | None = Non
     bundle_id = new_id()
     manifest = {"bundle_id": bundle_id, "detection_id": det.id, "clip_id": clip.id,
                 "work_id": det.work_id, "files": files, "created_at": meta["bundled_at"]}
-    man_rel = Path("evidence", "bundles", det.id, "manifest.json")
     man_bytes = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    _write_manifest(home / man_rel, man_bytes)
-    man_sha = ledger.file_sha256(home / man_rel)
+    man_path, man_sha = _put_bytes(home, man_bytes, ".json")   # content-addressed: never overwritten
+    man_rel = Path(man_path)
     ts = timestamper if timestamper is not None else Timestamper.from_settings()
     entry_files = {name: {"sha256": m["sha256"], "path": m["path"]} for name, m in files.items()}
     entry_files["manifest.json"] = {"sha256": man_sha, "path": man_rel.as_posix()}
     entry = ledger.append(home, {"kind": "evidence_bundle", "bundle_id": bundle_id,
                                  "detection_id": det.id, "files": entry_files,
                                  "software": __version__}, timestamper=ts)
+    _abort_on_rollback(session, home, entry)
     bundle = EvidenceBundle(id=bundle_id, detection_id=det.id, manifest_path=man_rel.as_posix(),
                             manifest_sha256=man_sha, files=files, ledger_seq=entry["seq"],
                             ledger_hash=entry["hash"], timestamped="tst" in entry)

@@ -61,7 +61,9 @@ def catalog() -> None:
 @catalog.command("import")
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per work, as it is done.")
-def catalog_import(manifest: str, as_json: bool) -> None:
+@click.option("--version-of", "versions", multiple=True, metavar="NEW_ID=EXISTING_ID",
+              help="NEW_ID is another version of the recording EXISTING_ID (same fingerprints): import it anyway.")
+def catalog_import(manifest: str, as_json: bool, versions: tuple[str, ...]) -> None:
     """Fingerprint the works listed in MANIFEST, a CSV file with a header row.
 
     \b
@@ -70,9 +72,13 @@ def catalog_import(manifest: str, as_json: bool) -> None:
     Idempotent: unchanged files are skipped. Exit status 1 if any file failed.
     """
     try:
-        entries = read_manifest(manifest)
+        entries = catalog_store.read_manifest_file(manifest)
     except MatcherError as exc:
         _fail(exc)
+    bad = [v for v in versions if v.count("=") != 1]
+    if bad:
+        raise click.UsageError(f"--version-of takes NEW_ID=EXISTING_ID, got {bad[0]!r}")
+    versions_of = dict(v.split("=", 1) for v in versions)
     _warn_alias_separators(entries)
     counts: dict[str, int] = {}
     with progress.bar("fingerprinting the catalog", total=len(entries)) as bar:
@@ -86,7 +92,7 @@ def catalog_import(manifest: str, as_json: bool) -> None:
                                        "duration_s": out.duration_s, "hashes": out.n_hashes}))
 
         try:
-            catalog_store.import_catalog(open_store(), entries, progress=on_outcome)
+            catalog_store.import_catalog(open_store(), entries, progress=on_outcome, versions_of=versions_of)
         except MatcherError as exc:
             _fail(exc)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to import"
@@ -233,7 +239,14 @@ def match(files: tuple[str, ...], batch: str | None, out: str | None, as_json: b
     import dataclasses
     paths = list(files)
     if batch:
-        paths += [ln.strip() for ln in Path(batch).read_text().splitlines() if ln.strip()]
+        try:
+            lines = Path(batch).read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"{batch}: not UTF-8 text (byte {exc.start}); save the list as UTF-8, "
+                                       "one path a line") from None
+        except OSError as exc:
+            raise click.ClickException(f"{batch}: {exc.strerror}") from None
+        paths += [ln.strip() for ln in lines if ln.strip()]
     if not paths:
         raise click.UsageError("give FILE arguments or --batch LIST")
     try:

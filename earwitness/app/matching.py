@@ -14,11 +14,11 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from earwitness.kernel import settings
 from earwitness.app.catalog import index_path, open_index
-from earwitness.kernel.store import Store
+from earwitness.kernel.store import Store, leases
 from earwitness.kernel.store.models import Clip, Detection, utcnow
 from matchers.audio import load_audio
 from matchers.config import DEFAULT_QUERY, QueryConfig
@@ -102,6 +102,18 @@ def _match_of(d: Detection) -> Match:
                  matched_peaks=d.matched_peaks or 0, clip_peaks=0, votes=0)
 
 
+def _claim_fetched(session, clip_id: str) -> bool:
+    """Lock a ``fetched`` clip for this transaction; False when another matcher took it first.
+
+    A conditional no-op UPDATE: on PostgreSQL it takes the row lock (a second
+    matcher waits, then finds the clip no longer ``fetched``); on SQLite it takes
+    the write lock for the one clip in hand. Two matchers never match one clip twice.
+    """
+    res = session.execute(update(Clip).where(Clip.id == clip_id, Clip.status == "fetched")
+                          .values(status="fetched").execution_options(synchronize_session=False))
+    return res.rowcount == 1
+
+
 def match_stored_clip(store: Store, clip_id: str) -> list[tuple[str, str]]:
     """The crawler's ``on_clip_stored``: match one stored clip now.
 
@@ -111,6 +123,8 @@ def match_stored_clip(store: Store, clip_id: str) -> list[tuple[str, str]]:
     CPU-bound, so fetch threads overlap their I/O with one match.
     """
     with _match_lock, store.session() as s:
+        if not _claim_fetched(s, clip_id):
+            return []
         clip = s.get(Clip, clip_id)
         dets = match_clip(s, clip)
         return [(d.work_id, d.id) for d in dets if d.review_state != "licensed"]
@@ -140,9 +154,8 @@ class BacklogResult:
 def _record_failure(store: Store, clip_id: str, reason: str) -> None:
     """Mark a clip whose matching raised as ``failed`` with the reason, so the queue moves on."""
     with store.session() as s:
-        clip = s.get(Clip, clip_id)
-        if clip is not None:
-            _fail(clip, reason[:2000])
+        if _claim_fetched(s, clip_id):
+            _fail(s.get(Clip, clip_id), reason[:2000])
 
 
 def _reason(exc: Exception) -> str:
@@ -154,37 +167,87 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class ClaimedOutcome:
+    """What became of a claimed clip: ``done`` (someone matched it first), ``matched`` or ``failed``."""
+
+    state: str
+    detections: int = 0
+    reason: str | None = None
+    raised: bool = False
+
+
+def match_claimed_clip(store: Store, clip_id: str) -> ClaimedOutcome:
+    """Match a clip this worker holds the lease on; the outcome and the lease's release in one transaction.
+
+    A clip whose matching raises is rolled back and marked ``failed`` with the reason
+    (its lease then runs out): one bad clip never holds up the queue behind it.
+    """
+    try:
+        with store.session() as s:
+            if not _claim_fetched(s, clip_id):   # matched meanwhile (by a crawl matching inline)
+                leases.release(s, MATCH_QUEUE, [clip_id])
+                return ClaimedOutcome("done")
+            clip = s.get(Clip, clip_id)
+            n_found = len(match_clip(s, clip))
+            leases.release(s, MATCH_QUEUE, [clip_id])
+            return ClaimedOutcome(clip.status, n_found, clip.error)
+    except Exception as exc:  # noqa: BLE001 - contained: recorded on the clip, the queue goes on
+        reason = _reason(exc)
+        log.warning("clip %s: %s", clip_id, reason)
+        _record_failure(store, clip_id, reason)
+        return ClaimedOutcome("failed", 0, reason, raised=True)
+
+
+MATCH_QUEUE = "match"   # the lease queue of clips being matched (backlog and matcher workers share it)
+
+
+def match_lease_s() -> float:
+    """How long a clip is held by the worker matching it before another may take it (``workers.match_lease_s``)."""
+    return float(settings.get().section("workers")["match_lease_s"])
+
+
+def claim_backlog_clip(store: Store, *, exclude: list[str] = ()) -> str | None:
+    """Claim the oldest ``fetched`` clip no other worker holds (and not in ``exclude``); its id, or None."""
+    with store.session() as s:
+        q = select(Clip.id).where(Clip.status == "fetched").order_by(Clip.captured_at, Clip.id).limit(1)
+        if exclude:
+            q = q.where(Clip.id.not_in(list(exclude)))
+        got = leases.claim(s, MATCH_QUEUE, q, Clip.id, lease_s=match_lease_s())
+    return got[0] if got else None
+
+
 def match_backlog(store: Store, limit: int | None = None, *, stop=None) -> BacklogResult:
     """Match every clip still ``fetched``, one transaction per clip (a crash loses at most the clip in hand).
+
+    Each clip is claimed first (a lease, see :mod:`earwitness.kernel.store.leases`), so
+    several processes may run the backlog, and matcher workers may run beside it,
+    without matching a clip twice; a dead process's clip is taken again when its lease ends.
 
     A clip whose matching raises (a work in the index but not in the table, a
     value the store refuses) is rolled back, marked ``failed`` with the reason and
     skipped: one bad clip never holds up the queue behind it. ``stop`` (set when the
     daemon stops) is checked between clips.
     """
-    with store.session() as s:
-        q = select(Clip.id).where(Clip.status == "fetched").order_by(Clip.captured_at)
-        ids = list(s.scalars(q.limit(limit) if limit else q))
+    ids: list[str] = []
+    stuck: list[str] = []
     matched = failed = n_det = 0
     errors: list[str] = []
     stopped = False
-    for clip_id in ids:
+    while limit is None or len(ids) < limit:
         if stop is not None and stop.is_set():
             stopped = True
             break
-        try:
-            with store.session() as s:
-                clip = s.get(Clip, clip_id)
-                if clip is None or clip.status != "fetched":
-                    continue
-                n_found = len(match_clip(s, clip))
-                ok = clip.status == "matched"
-                reason = clip.error
-        except Exception as exc:  # noqa: BLE001 - contained: recorded on the clip, the queue goes on
-            reason = _reason(exc)
-            log.warning("clip %s: %s", clip_id, reason)
-            _record_failure(store, clip_id, reason)
-            ok, n_found = False, 0
+        clip_id = claim_backlog_clip(store, exclude=stuck)
+        if clip_id is None:
+            break
+        ids.append(clip_id)
+        outcome = match_claimed_clip(store, clip_id)
+        if outcome.state == "done":
+            continue
+        ok, n_found, reason = outcome.state == "matched", outcome.detections, outcome.reason
+        if outcome.raised:
+            stuck.append(clip_id)   # its lease runs out; not claimed again by this run
         if ok:
             matched += 1
             n_det += n_found

@@ -1,5 +1,14 @@
 """Build the official Elasticsearch client from the ``elasticsearch`` settings section.
 
+Supported servers: Elasticsearch 9.x as it is, and Elasticsearch 8.x (8.0 and later)
+with ``node_class: earwitness.app.elastic.client:Elasticsearch8Node``. The
+installed client is the 9.x Python client, which asks for the 9 REST API
+(``compatible-with=9`` in its media types); an 8.x server refuses that with
+``media_type_header_exception``. The 8 node asks for ``compatible-with=8``, which
+8.x servers answer natively and 9.x servers answer in compatibility mode. The
+requests the mirror makes (index templates, aliases, bulk with external
+versions, count, refresh) are the same in both versions.
+
 Settings read: ``url``, ``username``, ``password``, ``api_key``, ``ca_certs``,
 ``verify_certs``, ``request_timeout_s``, ``node_class`` (dotted path of an
 ``elastic_transport`` node class, passed as the client's ``node_class``).
@@ -12,6 +21,21 @@ from typing import Any, Mapping
 
 from earwitness.kernel import settings
 from earwitness.app.elastic import ElasticError, NotConfigured
+
+
+from elastic_transport import Urllib3HttpNode
+
+
+class Elasticsearch8Node(Urllib3HttpNode):
+    """The transport node for an Elasticsearch 8.x cluster: REST API compatibility 8 in every request."""
+
+    def perform_request(self, method, target, body=None, headers=None, **kwargs):
+        if headers is not None:
+            headers = headers.copy()
+            for name in list(headers.keys()):
+                if name.lower() in ("accept", "content-type") and "compatible-with=" in headers[name]:
+                    headers[name] = headers[name].replace("compatible-with=9", "compatible-with=8")
+        return super().perform_request(method, target, body=body, headers=headers, **kwargs)
 
 
 def config() -> Mapping[str, Any]:

@@ -21,21 +21,31 @@ def es() -> None:
 
 @es.command("sync")
 @click.option("--batch-size", type=int, help="Outbox rows per bulk request.")
+@click.option("--retry-parked", is_flag=True,
+              help="Send again the documents the cluster refused earlier (after fixing the cause).")
 @click.option("--json", "as_json", is_flag=True)
-def es_sync(batch_size: int | None, as_json: bool) -> None:
-    """Drain the outbox into Elasticsearch now."""
+def es_sync(batch_size: int | None, retry_parked: bool, as_json: bool) -> None:
+    """Drain the outbox into Elasticsearch now; exit status 1 when the cluster refused documents."""
+    import sys
     from earwitness.app.elastic import sync
+    store = _store()
+    if retry_parked:
+        click.echo(f"{sync.retry_parked(store)} parked documents queued again", err=True)
     try:
-        res = sync.sync(_store(), batch_size=batch_size)
+        res = sync.sync(store, batch_size=batch_size)
     except ElasticError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(res.as_dict(), indent=2))
-        return
-    fams = ", ".join(f"{k}={v}" for k, v in sorted(res.by_family.items())) or "nothing to send"
-    click.echo(f"sent {res.sent} documents ({fams}); refused {res.failed}; outbox left {res.remaining}")
-    for err in res.errors:
-        click.echo(f"  refused: {err}", err=True)
+    else:
+        fams = ", ".join(f"{k}={v}" for k, v in sorted(res.by_family.items())) or "nothing to send"
+        click.echo(f"sent {res.sent} documents ({fams}); refused {res.failed}; outbox left {res.remaining}"
+                   + (f" ({res.parked} parked: es sync --retry-parked once the cause is fixed)"
+                      if res.parked else ""))
+        for err in res.errors:
+            click.echo(f"  refused: {err}", err=True)
+    if res.status != "ok":
+        sys.exit(1)
 
 
 @es.command("status")

@@ -8,6 +8,14 @@ module by the tests. :func:`import_objects` posts NDJSON files to
 
 The dashboard: detections per day by platform, the most infringed works, open
 cases by state and age, time to removal (hours from notice to removal).
+
+Versions: the objects are written in Kibana 7.10's shape and say so
+(``coreMigrationVersion``, ``typeMigrationVersion`` and the older
+``migrationVersion``), so Kibana 7.10 to 8.x runs its own migrations on them at
+import instead of storing 7.10-shaped state as current. "Open cases by state
+and age" reads a data view without a time field: every open case counts,
+whatever the dashboard's time picker holds (its age buckets come from
+``opened_at`` itself).
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ class KibanaError(ElasticError):
 
 
 # family -> (time field, default columns of its saved search)
+# the Kibana version whose saved-object shape these objects have (Kibana migrates them up from it)
+SHAPE_VERSION = "7.10.0"
+
 DATA_VIEWS = {
     "detections": ("created_at", ["work_title", "work_artist", "platform", "uploader", "score",
                                   "review_state", "clip_url"]),
@@ -52,8 +63,19 @@ SEARCHES = [
 ]
 
 
+# data views without a time field, for panels that must not follow the time picker
+UNTIMED_VIEWS = {"cases-all": "cases"}
+
+
 def _view_id(family: str) -> str:
     return f"ew-view-{family}"
+
+
+def _versioned(obj: dict[str, Any]) -> dict[str, Any]:
+    """A saved object stamped with the shape version it was written in."""
+    obj.update(coreMigrationVersion=SHAPE_VERSION, typeMigrationVersion=SHAPE_VERSION,
+               migrationVersion={obj["type"]: SHAPE_VERSION})
+    return obj
 
 
 def _search_source(query: str = "") -> str:
@@ -122,7 +144,7 @@ VISUALIZATIONS = [
                   "params": {"field": "platform", "customLabel": "Platforms"}}],
     },
     {
-        "id": "ew-vis-open-cases-state-age", "family": "cases", "query": "is_open : true",
+        "id": "ew-vis-open-cases-state-age", "family": "cases-all", "query": "is_open : true",
         "title": "Open cases by state and age", "type": "table", "params": _table_params(),
         "aggs": [_count("1", "Cases"),
                  _terms("2", "state", "bucket", 20, "State"),
@@ -157,6 +179,10 @@ def objects(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
                     "attributes": {"title": f"{prefix}-{family}", "name": f"Earwitness {family}",
                                    "timeFieldName": time_field},
                     "references": []})
+    for view, family in UNTIMED_VIEWS.items():
+        out.append({"type": "index-pattern", "id": _view_id(view),
+                    "attributes": {"title": f"{prefix}-{family}", "name": f"Earwitness {family} (all time)"},
+                    "references": []})
     for sid, title, family, query in SEARCHES:
         out.append({"type": "search", "id": sid,
                     "attributes": {"title": title, "description": "", "columns": DATA_VIEWS[family][1],
@@ -188,7 +214,7 @@ def objects(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
                                "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
                                    {"query": {"query": "", "language": "kuery"}, "filter": []})}},
                 "references": refs})
-    return out
+    return [_versioned(o) for o in out]
 
 
 def to_ndjson(objs: Iterable[dict[str, Any]]) -> str:

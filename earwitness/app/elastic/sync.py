@@ -357,14 +357,50 @@ def _send_batch(store, mirror: Mirror, seqs: dict[tuple[str, str], list[int]],
     return [k for k in acked if k in seqs], {k: v for k, v in refused.items() if k in seqs}
 
 
+TIME_CHECKED = "computed_fields_checked_at"
+
+
+def requeue_time_dependent(store, now: datetime | None = None) -> int:
+    """Queue the cases whose time-computed fields (``overdue``, ``deadline_passed``) flipped since the last check.
+
+    Those fields change with the clock, not with the row, so no flush writes an
+    outbox row for them; the sync job calls this every run so the mirror follows.
+    """
+    from earwitness.kernel.store.case_models import Case
+    now = now or utcnow()
+    stamp = int(now.timestamp())
+    with store.session() as s:
+        last = s.scalar(select(SyncState.value).where(SyncState.name == TIME_CHECKED))
+        since = datetime.fromtimestamp(int(last), timezone.utc) if last is not None else None
+        due = or_(Case.sla_due_at <= now, Case.deadline_at <= now)
+        if since is not None:
+            due = or_((Case.sla_due_at <= now) & (Case.sla_due_at > since),
+                      (Case.deadline_at <= now) & (Case.deadline_at > since))
+        ids = list(s.scalars(select(Case.id).where(Case.state.in_(("notice_sent", "disputed")), due)))
+        for case_id in ids:
+            s.add(OutboxEntry(entity=Case.__outbox__, entity_id=case_id, op="upsert"))
+        if last is None:
+            s.add(SyncState(name=TIME_CHECKED, value=stamp))
+        else:
+            s.execute(update(SyncState).where(SyncState.name == TIME_CHECKED)
+                      .values(value=stamp, updated_at=now))
+    return len(ids)
+
+
 def sync_job(store, *, stop=None) -> dict[str, Any]:
     """The daemon's job: drain the outbox, or say the mirror is off.
 
-    Refused documents make the run ``partial`` (or ``failed``) with their reasons;
-    an unreachable cluster raises, and the daemon records the run as failed.
+    Cases whose ``overdue`` or ``deadline_passed`` flipped with the clock are queued
+    first. Refused documents make the run ``partial`` (or ``failed``) with their
+    reasons; an unreachable cluster raises, and the daemon records the run as failed.
     """
     try:
-        return sync(store, stop=stop).as_dict()
+        make_client()
+    except NotConfigured as exc:
+        return {"skipped": str(exc)}
+    requeued = requeue_time_dependent(store)
+    try:
+        return {**sync(store, stop=stop).as_dict(), "requeued_by_clock": requeued}
     except NotConfigured as exc:
         return {"skipped": str(exc)}
 

@@ -1,0 +1,124 @@
+"""One side of a race: a real process that does one thing to the store, optionally pausing mid-way.
+
+Run as ``python racer.py ACTION ARG... [--pause module:function:before|after]``
+with ``EARWITNESS_HOME`` (and any settings) in the environment and
+``RACE_DIR`` naming the folder both sides and the test use to meet. The pause is
+a test hook installed *here*, in the racing process only: the named function is
+wrapped so that the first call touches ``RACE_DIR/<pid-name>.reached`` and waits
+for ``RACE_DIR/<pid-name>.go`` (before or after the real call). Nothing in the
+production code knows about it.
+
+Prints one JSON line: ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``;
+exit status 0 when the action succeeded, 3 when it was refused on purpose
+(a lost race said in words), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def install_pause(target: str, name: str, race_dir: Path) -> None:
+    module_name, attr, when = (target.split(":") + ["after"])[:3]
+    module = importlib.import_module(module_name)
+    real = getattr(module, attr)
+    fired = []
+
+    def wait() -> None:
+        if fired:
+            return
+        fired.append(True)
+        (race_dir / f"{name}.reached").touch()
+        deadline = time.monotonic() + 120
+        while not (race_dir / f"{name}.go").exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name}: never released")
+            time.sleep(0.02)
+
+    def paused(*args, **kwargs):
+        if when == "before":
+            wait()
+        out = real(*args, **kwargs)
+        if when == "after":
+            wait()
+        return out
+
+    setattr(module, attr, paused)
+
+
+def confirm(det_id: str) -> dict:
+    from earwitness.kernel.store import open_store
+    from notices import review
+    with open_store().session() as s:
+        case = review.confirm(s, det_id, actor=f"reviewer-{os.getpid()}")
+        return {"case": case.id}
+
+
+def reject(det_id: str) -> dict:
+    from earwitness.kernel.store import open_store
+    from notices import review
+    with open_store().session() as s:
+        fp = review.reject(s, det_id, actor=f"reviewer-{os.getpid()}", reason="not the song")
+        return {"false_positive": fp.id}
+
+
+def bundle(det_id: str) -> dict:
+    from earwitness.kernel.store import open_store
+    from notices import evidence
+    with open_store().session() as s:
+        b = evidence.build_bundle(s, det_id)
+        return {"bundle": b.id, "manifest_sha256": b.manifest_sha256}
+
+
+def sync() -> dict:
+    from earwitness.app.elastic import sync as es_sync
+    from earwitness.kernel.store import open_store
+    return es_sync.sync(open_store()).as_dict()
+
+
+def reject_and_sync(det_id: str) -> dict:
+    out = reject(det_id)
+    out["sync"] = sync()
+    return out
+
+
+def match() -> dict:
+    from earwitness.app.matching import match_backlog
+    from earwitness.kernel.store import open_store
+    return match_backlog(open_store()).as_dict()
+
+
+ACTIONS = {"confirm": confirm, "reject": reject, "bundle": bundle, "sync": sync,
+           "reject-and-sync": reject_and_sync, "match": match}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("action", choices=sorted(ACTIONS))
+    parser.add_argument("args", nargs="*")
+    parser.add_argument("--pause")
+    parser.add_argument("--name", default="racer")
+    opts = parser.parse_args()
+    if opts.pause:
+        install_pause(opts.pause, opts.name, Path(os.environ["RACE_DIR"]))
+    from notices.exceptions import NoticesError
+    try:
+        out = ACTIONS[opts.action](*opts.args)
+    except NoticesError as exc:
+        print(json.dumps({"ok": False, "refused": True, "error": f"{type(exc).__name__}: {exc}"}))
+        return 3
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
+        return 1
+    print(json.dumps({"ok": True, **out}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
