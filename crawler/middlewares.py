@@ -35,7 +35,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         retries = request.meta.get("retry_times", 0)
-        delay = min(self.cap, retry_after_s(response.headers, self.base * 2 ** retries))
+        wanted = retry_after_s(response.headers, -1.0)
+        if wanted > self.cap:   # "come back in an hour": a pause for the site, not a retry now
+            log.info("%s answered %s with Retry-After %.0fs (> %.0fs): not retried", request.url,
+                     response.status, wanted, self.cap)
+            self.crawler.stats.inc_value("earwitness/retry_after_too_long")
+            return response
+        delay = min(self.cap, wanted if wanted >= 0 else self.base * 2 ** retries)
         new = self._retry(request, f"HTTP {response.status}")
         if new is None:
             return response

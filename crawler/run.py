@@ -131,6 +131,10 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     for key in ("queries", "counts", "work_ids", "timings_s", "errors"):
         if key in data:
             setattr(report, key, data[key])
+    listings, lost = report.counts.get("listings", 0), report.counts.get("listing_failed", 0)
+    if report.ok and listings and lost >= listings:
+        report.ok = False
+        report.errors = [f"every listing failed ({lost} of {listings}): nothing was searched", *report.errors]
     if not report.ok and not report.errors:
         report.errors = [line for line in tail if "Error" in line or "error:" in line][-5:] or tail[-5:]
     report.frontier = frontier.counts(open_store(), site)

@@ -30,6 +30,9 @@ def spider_for(site: str | SiteConfig):
     if kind == "configurable":
         from crawler.spiders.configurable import ConfigurableSiteSpider
         return ConfigurableSiteSpider
+    if kind == "ytdlp":
+        from crawler.spiders.ytdlp import ListingSpider
+        return ListingSpider
     target = ADAPTERS.get(cfg.get("adapter") or cfg.name)
     if target is None:
         raise SiteConfigError(f"unknown site {cfg.name!r}: add config/sites/{cfg.name}.yaml "

@@ -17,7 +17,7 @@ import scrapy
 from scrapy.http import Request, Response
 from scrapy_playwright.page import PageMethod
 
-from crawler import config, frontier
+from crawler import config, frontier, outcomes
 from crawler.errors import LayoutChanged
 from crawler.frontier import Found
 from crawler.ingest import ClipSink
@@ -60,12 +60,40 @@ class BaseSpider(scrapy.Spider):
 
     # -- start ---------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
-        """Leftovers of earlier crawls first (resume), then this crawl's discovery."""
+        """Leftovers of earlier crawls first (resume: clips stored but never matched, then items
+        found but not fetched), then this crawl's discovery."""
+        if self.on_clip_stored is not None:
+            from scrapy.utils.defer import maybe_deferred_to_future
+            from twisted.internet.threads import deferToThread
+            await maybe_deferred_to_future(deferToThread(self.match_leftovers))
         for req in self._item_requests(frontier.pending(self.store, self.site_name,
                                                         max_attempts=self.max_attempts)):
             yield req
         async for req in self.discover():
             yield req
+
+    def match_leftovers(self) -> None:
+        """Hand the matcher every clip of this site a killed crawl stored and never matched
+        (a clip and its frontier row are written together; matching comes after)."""
+        from sqlalchemy import select
+
+        from crawler.models import FrontierEntry
+        from earwitness.kernel.store.models import Clip
+        with self.store.session() as s:
+            ids = list(s.scalars(select(Clip.id).join(FrontierEntry, FrontierEntry.clip_id == Clip.id)
+                                 .where(FrontierEntry.site == self.site_name, Clip.status == "fetched")
+                                 .order_by(Clip.captured_at)))
+        for clip_id in ids:
+            try:
+                found = self.on_clip_stored(self.store, clip_id)
+            except Exception as exc:  # noqa: BLE001  the clip stays for the match backlog
+                log.exception("matching leftover clip %s failed", clip_id)
+                self.note_error(clip_id, f"match failed: {exc}")
+                continue
+            self.stats_counter["matched_leftovers"] += 1
+            self.stats_counter["detections"] += len(found)
+            for w in sorted({w for w, _ in found}):
+                self.work_ids[w] += 1
 
     async def discover(self) -> AsyncIterator[Request]:
         """This crawl's discovery; by default the plain requests of :meth:`discovery_requests`."""
@@ -119,6 +147,10 @@ class BaseSpider(scrapy.Spider):
 
     def _parse_item(self, response: Response):
         found: Found = response.meta["found"]
+        wall = outcomes.from_page(response.status, response.body)
+        if wall.is_wall:   # a bot check or sign-in page served in place of the item: nothing learnt
+            self.item_refused(found, wall, response.url)
+            return
         if response.status in GONE_HTTP:
             yield VideoItem(site=self.site_name, platform=self.platform, url=found.url, media_id=found.media_id,
                             query=found.query, found_on=found.found_on, http_status=response.status,
@@ -147,10 +179,32 @@ class BaseSpider(scrapy.Spider):
         found: Found = request.meta["found"]
         response = getattr(failure.value, "response", None)
         status = getattr(response, "status", None)
-        reason = f"HTTP {status}" if status else failure.getErrorMessage()
-        frontier.mark(self.store, self.platform, found.media_id, "failed", reason=reason[:1000],
-                      http_status=status)
+        answer = outcomes.from_page(status, response.body if response is not None else b"") if status \
+            else None
+        if answer is not None and answer.is_wall:
+            self.item_refused(found, answer, request.url)
+            return
+        kind = answer.kind if answer is not None else "transient"
+        reason = f"{kind}: HTTP {status}" if status else f"{kind}: {failure.getErrorMessage()}"
+        self.item_failed_attempt(found, reason, status)
+        self.stats_counter[kind] += 1
         self.note_error(request.url, reason)
+
+    def item_failed_attempt(self, found: Found, reason: str, status: int | None) -> None:
+        """An item's page failed: ``failed`` with one more attempt counted (so a page answering
+        500 or 429 forever is given up after ``max_attempts``, not retried by every crawl)."""
+        with self.store.session() as s:
+            row = frontier.get(s, self.platform, found.media_id)
+            attempts = (row.attempts if row is not None else 0) + 1
+        frontier.mark(self.store, self.platform, found.media_id, "failed", reason=reason[:1000],
+                      http_status=status, attempts=attempts)
+
+    def item_refused(self, found: Found, answer: outcomes.Answer, url: str) -> None:
+        """A wall instead of the item's page: counted by kind (``blocked``, ``needs_login``), the
+        item stays to retry (an attempt counted); never parsed, never "gone"."""
+        self.item_failed_attempt(found, f"{answer.kind}: {answer.reason}", answer.http_status)
+        self.stats_counter[answer.kind] += 1
+        self.errors.append(f"{url}: {answer.kind} ({answer.reason})")
 
     def parse_item(self, response: Response, found: Found) -> VideoItem:
         raise NotImplementedError
@@ -158,6 +212,8 @@ class BaseSpider(scrapy.Spider):
     # -- report --------------------------------------------------------------------------------
     def note_outcome(self, outcome) -> None:
         self.stats_counter[outcome.state] += 1
+        if getattr(outcome, "kind", None) and outcome.state == "failed":
+            self.stats_counter[outcome.kind] += 1
         if outcome.licensed:
             self.stats_counter["licensed"] += 1
         if outcome.reused_audio:
@@ -172,6 +228,17 @@ class BaseSpider(scrapy.Spider):
         elif outcome.reason and outcome.reason.startswith("match failed"):
             self.stats_counter["match_failed"] += 1
             self.errors.append(f"{outcome.media_id}: {outcome.reason}")
+
+    def listing_started(self) -> None:
+        """One listing (search page, API page, flat extraction) asked for."""
+        self.stats_counter["listings"] += 1
+
+    def listing_lost(self, url: str, message: str, kind: str = "transient") -> None:
+        """A listing that gave nothing usable (failed, walled, unreadable): counted, so a crawl
+        whose every listing was lost reports failure, not an empty success."""
+        self.stats_counter["listing_failed"] += 1
+        self.stats_counter[f"listing_{kind}"] += 1
+        self.note_error(url, f"{kind}: {message}")
 
     def note_error(self, url: str, message: str) -> None:
         self.stats_counter["errors"] += 1

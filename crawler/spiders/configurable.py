@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 from scrapy.http import Request, Response
 from scrapy_playwright.page import PageMethod
 
+from crawler import outcomes
 from crawler.errors import LayoutChanged, SiteConfigError
 from crawler.frontier import Found
 from crawler.items import VideoItem
@@ -98,6 +99,7 @@ class ConfigurableSiteSpider(BaseSpider):
 
     def listing_request(self, url: str, query: str | None, page: int = 1) -> Request:
         meta: dict[str, Any] = {"query": query, "page": page}
+        self.listing_started()
         if self.render_js and not self.listing.get("json"):
             meta["playwright"] = True
             link = self.listing.get("link", "")
@@ -112,17 +114,22 @@ class ConfigurableSiteSpider(BaseSpider):
     def listing_failed(self, failure) -> None:
         response = getattr(failure.value, "response", None)
         status = getattr(response, "status", None)
-        self.stats_counter["listing_failed"] += 1
-        self.note_error(failure.request.url, f"HTTP {status}" if status else failure.getErrorMessage())
+        kind = outcomes.from_page(status, response.body).kind if status else "transient"
+        self.listing_lost(failure.request.url, f"HTTP {status}" if status else failure.getErrorMessage(), kind)
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         query = response.meta.get("query")
+        wall = outcomes.from_page(response.status, response.body)
+        if wall.is_wall:
+            self.listing_lost(response.url, wall.reason, wall.kind)
+            return
         if self.listing.get("json"):
             yield from self._parse_json_listing(response, query)
             return
         container = self.listing.get("container")
         if container and not response.css(container):
             self.layout_changed(LayoutChanged(self.site_name, container, response.url, "no results container"))
+            self.stats_counter["listing_failed"] += 1
             return
         for pm in response.meta.get("playwright_page_methods") or ():
             if isinstance(pm.result, dict) and pm.result.get("complete") is False:
@@ -151,11 +158,13 @@ class ConfigurableSiteSpider(BaseSpider):
             data = json.loads(response.text)
         except ValueError:
             self.layout_changed(LayoutChanged(self.site_name, "listing.json", response.url, "no JSON"))
+            self.stats_counter["listing_failed"] += 1
             return
         items = json_path(data, spec.get("items"))
         if not isinstance(items, list):
             self.layout_changed(LayoutChanged(self.site_name, f"listing.json.items={spec.get('items')}",
                                               response.url, "no list"))
+            self.stats_counter["listing_failed"] += 1
             return
         found = []
         for entry in items:

@@ -4,7 +4,8 @@ Routes (``GET``): ``/media/<name>.wav`` a real WAV; ``/trickle/<name>.wav`` the 
 few hundred bytes at a time; ``/endless.wav`` an audio stream that never ends; ``/page-as-video``
 an HTML page sent as ``video/mp4``; ``/wall-as-video`` a bot-check page sent as ``video/mp4``;
 ``/loop`` a redirect to itself; ``/status/<code>`` that status (``Retry-After`` from
-``retry_after``); ``/botwall`` a 200 page asking to prove you are human; ``/removed`` a 410.
+``retry_after``); ``/botwall`` a 200 page asking to prove you are human; ``/removed`` a 410;
+``/feed.rss`` an RSS feed (yt-dlp's generic extractor reads it) of ``feed`` entries.
 Every GET is counted by path in ``hits``.
 """
 
@@ -39,6 +40,7 @@ def wav_bytes(seed: int = 7, seconds: float = 4.0) -> bytes:
 class HostileSite:
     def __init__(self, *, trickle_bytes: int = 512, trickle_every_s: float = 0.1, retry_after: str = "3600"):
         self.hits: Counter = Counter()
+        self.feed: list[str] = [f"/media/c{i}.wav" for i in range(12)]
         self.wav = wav_bytes()
         outer = self
 
@@ -106,13 +108,22 @@ class HostileSite:
                 if path.startswith("/status/"):
                     return self._send(int(path.rsplit("/", 1)[1]), b"<html><body>no</body></html>",
                                       extra={"Retry-After": retry_after})
+                if path == "/feed.rss":
+                    items = "".join(f"<item><title>clip {n}</title><link>{outer.url}{p}</link></item>"
+                                    for n, p in enumerate(outer.feed))
+                    return self._send(200, (f"<?xml version='1.0'?><rss version='2.0'><channel><title>feed"
+                                            f"</title>{items}</channel></rss>").encode(), "application/rss+xml")
                 if path == "/botwall":
                     return self._send(200, BOT_WALL)
                 if path == "/removed":
                     return self._send(410, b"<html><title>Gone</title><body>This video has been removed</body></html>")
                 return self._send(404, b"<html><body>not found</body></html>")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass   # a client hanging up mid-request is part of these tests
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
