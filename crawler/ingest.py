@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from crawler import config, frontier, media
+from crawler.clips import new_clip
 from crawler.errors import ContentGone, CrawlerError, FetchFailed, MediaRejected, Refused
 from crawler.items import VideoItem
 from earwitness.kernel import settings as ew_settings
@@ -142,23 +143,19 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stor
         return out
 
     t2 = time.perf_counter()
-    evidence = store_evidence(item)
-    uploader_id = _first(item.uploader_id, info.get("uploader_id"), info.get("channel_id"))
-    uploader = _first(item.uploader, info.get("uploader"), info.get("channel"))
-    licensed = config.is_licensed(item.platform, uploader_id, uploader)
-    clip = Clip(
-        platform=item.platform, url=item.url, media_id=item.media_id,
-        title=_first(item.title, info.get("title")), uploader=uploader, uploader_id=uploader_id,
+    clip = new_clip(
+        platform=item.platform, url=item.url, media_id=item.media_id, audio=audio, evidence=store_evidence(item),
+        uploader=_first(item.uploader, info.get("uploader"), info.get("channel")),
+        uploader_id=_first(item.uploader_id, info.get("uploader_id"), info.get("channel_id")),
+        title=_first(item.title, info.get("title")),
         published_at=_first(media.parse_time(item.published_at), media.parse_time(info.get("timestamp")),
                             media.parse_time(info.get("upload_date"))),
         captured_at=utcnow(), view_count=_first(item.view_count, media.parse_count(info.get("view_count"))),
-        is_live=bool(item.is_live or info.get("is_live")), licensed=licensed,
-        audio_sha256=audio.audio_sha256, media_path=audio.media_path, media_sha256=audio.audio_sha256,
-        duration_s=audio.duration_s, status="fetched",
+        is_live=bool(item.is_live or info.get("is_live")),
         extra={"site": item.site, "query": item.query, "found_on": item.found_on, "download_sha256": download_sha,
                "source_url": src, "extractor": info.get("extractor_key"), **item.extra},
-        **evidence,
     )
+    licensed = clip.licensed
     with store.session() as s:
         s.add(clip)
         s.flush()

@@ -27,6 +27,7 @@ from parsel import Selector
 
 from crawler import config, ingest, media
 from crawler.browser import Browser, open_browser
+from crawler.clips import new_clip
 from crawler.errors import ContentGone, CrawlerError
 from crawler.items import VideoItem
 from crawler.ingest import ClipSink
@@ -167,15 +168,11 @@ def _store_window(store, room: Room, audio, start, end, *, status: str = "fetche
                   extra: dict | None = None) -> str:
     item = VideoItem(site=room.site or room.platform, platform=room.platform, url=room.url,
                      media_id=room.room_id, html=room.html, screenshot=room.screenshot)
-    evidence = ingest.store_evidence(item)
-    licensed = config.is_licensed(room.platform, room.streamer_id, room.streamer)
-    clip = Clip(platform=room.platform, url=room.url, media_id=f"{room.room_id}@{start:%Y%m%dT%H%M%SZ}",
-                title=room.title, uploader=room.streamer, uploader_id=room.streamer_id, captured_at=start,
-                is_live=True, live_window_start=start, live_window_end=end, licensed=licensed,
-                audio_sha256=audio.audio_sha256, media_path=audio.media_path, media_sha256=audio.audio_sha256,
-                duration_s=audio.duration_s,
-                status=status,
-                extra={"room_id": room.room_id, "playlist": room.playlist, **(extra or {})}, **evidence)
+    clip = new_clip(platform=room.platform, url=room.url, media_id=f"{room.room_id}@{start:%Y%m%dT%H%M%SZ}",
+                    audio=audio, evidence=ingest.store_evidence(item), uploader=room.streamer,
+                    uploader_id=room.streamer_id, status=status, title=room.title, captured_at=start,
+                    is_live=True, live_window_start=start, live_window_end=end,
+                    extra={"room_id": room.room_id, "playlist": room.playlist, **(extra or {})})
     with store.session() as s:
         s.add(clip)
     return clip.id
