@@ -429,19 +429,28 @@ def evidence_build(detection_id) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")
 @friendly
 def evidence_verify(as_json) -> None:
-    """Check every ledger entry and evidence file; exit 1 naming each problem."""
+    """Check every ledger entry and evidence file; exit 1 naming each problem.
+
+    Warnings (entries whose transaction rolled back or whose writer stopped, a torn
+    last line) are listed but do not fail: they are accounted for, not tampering.
+    """
     from notices.timestamping import pinned_cert
     home = settings.get().home
     rep = ledger.verify(home, store=_store(), cert_pem=pinned_cert(home))
     if as_json:
         click.echo(output.to_json({"ok": rep.ok, "entries": rep.entries, "files_checked": rep.files_checked,
                     "timestamps_checked": rep.timestamps_checked,
-                    "problems": [p.__dict__ for p in rep.problems]}))
+                    "problems": [p.__dict__ for p in rep.problems],
+                    "warnings": [p.__dict__ for p in rep.warnings]}))
     else:
         for p in rep.problems:
             click.echo(str(p))
+        for p in rep.warnings:
+            click.echo(f"warning: {p}")
         click.echo(f"{rep.entries} entries, {rep.files_checked} files, {rep.timestamps_checked} time-stamps: "
-                   + ("OK" if rep.ok else f"{len(rep.problems)} problem(s)"), err=not rep.ok)
+                   + ("OK" if rep.ok else f"{len(rep.problems)} problem(s)")
+                   + (f", {len(rep.warnings)} warning(s) (interrupted or rolled-back writes, not tampering)"
+                      if rep.warnings else ""), err=not rep.ok)
     sys.exit(0 if rep.ok else 1)
 
 

@@ -18,6 +18,7 @@ from earwitness import __version__
 from earwitness.kernel import settings
 from earwitness.kernel.store.models import utcnow
 from notices import ledger, render_docx, render_pdf
+from notices.evidence import OBJECTS
 from notices.exceptions import NoticesError
 from notices.letters import ensure_complete, get_notice
 
@@ -49,6 +50,14 @@ def export(session: Session, notice_id: str, fmt: str, out_dir: Path) -> list[Pa
     return paths
 
 
+def _manifest_path(home: Path, sha: str) -> Path:
+    """A bundle's manifest, stored under its own hash (the one the letter prints)."""
+    path = home / OBJECTS / sha[:2] / f"{sha}.json"
+    if not path.is_file():
+        raise NoticesError(f"evidence manifest {sha} is missing from {home / OBJECTS}")
+    return path
+
+
 def _zip(notice, out_dir: Path) -> Path:
     home = settings.get().home
     work = out_dir / f".{notice.id}.parts"
@@ -62,11 +71,11 @@ def _zip(notice, out_dir: Path) -> Path:
         if not b:
             continue
         folder = f"evidence/{d['ref']}-{d['detection_id']}"
-        manifest = json.loads((home / "evidence" / "bundles" / d["detection_id"] / "manifest.json")
-                              .read_text("utf-8"))
+        man_path = _manifest_path(home, b["manifest_sha256"])
+        manifest = json.loads(man_path.read_text("utf-8"))
         for name, meta in sorted(manifest["files"].items()):
             members.append((f"{folder}/{name}", home / meta["path"]))
-        members.append((f"{folder}/manifest.json", home / "evidence" / "bundles" / d["detection_id"] / "manifest.json"))
+        members.append((f"{folder}/manifest.json", man_path))
         bundles.append({"ref": d["ref"], "detection_id": d["detection_id"], "bundle_id": b["id"],
                         "ledger_seq": b["ledger_seq"], "ledger_hash": b["ledger_hash"],
                         "folder": folder})

@@ -8,6 +8,17 @@ configured. :func:`verify` re-reads everything and names each problem: an
 altered or missing file, an altered, missing or reordered entry, a bad
 time-stamp. Given the store, it also checks that every bundle's entry is there
 with the hash the store recorded (so a truncated tail is found too).
+
+The ledger is a file and the store a database, so an entry and its bundle row
+commit in two phases: the entry is appended (under the ledger lock) inside the
+store transaction that adds the row; if that transaction rolls back, an ``abort``
+entry naming it follows (:func:`abort`), and the first entry is an *orphan*,
+accounted for. A writer killed between the two leaves an entry without a row; a
+writer killed in the middle of a line leaves a torn last line, which the next
+append moves aside (kept in ``ledger.torn-<n>``) and records. :func:`verify`
+names each of these as a warning (true, and not tampering) and keeps failures
+for what no interrupted writer can cause: altered, missing or reordered entries,
+altered files, rows whose entry is not in the ledger.
 """
 
 from __future__ import annotations
@@ -76,23 +87,62 @@ def read(home: Path) -> list[dict]:
     return out
 
 
+def _recover_torn_tail(home: Path) -> dict | None:
+    """A last line without its newline is an append that never finished: move it aside, keep it."""
+    path = ledger_path(home)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return None
+    cut = data.rfind(b"\n") + 1
+    torn = data[cut:]
+    n = 1
+    while (evidence_dir(home) / f"ledger.torn-{n}").exists():
+        n += 1
+    saved = evidence_dir(home) / f"ledger.torn-{n}"
+    saved.write_bytes(torn)
+    with open(path, "r+b") as f:
+        f.truncate(cut)
+        f.flush()
+        os.fsync(f.fileno())
+    return {"kind": "torn_tail_recovered", "bytes": len(torn),
+            "sha256": hashlib.sha256(torn).hexdigest(), "saved_as": saved.name}
+
+
+def _append_locked(home: Path, body: dict, timestamper) -> dict:
+    entries = read(home)
+    last = entries[-1] if entries else None
+    entry = dict(body)
+    entry["seq"] = (last["seq"] + 1) if last else 1
+    entry["prev"] = last["hash"] if last else GENESIS
+    entry.setdefault("at", utcnow().isoformat())
+    entry["hash"] = entry_hash(entry)
+    if timestamper is not None:
+        entry["tst"] = base64.b64encode(timestamper(bytes.fromhex(entry["hash"]))).decode("ascii")
+    with open(ledger_path(home), "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return entry
+
+
 def append(home: Path, body: dict, *, timestamper: Callable[[bytes], bytes] | None = None) -> dict:
-    """Append one entry (``seq``, ``prev``, ``at``, ``hash`` and maybe ``tst`` are added)."""
+    """Append one entry (``seq``, ``prev``, ``at``, ``hash`` and maybe ``tst`` are added).
+
+    A torn last line left by a killed writer is first moved aside and recorded.
+    """
     with _locked(home):
-        entries = read(home)
-        last = entries[-1] if entries else None
-        entry = dict(body)
-        entry["seq"] = (last["seq"] + 1) if last else 1
-        entry["prev"] = last["hash"] if last else GENESIS
-        entry.setdefault("at", utcnow().isoformat())
-        entry["hash"] = entry_hash(entry)
-        if timestamper is not None:
-            entry["tst"] = base64.b64encode(timestamper(bytes.fromhex(entry["hash"]))).decode("ascii")
-        with open(ledger_path(home), "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        return entry
+        recovered = _recover_torn_tail(home)
+        if recovered is not None:
+            _append_locked(home, recovered, None)
+        return _append_locked(home, body, timestamper)
+
+
+def abort(home: Path, entry: dict, reason: str) -> dict:
+    """Record that ``entry``'s store transaction rolled back: the entry is an orphan, accounted for."""
+    return append(home, {"kind": "abort", "aborts": entry["seq"], "aborted_hash": entry["hash"],
+                         "bundle_id": entry.get("bundle_id"), "reason": reason})
 
 
 @dataclass(frozen=True)
@@ -105,12 +155,17 @@ class Problem:
         return f"{self.kind}: {self.where}: {self.message}"
 
 
+# what an interrupted writer or a rolled-back transaction leaves: reported, not tampering
+WARNING_KINDS = ("orphan_entry", "entry_without_row", "torn_tail", "torn_tail_recovered")
+
+
 @dataclass
 class VerifyReport:
     entries: int = 0
     files_checked: int = 0
     timestamps_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -141,18 +196,29 @@ def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: b
     home = Path(home)
     if expected is None and store is None and use_store:
         store = _home_store(home)
+    rows: dict[str, int] | None = None      # bundle id -> ledger seq, as the store recorded them
     if expected is None and store is not None:
         from sqlalchemy import select
         from earwitness.kernel.store.case_models import EvidenceBundle
         with store.session() as s:
-            expected = {seq: h for seq, h in s.execute(
-                select(EvidenceBundle.ledger_seq, EvidenceBundle.ledger_hash))}
+            recorded = list(s.execute(select(EvidenceBundle.id, EvidenceBundle.ledger_seq,
+                                             EvidenceBundle.ledger_hash)))
+        expected = {seq: h for _, seq, h in recorded}
+        rows = {bid: seq for bid, seq, _ in recorded}
     report = VerifyReport()
     path = ledger_path(home)
     entries: list[tuple[int, dict]] = []
     if path.exists():
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        raw = path.read_bytes()
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+        torn_at = len(lines) if raw and not raw.endswith(b"\n") else None
+        for n, line in enumerate(lines, start=1):
             if not line.strip():
+                continue
+            if n == torn_at:
+                report.warnings.append(Problem(
+                    "torn_tail", f"line {n}", "the last line was never finished (a writer stopped in the "
+                    "middle of an append); the next append moves it aside"))
                 continue
             try:
                 entries.append((n, json.loads(line)))
@@ -205,11 +271,27 @@ def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: b
                                           cert_pem=cert_pem)
             except (TimestampError, ValueError) as exc:
                 report.problems.append(Problem("timestamp_invalid", where, str(exc)))
+    aborted = {e.get("aborts") for e in by_seq.values() if e.get("kind") == "abort"}
+    for seq, e in sorted(by_seq.items()):
+        if e.get("kind") == "torn_tail_recovered":
+            report.warnings.append(Problem("torn_tail_recovered", f"entry {seq}",
+                                           f"an unfinished append of {e.get('bytes')} bytes was moved aside "
+                                           f"to evidence/{e.get('saved_as')}"))
+        if rows is None or e.get("kind") != "evidence_bundle":
+            continue
+        if seq in aborted:
+            report.warnings.append(Problem("orphan_entry", f"entry {seq}",
+                                           f"bundle {e.get('bundle_id')}: its store transaction rolled back "
+                                           "(abort entry recorded); the evidence was never used"))
+        elif rows.get(e.get("bundle_id")) != seq:
+            report.warnings.append(Problem("entry_without_row", f"entry {seq}",
+                                           f"bundle {e.get('bundle_id')} has no row in the store (the writer "
+                                           "stopped before its transaction committed, or the row was deleted)"))
     for seq, h in sorted((expected or {}).items()):
         e = by_seq.get(seq)
         if e is None:
             if seq not in gaps:
-                report.problems.append(Problem("entry_missing", f"entry {seq}",
+                report.problems.append(Problem("row_without_entry", f"entry {seq}",
                                                "recorded in the store but not in the ledger"))
         elif e.get("hash") != h:
             report.problems.append(Problem("entry_altered", f"entry {seq}",

@@ -61,7 +61,8 @@ def test_cli_flow(store, seed, home, tmp_path):
     assert "OK" in ok("evidence", "verify")
     # tamper with the screenshot: verify names it and fails
     shot = shown["detections"][0]["bundle"]
-    manifest = json.loads((home / "evidence" / "bundles" / det_id / "manifest.json").read_text())
+    sha = shot["manifest_sha256"]
+    manifest = json.loads((home / "evidence" / "objects" / sha[:2] / f"{sha}.json").read_text())
     path = home / manifest["files"]["screenshot.png"]["path"]
     path.write_bytes(b"edited")
     res = run(main, ["--home", str(home), "evidence", "verify"])

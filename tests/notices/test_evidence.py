@@ -133,7 +133,7 @@ def test_truncated_tail_found_through_the_store(store, seed, home):
     _rewrite(home, ledger.read(home)[:2])
     assert ledger.verify(home, use_store=False).ok         # the file alone cannot tell
     rep = ledger.verify(home)                              # the home's store can
-    assert [(p.kind, p.where) for p in rep.problems] == [("entry_missing", "entry 3")]
+    assert [(p.kind, p.where) for p in rep.problems] == [("row_without_entry", "entry 3")]
 
 
 def test_reordered_entries(store, seed, home):
