@@ -19,7 +19,7 @@ from typing import Any, Callable
 import click
 from sqlalchemy import func, inspect, select
 
-from earwitness.app import catalog, jobs
+from earwitness.app import catalog, jobs, progress
 from earwitness.kernel.store.case_models import Notice
 from fixtures import build as fixture_build, platform as fixture_platform
 from notices import export
@@ -37,6 +37,7 @@ class Demo:
     live_window_s: float
     live: bool
     auto_confirm: bool = True
+    port: int = 0
     letters: list[Path] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     root: Path | None = None
@@ -55,8 +56,8 @@ def step_build(demo: Demo, store) -> None:
         demo.say(f"fixture platform already built at {root}")
     else:
         demo.say(f"building the fixture platform into {root} (songs, disguised uploads, live rooms; "
-                 "about a minute the first time) …")
-    demo.root = build.build(root)
+                 "only the first time) …")
+    demo.root = progress.while_running("building the fixture platform", lambda: build.build(root))
     demo.manifest = demo.root / "catalog" / "manifest.csv"
     if not demo.manifest.is_file():
         raise DemoError(f"the built platform has no {demo.manifest}")
@@ -65,21 +66,24 @@ def step_build(demo: Demo, store) -> None:
 def step_catalog(demo: Demo, store) -> None:
     if demo.manifest is None:
         raise DemoError("no catalog manifest (the platform build did not run)")
+    from matchers.catalog import read_manifest
     demo.say(f"importing the catalog {demo.manifest} …")
     counts: dict[str, int] = {}
+    entries = read_manifest(demo.manifest)
+    with progress.bar("fingerprinting the catalog", total=len(entries)) as bar:
+        def on_outcome(outcome) -> None:
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            bar.advance(note=outcome.entry.track_id)
+            if outcome.error:
+                bar.log(f"          {outcome.entry.track_id}: {outcome.status} ({outcome.error})")
 
-    def progress(outcome) -> None:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        extra = f" ({outcome.error})" if outcome.error else ""
-        click.echo(f"          {outcome.entry.track_id:<10} {outcome.status}{extra}")
-
-    catalog.import_manifest(store, demo.manifest, progress=progress)
+        catalog.import_catalog(store, entries, progress=on_outcome)
     demo.say("catalog: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
 def step_serve(demo: Demo, store) -> None:
     platform = fixture_platform
-    demo.server = platform.serve(port=0, root=demo.root, build=demo.root is None)
+    demo.server = platform.serve(port=demo.port, root=demo.root, build=demo.root is None)
     # the crawler (and its child processes) read the site's base URL from the settings
     os.environ["EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL"] = demo.server.url
     os.environ.setdefault("EARWITNESS__CRAWLER__LIVE__WINDOW_S", str(demo.live_window_s))
@@ -99,8 +103,11 @@ def step_jobs(demo: Demo, store) -> None:
     if not demo.live:
         skip.append("live")
 
-    def progress(spec, res) -> None:
+    current = {"job": ""}
+
+    def on_job(spec, res) -> None:
         if res is None:
+            current["job"] = spec.id
             demo.say(f"job {spec.id}: {spec.func} …")
             return
         detail = (", ".join(f"{k}={v}" for k, v in (res["result"] or {}).items()
@@ -108,7 +115,12 @@ def step_jobs(demo: Demo, store) -> None:
                   if res["status"] == "ok" else (res["error"] or "").splitlines()[0])
         demo.say(f"job {spec.id}: {res['status']} in {res['seconds']:.1f}s  {detail[:150]}")
 
-    demo.results = scheduler.run_once(store, exclude=skip, progress=progress)
+    from earwitness.app.crawl_commands import clips_since
+    from earwitness.kernel.store.models import utcnow
+    started = utcnow()
+    demo.results = progress.while_running(
+        "running every job once", lambda: scheduler.run_once(store, exclude=skip, progress=on_job),
+        note=lambda: f"{current['job']}: {clips_since(started)}")
 
 
 def step_letters(demo: Demo, store) -> None:
@@ -155,7 +167,7 @@ def summarize(store, home: Path) -> list[str]:
             lines.append(f"  {title or det.work_id} in {platform} {url}  score {det.score:.0f}, "
                          f"pitch {det.pitch_semitones:+.1f} st, tempo x{det.tempo_ratio:.2f}, {det.review_state}")
         if len(dets) > 25:
-            lines.append(f"  … and {len(dets) - 25} more (earwitness detections)")
+            lines.append(f"  … and {len(dets) - 25} more (earwitness detections list)")
         cases = _counts(s, "cases", "state")
         if cases:
             lines.append(f"cases: {sum(cases.values())} ({', '.join(f'{k} {v}' for k, v in sorted(cases.items()))})")
@@ -181,26 +193,35 @@ STEPS: list[tuple[str, Callable[[Demo, Any], None]]] = [
 
 
 @click.command()
-@click.option("--live/--no-live", default=True, help="Sample the live rooms too (adds about a minute).")
+@click.option("--live/--no-live", default=True, help="Sample the live rooms too (README: how long each part takes).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port of the fixture platform on 127.0.0.1 while the demo runs (0: any free port).")
 @click.option("--live-window", type=float, default=12.0, show_default=True,
               help="Seconds recorded from each live room.")
 @click.option("--auto-confirm/--no-auto-confirm", default=True,
               help="Let the auto-confirm policy stand in for a reviewer (on for the demo only).")
-def demo(live: bool, live_window: float, auto_confirm: bool) -> None:
-    """Run the whole system once on the local fixture platform and show what it found."""
+@click.pass_context
+def demo(ctx: click.Context, live: bool, port: int, live_window: float, auto_confirm: bool) -> None:
+    """Run the whole system once on the local fixture platform and show what it found.
+
+    Everything goes into the data home (`earwitness status` says which); the README says how long it takes.
+    """
     import scheduler
     home = settings.get().home
+    source, _ = ctx.find_root().meta.get("earwitness.home_option", (None, None))
+    home_flag = f" --home {home}" if source == click.core.ParameterSource.COMMANDLINE else ""
     try:
         with scheduler.holding_lock(home):
-            _run(home, live=live, live_window=live_window, auto_confirm=auto_confirm)
+            _run(home, live=live, live_window=live_window, auto_confirm=auto_confirm, port=port, home_flag=home_flag)
     except scheduler.AlreadyRunning as exc:
         raise click.ClickException(f"{exc}; stop it or use another --home for the demo") from exc
 
 
-def _run(home: Path, *, live: bool, live_window: float, auto_confirm: bool) -> None:
+def _run(home: Path, *, live: bool, live_window: float, auto_confirm: bool, port: int = 0,
+         home_flag: str = "") -> None:
     from earwitness.kernel.store import open_store
     store = open_store()
-    state = Demo(live_window_s=live_window, live=live, auto_confirm=auto_confirm)
+    state = Demo(live_window_s=live_window, live=live, auto_confirm=auto_confirm, port=port)
     state.say(f"data home {home}")
     failed = []
     try:
@@ -222,6 +243,9 @@ def _run(home: Path, *, live: bool, live_window: float, auto_confirm: bool) -> N
         click.echo(f"Failed: {', '.join(failed + job_failed)} (earwitness status shows the errors)")
     for path in state.letters:
         click.echo(f"  letter: {path}")
-    click.echo(f"Next: earwitness status; earwitness detections; the store is {store.url}")
+    click.echo(f"Done in {time.monotonic() - state.started:.0f} s.")
+    click.echo(f"Next: earwitness{home_flag} detections list   (every detection, with ids)")
+    click.echo(f"      earwitness{home_flag} cases list        (the cases it opened)")
+    click.echo(f"      earwitness{home_flag} status            (jobs, backlog, the data home {home})")
     if job_failed or failed:
         raise SystemExit(1)

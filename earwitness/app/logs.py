@@ -69,8 +69,19 @@ def configure(*, level: int, fmt: str = "plain", file: str | None = None, journa
     handler: logging.Handler = logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter(with_time=not journal))
     handler.addFilter(ContextFilter())
+    handler.earwitness = True   # type: ignore[attr-defined]
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    for old in list(root.handlers):   # ours from before, and the plain one of logging.basicConfig
+        if getattr(old, "earwitness", False) or type(old) is logging.StreamHandler:
+            root.removeHandler(old)
+            old.close()     # a FileHandler closes its file; a StreamHandler leaves stderr open
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def reset() -> None:
+    """Take this module's handler off the root logger again (tests, and a CLI run inside another program)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "earwitness", False)]:
+        root.removeHandler(old)
+        old.close()
