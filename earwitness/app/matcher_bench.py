@@ -30,6 +30,7 @@ from matchers.catalog import CatalogEntry, import_entries
 from matchers.config import DEFAULT, DEFAULT_QUERY, QueryConfig
 from matchers.index import FingerprintIndex
 from matchers.match import Matcher
+from matchers.predictions import PredictionsWriter, query_id
 
 BENCH_DIR = Path(os.environ.get("EARWITNESS_BENCH_DIR", "/tmp/earwitness-bench"))
 SHARED_BENCH = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
@@ -70,15 +71,11 @@ def predict(matcher: Matcher, clips: list[Path], out_csv: Path, *, echo=print) -
     """Write the predictions CSV (the ``match --batch`` format); returns seconds per clip."""
     times = []
     with open(out_csv, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["query_id", "pred_track_id", "score", "pred_offset_s", "query_s", "pitch_semitones", "tempo_ratio"])
+        w = PredictionsWriter(f)
         for n, clip in enumerate(clips, start=1):
             res = matcher.identify_file(clip)
-            m = res.match
             times.append(res.query_s)
-            w.writerow([clip.stem, m.work_id if m else "", f"{m.score:.3f}" if m else "",
-                        f"{m.ref_offset_s:.3f}" if m else "", f"{res.query_s:.4f}",
-                        f"{m.pitch_semitones:.3f}" if m else "", f"{m.tempo_ratio:.4f}" if m else ""])
+            w.write(query_id(clip), res)
             if n % 250 == 0:
                 echo(f"  {n}/{len(clips)} clips, median {1000 * np.median(times):.1f} ms")
     return times

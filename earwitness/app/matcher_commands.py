@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from earwitness.kernel.store.models import Work
 from matchers.catalog import CatalogEntry, read_manifest
 from matchers.errors import MatcherError
 from matchers.match import MAX_SCORE
+from matchers.predictions import PredictionsWriter, query_id
 
 
 SCORE_MEANING = ("score = -log10 of the chance that this many of the clip's peaks line up with the work "
@@ -259,9 +259,7 @@ def match(files: tuple[str, ...], batch: str | None, out: str | None, as_json: b
     writer, handle = None, None
     if out:
         handle = open(out, "w", newline="")
-        writer = csv.writer(handle)
-        writer.writerow(["query_id", "pred_track_id", "score", "pred_offset_s", "query_s", "pitch_semitones",
-                         "tempo_ratio", "error"])
+        writer = PredictionsWriter(handle)
     errors = 0
     matched = 0
     with progress.bar("matching", total=len(paths)) as bar:
@@ -272,10 +270,7 @@ def match(files: tuple[str, ...], batch: str | None, out: str | None, as_json: b
             matched += m is not None
             bar.advance(note=f"{matched} matched, {errors} unreadable")
             if writer:
-                writer.writerow([Path(path).stem, m.work_id if m else "", f"{m.score:.3f}" if m else "",
-                                 f"{m.ref_offset_s:.3f}" if m else "", f"{res.query_s:.4f}",
-                                 f"{m.pitch_semitones:.3f}" if m else "", f"{m.tempo_ratio:.4f}" if m else "",
-                                 res.error or ""])
+                writer.write(query_id(path), res)
             elif as_json:
                 click.echo(json.dumps({"file": path, "match": _match_doc(m, works, matcher) if m else None,
                                        "others": [_match_doc(o, works, matcher) for o in res.others],
