@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "es": ("earwitness.app.elastic.commands:es", "The Elasticsearch mirror: sync, status, reindex."),
     "kibana": ("earwitness.app.elastic.commands:kibana", "Load the Kibana saved objects."),
     "serve": ("earwitness.app.web:serve", "Serve the review web app."),
+    "workers": ("earwitness.app.worker_commands:workers", "Worker processes: matcher workers on the match queue."),
     "users": ("webapp.commands:users", "Accounts of the review web app."),
     "config": ("earwitness.app.config_commands:config", "The effective settings and where each came from."),
     "completion": ("earwitness.app.config_commands:completion", "Print the shell completion script (bash, zsh, fish)."),

@@ -41,14 +41,14 @@ def crawl(site, queries, limit, timeout_s, render_js, no_match, log_file, as_jso
     """Crawl SITE (a config/sites/*.yaml name or an adapter: bilibili, youtube, tiktok, douyin,
     kuaishou, huya, douyu, twitch), fetch new clips, match them."""
     from crawler.run import crawl_site
-    from earwitness.app.matching import match_stored_clip
+    from earwitness.app.stage_jobs import clip_sink
     from earwitness.kernel.store.models import utcnow
     started = utcnow()
     try:
         report = progress.while_running(
             f"crawling {site}",
             lambda: crawl_site(site, query=list(queries) if queries else None, limit=limit, timeout_s=timeout_s,
-                               render_js=render_js, on_clip_stored=None if no_match else match_stored_clip,
+                               render_js=render_js, on_clip_stored=None if no_match else clip_sink(),
                                log_file=log_file),
             note=lambda: clips_since(started))
     except CrawlerError as exc:

@@ -3,7 +3,7 @@
 The stages declare their own sections (``crawler.config``, ``notices.config``,
 ``webapp.config``, ``fixtures.config``); the application's own sections are here:
 ``matcher`` (the query settings, typed by :class:`matchers.config.QueryConfig`,
-which knows nothing of this project), ``scheduler`` and ``elasticsearch``.
+which knows nothing of this project), ``scheduler``, ``elasticsearch`` and ``workers``.
 """
 
 from __future__ import annotations
@@ -64,6 +64,20 @@ class ElasticsearchSettings(settings.Section):
     backoff_s: float
 
 
+class WorkersSettings(settings.Section):
+    """Matching as a worker pool (``earwitness workers match``): Dramatiq over Redis, leases in the store."""
+
+    match_mode: typing.Literal["inline", "queue"]
+    broker_url: str
+    queue: str
+    match_lease_s: float
+    held_retry_s: float
+    max_retries: int
+    heartbeat_timeout_s: float
+    maintenance_per_million: int
+
+
 settings.register_section("matcher", MatcherSettings)
+settings.register_section("workers", WorkersSettings)
 settings.register_section("scheduler", SchedulerSettings)
 settings.register_section("elasticsearch", ElasticsearchSettings)

@@ -10,20 +10,31 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from crawler import live, recheck as crawler_recheck, run
+from crawler import ingest, live, recheck as crawler_recheck, run
 from earwitness.app import matching
+from earwitness.kernel import settings
 from earwitness.kernel.store.case_models import Case
 from matchers.audio import load_audio
 from notices import config as notices_config, jobs as notices_jobs
 
 
+def clip_sink() -> ingest.ClipSink:
+    """What a crawl does with each stored clip (``workers.match_mode``): match it now, or
+    enqueue it for the matcher workers (:mod:`earwitness.app.match_queue`)."""
+    if settings.get().section("workers")["match_mode"] == "queue":
+        from earwitness.app import match_queue
+        return match_queue.enqueue_clip
+    return matching.match_stored_clip
+
+
 def crawl(site: str, **kwargs) -> run.CrawlReport:
-    """Crawl one site; each stored clip is matched at once (``earwitness crawl`` does the same)."""
-    return run.crawl_site(site, on_clip_stored=matching.match_stored_clip, **kwargs)
+    """Crawl one site; each stored clip is matched at once or enqueued (``earwitness crawl`` does the same)."""
+    return run.crawl_site(site, on_clip_stored=clip_sink(), **kwargs)
 
 
 def live_round(**kwargs) -> live.LiveReport:
-    """One round of live sampling; each window is matched as it is stored."""
+    """One round of live sampling; each window is matched as it is stored (always inline: a hit
+    starts the evidence recording while the room is still playing it)."""
     return live.sample_rooms(matching.match_stored_clip, **kwargs)
 
 
