@@ -27,7 +27,8 @@ from earwitness.kernel.store import open_store
 
 log = logging.getLogger(__name__)
 
-GONE_HTTP = {404: "http_404", 410: "http_410", 451: "http_451"}
+# the answers that say the item is gone, with their reasons: the taxonomy's, not a copy of it
+GONE_HTTP = {status: reason for status, (kind, reason) in outcomes.STATUS_KINDS.items() if kind == "gone"}
 
 
 class BaseSpider(scrapy.Spider):
