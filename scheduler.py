@@ -216,10 +216,9 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
         print("daemon: stopped", flush=True)
 
 
-def run_once(store, *, only: list[str] | None = None, include: list[str] | None = None,
-             exclude: list[str] | None = None, progress=None) -> list[dict[str, Any]]:
-    """Every job once, in dependency order (``once: false`` jobs only when named)."""
-    specs = jobs.load_jobs()
+def chosen_once(specs: list[jobs.JobSpec], *, only: list[str] | None = None, include: list[str] | None = None,
+                exclude: list[str] | None = None) -> list[jobs.JobSpec]:
+    """The jobs ``--once`` runs, in dependency order (``once: false`` jobs only when named)."""
     chosen = []
     for spec in specs:
         if exclude and spec.id in exclude:
@@ -231,6 +230,13 @@ def run_once(store, *, only: list[str] | None = None, include: list[str] | None 
                 chosen.append(spec)
         elif spec.once or named(include):
             chosen.append(spec)
+    return chosen
+
+
+def run_once(store, *, only: list[str] | None = None, include: list[str] | None = None,
+             exclude: list[str] | None = None, progress=None) -> list[dict[str, Any]]:
+    """Every job once, in dependency order (``once: false`` jobs only when named)."""
+    chosen = chosen_once(jobs.load_jobs(), only=only, include=include, exclude=exclude)
     results = []
     for spec in chosen:
         if progress:

@@ -14,8 +14,15 @@ from earwitness.app import jobs, logs
 
 
 def _store():
+    """The store, or one line a person can act on (unreachable, read-only, disk full) and exit 1."""
     from earwitness.kernel.store import open_store
-    return open_store()
+    try:
+        return open_store()
+    except Exception as exc:  # noqa: BLE001 - said in one line when we know what it means
+        line = jobs.one_line_error(exc)
+        if line is None:
+            raise
+        raise click.ClickException(line) from None
 
 
 def _iso(value: Any) -> Any:
@@ -93,6 +100,17 @@ def daemon(once: bool, only: tuple[str, ...], include: tuple[str, ...], as_json:
                                          progress=progress)
     except scheduler.AlreadyRunning as exc:
         raise click.ClickException(f"{exc}; it runs these jobs itself") from exc
+    except OSError as exc:   # the data home cannot be written: say so, and record it where status looks
+        line = jobs.one_line_error(exc)
+        if line is None:
+            raise
+        chosen = [s.id for s in scheduler.chosen_once(jobs.load_jobs(), only=list(only) or None,
+                                                      include=list(include))]
+        try:
+            jobs.record_failed(store, chosen, line)
+        except Exception:  # noqa: BLE001 - the store may be on the same broken disk
+            pass
+        raise click.ClickException(line) from None
     if as_json:
         click.echo(json.dumps(results, indent=2, default=str))
     if any(r["status"] in jobs.FAILED_STATES for r in results):

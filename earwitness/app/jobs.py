@@ -216,10 +216,10 @@ def find(job_id: str, cfg: Mapping[str, Any] | None = None) -> JobSpec:
 
 
 def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    elif hasattr(value, "as_dict"):
+    if hasattr(value, "as_dict"):          # the result's own view (it may add a status)
         value = value.as_dict()
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
     elif hasattr(value, "_asdict"):
         value = value._asdict()
     if value is None:
@@ -357,6 +357,15 @@ def mark_interrupted(store) -> list[str]:
                       .values(status="interrupted", finished_at=utcnow(),
                               error="the process running this job ended before the job did"))
     return sorted({r.job_id for r in dead})
+
+
+def record_failed(store, job_ids: list[str], error: str, trigger: str = "once") -> None:
+    """Record runs that could not start (the data home cannot be written...) as ``failed``."""
+    now = utcnow()
+    with store.session() as s:
+        for job_id in job_ids:
+            s.add(JobRun(job_id=job_id, trigger=trigger, status="failed", host=HOST, pid=os.getpid(),
+                         started_at=now, finished_at=now, error=error))
 
 
 def running_here(store) -> list[str]:

@@ -52,7 +52,29 @@ def mount_tmpfs():
     def remount_readonly(path: Path) -> None:
         subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
 
+    def unmount(path: Path) -> None:
+        subprocess.run(["umount", str(path)], check=True)
+        mounted.remove(path)
+
     mount.remount_readonly = remount_readonly
+    mount.unmount = unmount
     yield mount
     for path in reversed(mounted):
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.fixture
+def daemons():
+    """``earwitness daemon`` processes, killed at the end if still running."""
+    from daemon_helpers import Daemon
+    started = []
+
+    def start(home, *args):
+        d = Daemon(home, *args)
+        started.append(d)
+        return d
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
