@@ -150,7 +150,7 @@ class Browserless:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
 
     def request(self, method: str, path: str, data: dict | None = None, headers: dict | None = None):
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
         try:
             resp = self.opener.open(req, timeout=60)
@@ -187,3 +187,36 @@ def client(server):
 def new_client(server):
     """A factory of further clients (another person, another browser) of the same server."""
     return lambda: Browserless(server)
+
+
+def add_detections(store, n: int, *, work_id: str = "demo042", platform: str = "bulkplat",
+                   uploaders: tuple[str, ...] = ("up_a", "up_b", "up_c"), seed: int = 7) -> list[str]:
+    """``n`` pending detections on ``n`` clips (no media files: for list and decision pages), seeded."""
+    import random
+
+    from earwitness.kernel.store.models import Clip, Detection, Work
+    rng = random.Random(seed)
+    now = datetime.now(timezone.utc)
+    ids = []
+    with store.session() as s:
+        if s.get(Work, work_id) is None:
+            s.add(Work(id=work_id, title=f"Work {work_id}", artist="Test Artist", owner="Test Records",
+                       source_path=f"catalog/{work_id}.wav", duration_s=30.0))
+            s.flush()
+        for i in range(n):
+            uploader = uploaders[i % len(uploaders)]
+            clip = Clip(platform=platform, url=f"http://127.0.0.1:9/{platform}/video/b{i:05d}",
+                        media_id=f"b{i:05d}", title=f"bulk clip {i:05d}", uploader=uploader,
+                        uploader_id=f"uid-{uploader}", captured_at=now - timedelta(hours=1),
+                        view_count=rng.randrange(10, 100000), audio_sha256=f"{i:064x}", status="matched",
+                        duration_s=20.0)
+            s.add(clip)
+            s.flush()
+            det = Detection(clip_id=clip.id, work_id=work_id, clip_offset_s=1.0, ref_offset_s=2.0,
+                            duration_s=rng.uniform(4, 15), score=round(rng.uniform(11, 60), 2),
+                            pitch_semitones=0.0, tempo_ratio=1.0, matched_peaks=rng.randrange(20, 200),
+                            matcher_version="test", created_at=now - timedelta(minutes=n - i))
+            s.add(det)
+            s.flush()
+            ids.append(det.id)
+    return ids

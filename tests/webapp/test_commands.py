@@ -71,7 +71,8 @@ def _free_port() -> int:
 def test_serve_answers_on_the_given_port_and_stops(home, store):
     port = _free_port()
     env = {**os.environ, "EARWITNESS_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "earwitness.app.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "earwitness.app.cli", "serve", "--port", str(port),
+                             "--workers", "1", "--threads", "2"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
