@@ -20,6 +20,8 @@ import click
 from sqlalchemy import func, inspect, select
 
 from earwitness.app import catalog, jobs, progress
+from earwitness.kernel import output
+from matchers.match import MAX_SCORE
 from earwitness.kernel.store.case_models import Notice
 from fixtures import build as fixture_build, platform as fixture_platform
 from notices import export
@@ -162,10 +164,13 @@ def summarize(store, home: Path) -> list[str]:
         dets = s.execute(select(Detection, Work.title, Clip.platform, Clip.url)
                          .join(Work, Detection.work_id == Work.id).join(Clip, Detection.clip_id == Clip.id)
                          .order_by(Detection.created_at)).all()
-        lines.append(f"detections: {len(dets)}")
+        lines.append(f"detections: {len(dets)} (score: -log10 of the chance of a match by accident; "
+                     f"reported from {settings.get().section('matcher').get('threshold', 11):g})")
         for det, title, platform, url in dets[:25]:
-            lines.append(f"  {title or det.work_id} in {platform} {url}  score {det.score:.0f}, "
-                         f"pitch {det.pitch_semitones:+.1f} st, tempo x{det.tempo_ratio:.2f}, {det.review_state}")
+            score = f">= {MAX_SCORE:.0f} (capped)" if det.score >= MAX_SCORE else f"{det.score:.0f}"
+            lines.append(f"  {title or det.work_id} in {platform} {url}  score {score}, "
+                         f"pitch {output.signed(det.pitch_semitones)} st, tempo x{det.tempo_ratio:.2f}, "
+                         f"{det.review_state}")
         if len(dets) > 25:
             lines.append(f"  … and {len(dets) - 25} more (earwitness detections list)")
         cases = _counts(s, "cases", "state")
