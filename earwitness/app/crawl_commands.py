@@ -134,6 +134,12 @@ def detection_rows(session, *, state: str | None = None, limit: int | None = Non
     return rows
 
 
+def score_cell(score: float) -> str:
+    """A score for a table, marked when it hit the matcher's cap."""
+    from matchers.match import MAX_SCORE
+    return f">={MAX_SCORE:.0f} (capped)" if score >= MAX_SCORE else output.number(score, 1)
+
+
 DETECTION_COLUMNS = [
     output.Column("detection_id", "id"),
     output.Column("work", "work", max_width=36,
@@ -142,7 +148,7 @@ DETECTION_COLUMNS = [
     output.Column("clip_offset_s", "in clip", lambda v: f"{output.number(v, 1)} s"),
     output.Column("ref_offset_s", "in work", lambda v: f"{output.number(v, 1)} s"),
     output.Column("duration_s", "matched", lambda v: f"{output.number(v, 1)} s"),
-    output.Column("score", "score", lambda v: output.number(v, 1)),
+    output.Column("score", "score", lambda v: score_cell(v)),
     output.Column("pitch_semitones", "pitch", lambda v: f"{output.signed(v)} st"),
     output.Column("tempo_ratio", "tempo", lambda v: f"x{v:.2f}"),
     output.Column("status", "status"),
