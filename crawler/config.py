@@ -172,8 +172,8 @@ def load_site(name: str) -> SiteConfig:
         for key in ("base_url", "video"):
             if not raw.get(key):
                 raise SiteConfigError(f"site {name!r} ({path}): missing key {key!r}")
-        if not (raw.get("search_url") or raw.get("start_urls") or raw.get("live")):
-            raise SiteConfigError(f"site {name!r}: needs search_url, start_urls or live")
+        if not (raw.get("search_url") or raw.get("start_urls") or raw.get("live") or raw.get("discovery")):
+            raise SiteConfigError(f"site {name!r}: needs search_url, start_urls, discovery or live")
     return SiteConfig(name=name, platform=str(raw.get("platform") or name), raw=raw)
 
 

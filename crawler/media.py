@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from crawler import config, outcomes
+from crawler import config, logins, outcomes
 from crawler.errors import ContentGone, FetchFailed, MediaRejected, Refused
 from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.blobs import BlobStore
@@ -208,8 +208,9 @@ def ydl_options(site: config.SiteConfig | None = None, *, outdir: Path | None = 
     }
     if opt("proxy"):
         opts["proxy"] = opt("proxy")
-    if opt("cookies_file"):
-        opts["cookiefile"] = str(opt("cookies_file"))
+    login = logins.cookie_file(site.name if site is not None else None)
+    if opt("cookies_file") or login:
+        opts["cookiefile"] = str(opt("cookies_file") or login)   # a configured file wins over the kept login
     if outdir is not None:
         opts["outtmpl"] = "%(extractor_key)s-%(id).80B.%(ext)s"
         opts["paths"] = {"home": str(outdir)}

@@ -65,9 +65,9 @@ class PageAnswer:
     sha256: str | None = None
 
 
-def keep_page(url: str, site: config.SiteConfig | None) -> PageAnswer | None:
-    """GET ``url`` as yt-dlp would (same headers, proxy, cookies) and store the answer's body,
-    whatever its status, under ``evidence/probes``; None when nothing answered."""
+def keep_page(url: str, site: config.SiteConfig | None, *, store: bool = True) -> PageAnswer | None:
+    """GET ``url`` as yt-dlp would (same headers, proxy, cookies) and (with ``store``) keep the
+    answer's body, whatever its status, under ``evidence/probes``; None when nothing answered."""
     from yt_dlp.networking.exceptions import HTTPError, RequestError
     ydl = media._ydl(site)
     try:
@@ -85,7 +85,7 @@ def keep_page(url: str, site: config.SiteConfig | None) -> PageAnswer | None:
     finally:
         resp.close()
     page = PageAnswer(getattr(resp, "status", None), body or b"")
-    if body:
+    if body and store:
         page.sha256, page.path = media.store_bytes(body, folder="evidence/probes", suffix=".html")
     return page
 

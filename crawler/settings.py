@@ -14,6 +14,13 @@ from scrapy.settings import default_settings
 from crawler import config
 
 
+def _login_state(site: config.SiteConfig) -> dict[str, Any]:
+    """The browser context starts with the site's kept login (:mod:`crawler.logins`), if any."""
+    from crawler import logins
+    path = logins.state_path(site.name)
+    return {"storage_state": str(path)} if path.is_file() else {}
+
+
 def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
     """Scrapy settings for a crawl of ``site`` from the ``crawler`` section and the site's YAML."""
     sec = config.section()
@@ -46,9 +53,11 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
         "EARWITNESS_RETRY_BACKOFF_BASE": float(retry.get("backoff_base_s", 0.5)),
         "EARWITNESS_RETRY_MAX_BACKOFF": float(retry.get("max_backoff_s", 60)),
         "EARWITNESS_PROXY": site.option("proxy"),
+        "EARWITNESS_SITE": site.name,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,
+            "crawler.logins.LoginCookiesMiddleware": 701,   # after Scrapy's cookie jar (700)
             "crawler.middlewares.ProxyMiddleware": 740,
         },
         "ITEM_PIPELINES": {
@@ -69,7 +78,8 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": int(chromium.get("navigation_timeout_ms", 30000)),
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": int(chromium.get("max_pages", 4)),
         "PLAYWRIGHT_CONTEXTS": {"default": {"user_agent": site.option("user_agent"),
-                                            "viewport": {"width": 1280, "height": 900}}},
+                                            "viewport": {"width": 1280, "height": 900},
+                                            **_login_state(site)}},
         # the browser renders pages, it does not stream media: the pipeline fetches audio once
         "PLAYWRIGHT_ABORT_REQUEST": "crawler.middlewares.abort_media_request",
     }

@@ -30,6 +30,9 @@ def spider_for(site: str | SiteConfig):
     if kind == "configurable":
         from crawler.spiders.configurable import ConfigurableSiteSpider
         return ConfigurableSiteSpider
+    if kind == "browser":
+        from crawler.spiders.browser import BrowserSpider
+        return BrowserSpider
     if kind == "ytdlp":
         from crawler.spiders.ytdlp import ListingSpider
         return ListingSpider

@@ -76,7 +76,7 @@ class ConfigurableSiteSpider(BaseSpider):
         if not pattern or "(?P<id>" not in pattern:
             raise SiteConfigError(f"site {cfg.name!r}: video.url_pattern needs a named group (?P<id>...)")
         self.id_rx = re.compile(pattern)
-        if not self.listing.get("link") and not self.listing.get("json"):
+        if not self.listing.get("link") and not self.listing.get("json") and not cfg.get("discovery"):
             raise SiteConfigError(f"site {cfg.name!r}: listing.link (CSS) or listing.json is required")
 
     # -- discovery -----------------------------------------------------------------------------

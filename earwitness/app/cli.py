@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "match": ("earwitness.app.matcher_commands:match", "Say which catalog work is inside each audio file."),
     "index": ("earwitness.app.matcher_commands:index", "Maintain the fingerprint index (compact, rebuild)."),
     "crawl": ("earwitness.app.crawl_commands:crawl", "Crawl one site, fetch new clips and match them."),
+    "login": ("earwitness.app.site_commands:login", "Keep a site's login (cookies.txt or QR) for crawling."),
+    "sites": ("earwitness.app.site_commands:sites", "The configured sites: `sites check` probes each (canary)."),
     "live": ("earwitness.app.crawl_commands:live", "Sample live rooms and match what they play."),
     "detections": ("earwitness.app.crawl_commands:detections", "Detections found by matching crawled clips."),
     "fixtures": ("fixtures.commands:fixtures", "The local fixture platform (build, serve)."),

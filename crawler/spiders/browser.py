@@ -1,0 +1,57 @@
+"""A site discovered inside its own page (``kind: browser``): the page's scripts call their signed
+API, :mod:`crawler.discovery` reads the answers; item pages are read as a configurable site's
+(``video:`` selectors, a list of alternatives where the layout varies)."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from scrapy.http import Request
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+
+from crawler import config, discovery
+from crawler.frontier import Found
+from crawler.spiders.configurable import ConfigurableSiteSpider
+from earwitness.kernel import settings as ew_settings
+
+LISTING_KEYS = ("title", "uploader", "uploader_id", "published_at", "duration_s", "view_count")
+
+
+class BrowserSpider(ConfigurableSiteSpider):
+    name = "browser"
+
+    def page_search(self, query: str) -> discovery.PageResult:
+        """One query through the platform's own page (in a worker thread: sync Playwright)."""
+        return discovery.discover_in_page(
+            self.site_cfg, query, limit=self.limit,
+            profile_dir=ew_settings.get().path("browser") / self.site_name,
+            browser=discovery.chromium_options(config.section()), user_agent=self.site_cfg.option("user_agent"))
+
+    async def discover(self) -> AsyncIterator[Request]:
+        if not self.queries:
+            self.note_error(self.site_name, "nothing to crawl: no queries")
+        for query in self.queries:
+            self.listing_started()
+            result = await maybe_deferred_to_future(deferToThread(self.page_search, query))
+            self.stats_counter["api_responses"] += result.api_responses
+            found = []
+            for e in result.entries:
+                if e.get("is_live"):
+                    self.stats_counter["skipped_live"] += 1
+                    continue
+                if e.get("url"):
+                    listing = {k: e[k] for k in LISTING_KEYS if e.get(k) not in (None, "")}
+                    found.append(Found(e["id"], str(e["url"]), query, result.url, listing))
+            for req in self.follow_items(found):
+                yield req
+            if result.answer.kind != "up":
+                a = result.answer
+                self.listing_lost(result.url, f"{a.reason}{': ' + a.detail if a.detail else ''}", a.kind)
+
+    def discovery_requests(self):   # discovery is the page's, not Scrapy's
+        return []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        discovery.PageDiscovery.of(self.site_cfg)   # a bad discovery block fails before the crawl

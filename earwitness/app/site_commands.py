@@ -1,0 +1,65 @@
+"""CLI: ``earwitness login SITE`` (keep a site's login) and ``earwitness sites check`` (the canary).
+Glue only: the work is :mod:`crawler.logins` and :mod:`crawler.canary`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from crawler.errors import CrawlerError
+
+
+@click.command()
+@click.argument("site")
+@click.option("--cookies", "cookies_txt", type=click.Path(exists=True, dir_okay=False),
+              help="A Netscape cookies.txt exported from a logged-in browser (as yt-dlp takes).")
+@click.option("--qr", is_flag=True, help="Log in by QR code: save the code as a picture, wait for a phone scan.")
+@click.option("--qr-out", type=click.Path(dir_okay=False), help="Where to save the QR picture (default: data home).")
+@click.option("--timeout", "timeout_s", type=float, default=180.0, show_default=True,
+              help="How long to wait for the QR scan.")
+def login(site, cookies_txt, qr, qr_out, timeout_s):
+    """Keep a login for SITE under the data home (owner-only): yt-dlp, Scrapy and the browser use it."""
+    from crawler import config, discovery, logins
+    from earwitness.kernel import settings
+    if bool(cookies_txt) == bool(qr):
+        raise click.UsageError("give either --cookies FILE or --qr")
+    try:
+        cfg = config.load_site(site)
+        if cookies_txt:
+            path = logins.import_cookies(cfg.name, cookies_txt)
+        else:
+            out = qr_out or settings.get().path("logins") / f"{cfg.name}-qr.png"
+            path = logins.qr_login(cfg, qr_path=out, timeout_s=timeout_s,
+                                   on_qr=lambda p: click.echo(f"scan the QR code in {p}", err=True),
+                                   browser=discovery.chromium_options(config.section()),
+                                   user_agent=cfg.option("user_agent"))
+    except CrawlerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    info = logins.describe(cfg.name)
+    click.echo(f"{cfg.name}: login kept in {path} ({info['cookies']} cookies)")
+
+
+@click.group()
+def sites():
+    """The configured sites and their health."""
+
+
+@sites.command("check")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of rows.")
+def check(names, as_json):
+    """Probe each site (or NAMES) with its known search and item: one row per site with
+    site, state (ok / needs_login / blocked / broken / unreachable / unchecked), reason, checked_at.
+    Exits 1 when a site is not ok (unchecked: no canary configured, does not count)."""
+    from crawler import canary
+    rows = [c.as_dict() for c in canary.check_sites(list(names) or None)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+    else:
+        width = max(len(r["site"]) for r in rows)
+        click.echo(f"{'site':<{width}}  {'state':<11}  {'checked_at':<25}  reason")
+        for r in rows:
+            click.echo(f"{r['site']:<{width}}  {r['state']:<11}  {r['checked_at']:<25}  {r['reason']}")
+    sys.exit(0 if all(r["state"] in ("ok", "unchecked") for r in rows) else 1)
