@@ -20,6 +20,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 from postgres import postgres_server  # noqa: E402,F401  (the throwaway server, a session fixture)
 from race_seeding import Seeder  # noqa: E402
