@@ -138,7 +138,8 @@ def _record_origins(origins: dict[str, str], value: Any, source: str, dotted: st
             _record_origins(origins, sub, source, f"{dotted}.{key}")
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
+    """A YAML file that must hold a mapping; :class:`SettingsError` names the file otherwise."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -211,15 +212,15 @@ def load(home: str | os.PathLike | None = None, *, environ: Mapping[str, str] | 
     if config_dir.is_dir():
         core = config_dir / CORE_FILE
         if core.exists():
-            merged = merge(merged, _read_yaml(core), origins, str(core))
+            merged = merge(merged, read_yaml(core), origins, str(core))
         for path in sorted(config_dir.glob("*.yaml")):
             if path.name != CORE_FILE:
                 shipped.add(path.stem)
-                merged = merge(merged, {path.stem: _read_yaml(path)}, origins, str(path))
+                merged = merge(merged, {path.stem: read_yaml(path)}, origins, str(path))
     home_path = Path(home or environ.get("EARWITNESS_HOME") or merged.get("home") or "./var").expanduser()
     user_file = environ.get("EARWITNESS_CONFIG") or str(home_path / "earwitness.yaml")
     if Path(user_file).is_file():
-        merged = merge(merged, _read_yaml(Path(user_file)), origins, user_file)
+        merged = merge(merged, read_yaml(Path(user_file)), origins, user_file)
     for name, value in _env_overrides(environ).items():
         merged = merge(merged, {name: value}, origins, "environment (EARWITNESS__...)")
     for name, raw in environ.items():
