@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from earwitness.kernel.store.case_models import Case, case_detections
@@ -192,12 +193,18 @@ def claim(session: Session, detection_id: str, user_name: str, *, minutes: float
     """Reserve a detection for ``user_name`` unless someone else holds a live claim; returns the live claim."""
     now = datetime.now(timezone.utc)
     c = session.get(Claim, detection_id)
-    if c is not None and c.expires_at > now and c.user_name != user_name:
-        return c
     if c is None:
-        c = Claim(detection_id=detection_id, user_name=user_name, claimed_at=now)
-        session.add(c)
-    elif c.user_name != user_name or c.expires_at <= now:
+        try:
+            with session.begin_nested():   # two tabs opening it at once: the second finds the first's row
+                c = Claim(detection_id=detection_id, user_name=user_name, claimed_at=now,
+                          expires_at=now + timedelta(minutes=minutes))
+                session.add(c)
+            return c
+        except IntegrityError:
+            c = session.get(Claim, detection_id, populate_existing=True)
+    if c.expires_at > now and c.user_name != user_name:
+        return c
+    if c.user_name != user_name or c.expires_at <= now:
         c.user_name, c.claimed_at = user_name, now
     c.expires_at = now + timedelta(minutes=minutes)
     session.flush()
