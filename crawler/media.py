@@ -296,7 +296,9 @@ def _ydl(site: config.SiteConfig | None):
     """This thread's YoutubeDL for ``site`` (building one loads every extractor: reuse it)."""
     import yt_dlp
     cache = _local.__dict__.setdefault("ydls", {})
-    key = (site.name if site is not None else None, id(ew_settings.get()))
+    login = logins.cookie_file(site.name if site is not None else None)
+    # a new login (its cookies.txt rewritten) needs a new YoutubeDL: yt-dlp reads cookies once
+    key = (site.name if site is not None else None, id(ew_settings.get()), login and login.stat().st_mtime_ns)
     if key not in cache:
         opts = ydl_options(site, outdir=media_root() / "incoming")
         cache[key] = yt_dlp.YoutubeDL(opts)

@@ -63,7 +63,7 @@ TEXT_RULES: list[tuple[str, str, re.Pattern]] = [(k, r, re.compile(p, re.I)) for
                                       r"need to (log|sign) ?in|(log|sign) ?in first|"
                                       r"only available (for|to) (registered|logged.in) users|"
                                       r"--cookies|session (has )?expired|cookies? (have |has )?expired|"
-                                      r"请先登录|登录后|需要登录"),
+                                      r"scan (the qr code )?to log ?in|请先登录|登录后|需要登录|扫码登录"),
     ("geo_blocked", "geo_blocked", r"geo.?restrict|geo.?block|not available (in|from) your "
                                    r"(country|region|location)|地区不可用|所在地区"),
     ("offline", "not_live", r"not (currently )?live\b|is offline|no live stream|未开播"),

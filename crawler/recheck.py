@@ -63,6 +63,7 @@ class PageAnswer:
     body: bytes
     path: str | None = None      # relative to the data home
     sha256: str | None = None
+    final_url: str | None = None  # after redirects (a login page, when the login expired)
 
 
 def keep_page(url: str, site: config.SiteConfig | None, *, store: bool = True) -> PageAnswer | None:
@@ -84,7 +85,7 @@ def keep_page(url: str, site: config.SiteConfig | None, *, store: bool = True) -
         return None
     finally:
         resp.close()
-    page = PageAnswer(getattr(resp, "status", None), body or b"")
+    page = PageAnswer(getattr(resp, "status", None), body or b"", final_url=getattr(resp, "url", None))
     if body and store:
         page.sha256, page.path = media.store_bytes(body, folder="evidence/probes", suffix=".html")
     return page
@@ -118,12 +119,27 @@ def probe(url: str, platform: str, *, fetch_audio: bool = False, keep_evidence: 
         result = ProbeResult(url, platform, False, exc.reason or "error", exc.http_status, utcnow(), str(exc),
                              outcome=exc.kind)
         media_read = exc.kind != "broken"
-    if keep_evidence:
-        page = keep_page(url, site)
+    if keep_evidence or not media_read:
+        page = keep_page(url, site, store=keep_evidence)
         if page is not None:
             result.page_path, result.page_sha256 = page.path, page.sha256
             wall = outcomes.from_page(page.status, page.body)
+            if _sent_to_login(site, page.final_url):
+                wall = outcomes.Answer("needs_login", "login_expired", page.status, f"sent to {page.final_url}")
             if not media_read and wall.is_wall:
                 result.outcome, result.reason, result.gone = wall.kind, wall.reason, False
                 result.http_status, result.detail = wall.http_status, wall.detail
     return result
+
+
+def _sent_to_login(site: config.SiteConfig | None, final_url: str | None) -> bool:
+    """Whether a redirect ended on the site's login page (``discovery.login_path`` or ``login.url``)."""
+    from urllib.parse import urlsplit
+    if site is None or not final_url:
+        return False
+    paths = [(site.get("discovery") or {}).get("login_path")]
+    login_url = (site.get("login") or {}).get("url")
+    if login_url:
+        paths.append(urlsplit(site.url(str(login_url))).path)
+    here = urlsplit(final_url).path
+    return any(p and here.startswith(p) for p in paths)
