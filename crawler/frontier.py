@@ -15,6 +15,7 @@ an item's time limit, so a live fetch is never taken from its worker).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import and_, or_, select
@@ -49,10 +50,14 @@ def _retryable_sql(max_attempts: int):
                and_(FrontierEntry.state == "failed", FrontierEntry.attempts < max_attempts))
 
 
-def _claimed(session, where, max_attempts: int, lease_s: float | None) -> list[FrontierEntry]:
-    """Claim the retryable rows matching ``where`` for this worker; the rows now held, oldest first."""
+def _claimed(session, where, max_attempts: int, lease_s: float | None, limit: int | None = None) -> list[FrontierEntry]:
+    """Claim up to ``limit`` retryable rows matching ``where`` for this worker; the rows now held, oldest first."""
+    if limit is not None and limit <= 0:
+        return []
     candidates = (select(FrontierEntry.id).where(where, _retryable_sql(max_attempts))
-                  .order_by(FrontierEntry.discovered_at))
+                  .order_by(FrontierEntry.discovered_at, FrontierEntry.id))
+    if limit is not None:
+        candidates = candidates.limit(limit)
     ids = leases.claim(session, LEASE_QUEUE, candidates, FrontierEntry.id,
                        lease_s=lease_seconds() if lease_s is None else lease_s)
     if not ids:
@@ -74,17 +79,20 @@ def _insert_new(session, site: str, platform: str, found: list[Found]) -> None:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    # a microsecond apart, so "oldest first" is the listing's order
     session.execute(insert(FrontierEntry).values([
         dict(id=new_id(), site=site, platform=platform, media_id=f.media_id, url=f.url, query=f.query,
-             found_on=f.found_on, listing=f.listing, state="discovered", attempts=0, discovered_at=now,
-             updated_at=now) for f in new]).on_conflict_do_nothing(index_elements=["platform", "media_id"]))
+             found_on=f.found_on, listing=f.listing, state="discovered", attempts=0,
+             discovered_at=now + timedelta(microseconds=i), updated_at=now)
+        for i, f in enumerate(new)]).on_conflict_do_nothing(index_elements=["platform", "media_id"]))
 
 
 def record(store, site: str, platform: str, found: Iterable[Found], *, max_attempts: int = 3,
-           lease_s: float | None = None) -> list[Found]:
+           lease_s: float | None = None, limit: int | None = None) -> list[Found]:
     """Write newly found items as ``discovered``; claim and return those still to fetch (new or retryable).
 
-    An item another worker holds is not returned: that worker fetches it.
+    At most ``limit`` are claimed (a worker takes a batch; the rest stay for whichever
+    worker asks next, see :func:`pending`). An item another worker holds is not returned.
     """
     found = list({f.media_id: f for f in found}.values())
     if not found:
@@ -93,14 +101,21 @@ def record(store, site: str, platform: str, found: Iterable[Found], *, max_attem
         _insert_new(s, site, platform, found)
         held = {r.media_id for r in _claimed(s, and_(FrontierEntry.platform == platform,
                                                      FrontierEntry.media_id.in_([f.media_id for f in found])),
-                                             max_attempts, lease_s)}
+                                             max_attempts, lease_s, limit)}
     return [f for f in found if f.media_id in held]
 
 
-def pending(store, site: str, *, max_attempts: int = 3, lease_s: float | None = None) -> list[Found]:
-    """Claim items of ``site`` found earlier and not finished (a killed or failed crawl's leftovers)."""
+def pending(store, site: str, *, max_attempts: int = 3, lease_s: float | None = None, limit: int | None = None,
+            exclude: Iterable[str] = ()) -> list[Found]:
+    """Claim up to ``limit`` unfinished items of ``site``, oldest first: a killed or failed crawl's leftovers,
+    what other workers listed and nobody holds, a dead worker's once its lease ran out (``exclude``: media ids
+    this worker already has in hand)."""
+    where = FrontierEntry.site == site
+    exclude = list(exclude)
+    if exclude:
+        where = and_(where, FrontierEntry.media_id.not_in(exclude))
     with store.session() as s:
-        rows = _claimed(s, FrontierEntry.site == site, max_attempts, lease_s)
+        rows = _claimed(s, where, max_attempts, lease_s, limit)
         return [Found(r.media_id, r.url, r.query, r.found_on, dict(r.listing or {})) for r in rows]
 
 

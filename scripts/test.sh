@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# The test command: the whole suite, slow end-to-end tests included (CI runs exactly this).
-# For the fast part only: python3 -m pytest -m "not slow"
+# The test command: the whole suite, slow end-to-end tests included (CI runs exactly this), on SQLite
+# and then, for every store-touching folder, on PostgreSQL. With arguments: just pytest with them
+# (EARWITNESS_TEST_STORE=postgres for PostgreSQL). For the fast part only: python3 -m pytest -m "not slow"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${TMPDIR:-/tmp}/earwitness-numba-cache}"
 # the import layers first (contract in .importlinter; docs/architecture.md explains them)
 lint-imports --no-cache
-exec python3 -m pytest -q "$@"
+if [ $# -gt 0 ]; then exec python3 -m pytest -q "$@"; fi
+# pass 1: everything, on SQLite (the default store)
+python3 -m pytest -q
+# pass 2: every folder whose tests touch the store, again on PostgreSQL (a throwaway server the
+# tests start from Debian's postgresql: tests/postgres.py); tests/concurrency and tests/scaleout
+# already run both engines, tests/matchers and tests/fixtures_platform never open the store
+EARWITNESS_TEST_STORE=postgres python3 -m pytest -q -p no:cacheprovider \
+    tests/store tests/notices tests/webapp tests/daemon tests/elastic tests/crawler tests/cli tests/faults

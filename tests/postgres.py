@@ -17,8 +17,10 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
+import types
 from pathlib import Path
 
 SUPERUSER = "earwitness"
@@ -134,22 +136,25 @@ class PostgresServer:
         self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-_server: PostgresServer | None = None
+def _shared() -> types.ModuleType:
+    """Where the session's server is kept: one place even if this file is imported under two names
+    (``tests.postgres`` from tests/conftest.py, ``postgres`` from a folder that puts tests/ on sys.path)."""
+    return sys.modules.setdefault("_earwitness_test_postgres", types.ModuleType("_earwitness_test_postgres"))
 
 
 def session_server() -> PostgresServer:
     """The test session's one server, started on first use (stopped by :func:`stop_session_server`)."""
-    global _server
-    if _server is None:
-        _server = PostgresServer().start()
-    return _server
+    shared = _shared()
+    if getattr(shared, "server", None) is None:
+        shared.server = PostgresServer().start()
+    return shared.server
 
 
 def stop_session_server() -> None:
-    global _server
-    if _server is not None:
-        _server.stop()
-        _server = None
+    shared = _shared()
+    if getattr(shared, "server", None) is not None:
+        shared.server.stop()
+        shared.server = None
 
 
 # -- pytest fixtures (registered by tests/conftest.py) -----------------------------------------

@@ -14,6 +14,8 @@ from collections import Counter
 from typing import Any, AsyncIterator, Iterable, Iterator
 
 import scrapy
+import scrapy.exceptions
+import scrapy.signals
 from scrapy.http import Request, Response
 from scrapy_playwright.page import PageMethod
 
@@ -48,6 +50,7 @@ class BaseSpider(scrapy.Spider):
         sec = config.section()
         self.limit = int(limit) if limit is not None else int(sec.get("default_limit", 200))
         self.max_attempts = int(sec.get("max_attempts", 3))
+        self.claim_batch = 2 * int(sec["media"]["fetch_workers"])
         self.on_clip_stored = on_clip_stored
         ev = sec.get("evidence", {})
         self.want_screenshot = bool(self.site_cfg.get("screenshot", ev.get("screenshot", True)))
@@ -67,8 +70,8 @@ class BaseSpider(scrapy.Spider):
             from scrapy.utils.defer import maybe_deferred_to_future
             from twisted.internet.threads import deferToThread
             await maybe_deferred_to_future(deferToThread(self.match_leftovers))
-        for req in self._item_requests(frontier.pending(self.store, self.site_name,
-                                                        max_attempts=self.max_attempts)):
+        for req in self._item_requests(frontier.pending(self.store, self.site_name, max_attempts=self.max_attempts,
+                                                        limit=self._claim_size())):
             yield req
         async for req in self.discover():
             yield req
@@ -109,8 +112,29 @@ class BaseSpider(scrapy.Spider):
         """Record what a listing showed (before fetching any of it), then request the new items."""
         self.stats_counter["listed"] += len(found)
         todo = frontier.record(self.store, self.site_name, self.platform, found,
-                               max_attempts=self.max_attempts)
+                               max_attempts=self.max_attempts, limit=self._claim_size())
         yield from self._item_requests(todo)
+
+    # -- claims: several crawl workers share a site's frontier -----------------------------------
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.claim_more, signal=scrapy.signals.spider_idle)
+        return spider
+
+    def _claim_size(self) -> int:
+        """Items claimed at a time: twice the fetch threads, within the crawl's limit (other workers take the rest)."""
+        return max(0, min(self.claim_batch, self.limit - len(self.scheduled)))
+
+    def claim_more(self) -> None:
+        """When idle, claim the next batch of unfinished items of the site; the crawl ends when none is left."""
+        todo = frontier.pending(self.store, self.site_name, max_attempts=self.max_attempts,
+                                limit=self._claim_size(), exclude=self.scheduled)
+        requests = list(self._item_requests(todo))
+        for req in requests:
+            self.crawler.engine.crawl(req)
+        if requests:
+            raise scrapy.exceptions.DontCloseSpider
 
     def _item_requests(self, found: Iterable[Found]) -> Iterator[Request]:
         for f in found:

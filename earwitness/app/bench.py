@@ -12,6 +12,7 @@ BENCHMARKS = {
     "matcher": "earwitness.app.matcher_bench:matcher",
     "scale": "earwitness.app.matcher_bench:scale",
     "crawl": "earwitness.app.crawl_bench:crawl",
+    "workers": "earwitness.app.worker_bench:workers",
 }
 
 

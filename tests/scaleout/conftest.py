@@ -88,3 +88,22 @@ def small_catalog(home, store):
 
     clip_of.songs = songs
     return clip_of
+
+
+def _load_crawler_fixtures():
+    """The fixture platform and its counting proxy from tests/crawler, shared here."""
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location("crawler_fixtures", Path(__file__).parent.parent / "crawler" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_crawler = _load_crawler_fixtures()
+platform_root = _crawler.platform_root
+platform = _crawler.platform
+proxy = _crawler.proxy
+site_home = _crawler.site_home
+catalog_store = _crawler.catalog_store

@@ -110,3 +110,16 @@ def test_two_crawl_workers_recording_the_same_listing_fetch_each_item_once(any_s
     assert sorted(f.media_id for f in frontier.pending(any_store, "s", lease_s=60)) == ["v1", "v2", "v3", "v4"]
     with any_store.session() as s:
         assert len(s.scalars(select(FrontierEntry)).all()) == 5
+
+
+def test_workers_take_a_listing_in_batches(any_store, monkeypatch):
+    """Each worker claims a batch, so three workers crawling one site share its items instead of one taking all."""
+    found = [frontier.Found(f"v{i}", f"http://x/v{i}") for i in range(7)]
+    batches = {}
+    for worker in ("crawler-1", "crawler-2", "crawler-3"):
+        monkeypatch.setattr(leases, "worker_id", lambda w=worker: w)
+        batches[worker] = [f.media_id for f in frontier.record(any_store, "s", "p", found, lease_s=60, limit=3)]
+    assert batches == {"crawler-1": ["v0", "v1", "v2"], "crawler-2": ["v3", "v4", "v5"], "crawler-3": ["v6"]}
+    monkeypatch.setattr(leases, "worker_id", lambda: "crawler-1")
+    # crawler-1 asks for more while still holding its batch: nothing else is free
+    assert frontier.pending(any_store, "s", lease_s=60, limit=3, exclude=["v0", "v1", "v2"]) == []
