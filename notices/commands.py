@@ -20,7 +20,7 @@ from earwitness.kernel.store import open_store
 from notices import cases as cases_mod
 from notices import evidence as evidence_mod
 from notices import export as export_mod
-from notices import ledger, letter_lifecycle, letters, lifecycle, report as report_mod, review as review_mod
+from notices import jurisdictions, ledger, letter_lifecycle, letters, lifecycle, report as report_mod, review as review_mod
 from notices.exceptions import NoticesError
 from earwitness.kernel.store.case_models import Notice
 
@@ -296,13 +296,16 @@ def notices() -> None:
 @notices.command("draft")
 @click.option("--platform", required=True)
 @click.option("--lang", type=click.Choice(list(letters.LANGS)), help="Default: per platform in config.")
+@click.option("--jurisdiction", type=click.Choice(list(jurisdictions.JURISDICTIONS)),
+              help="Whose law the letter is written under (default: notices.jurisdictions per platform).")
 @click.option("--case", "case_ids", multiple=True, help="Only these cases (default: all confirmed).")
 @actor_option
 @friendly
-def notices_draft(platform, lang, case_ids, actor) -> None:
+def notices_draft(platform, lang, jurisdiction, case_ids, actor) -> None:
     """Draft one letter covering the platform's confirmed cases (refuses if an element is missing)."""
     with _store().session() as s:
-        n = letters.draft(s, platform=platform, lang=lang, actor=actor, case_ids=list(case_ids) or None)
+        n = letters.draft(s, platform=platform, lang=lang, jurisdiction=jurisdiction, actor=actor,
+                          case_ids=list(case_ids) or None)
         click.echo(f"notice {n.id}: {letters.summary(n.content)}")
 
 

@@ -37,6 +37,8 @@ class NoticesSettings(settings.Section):
     agent: _Agent
     recipients: dict[str, dict[str, str]]
     languages: dict[str, str]
+    jurisdictions: dict[str, str]
+    language_jurisdictions: dict[str, str]
     sla_days: float
     recheck_interval_hours: float
     recheck_audio: bool

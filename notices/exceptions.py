@@ -31,9 +31,9 @@ class MissingDetails(NoticesError):
 class MissingElements(NoticesError):
     """A letter lacks statutory elements; it is not rendered."""
 
-    def __init__(self, lang: str, missing: list[str]) -> None:
-        self.lang, self.missing = lang, missing
-        super().__init__(f"the {lang} letter lacks required elements: {'; '.join(missing)}")
+    def __init__(self, letter: str, missing: list[str]) -> None:
+        self.letter, self.missing = letter, missing
+        super().__init__(f"the {letter} letter lacks required elements: {'; '.join(missing)}")
 
 
 class EvidenceError(NoticesError):
@@ -59,3 +59,7 @@ class LetterTransitionNotAllowed(NoticesError):
         self.notice_id, self.state, self.event, self.allowed = notice_id, state, event, allowed
         super().__init__(f"letter {notice_id} is {state}: {event!r} is not allowed; "
                          f"allowed here: {', '.join(allowed) or 'none'}")
+
+
+class TemplateError(NoticesError):
+    """A letter template or statement cannot be used as written (unknown placeholder, changed statement)."""

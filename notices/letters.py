@@ -1,15 +1,19 @@
 """Notice letters: batch open cases into one letter per platform and recipient, check it, send it.
 
-The letter's text lives in ``config/templates/notice_<lang>.yaml`` (sections, each
-naming the statutory element it satisfies); the rights holder, agent and
-recipients in ``config/notices.yaml``. :func:`draft` freezes the letter's data
-(works, items, detections, evidence hashes, rendered sections) into
-``Notice.content``, so a later render is the same letter. :func:`requirements`
-lists what a letter lacks; a letter lacking anything is neither drafted nor
-rendered (:class:`~notices.exceptions.MissingElements` names what is missing).
+A letter is keyed by jurisdiction (CN, US, EU) and written from that
+jurisdiction's template in the template's language (:mod:`notices.templates`,
+``config/templates/<J>-<lang>.yaml``); the rights holder, agent and recipients come
+from ``config/notices.yaml``. :func:`draft` freezes the letter's data (works, items,
+detections, evidence hashes, rendered sections) into ``Notice.content``, so a later
+render is the same letter. :func:`requirements` lists what the rendered letter
+lacks (:mod:`notices.jurisdictions`); a letter lacking anything is neither drafted
+nor rendered (:class:`~notices.exceptions.MissingElements` names element and law).
 
-Nothing here sends anything: :func:`mark_sent` records that a person sent the
-letter (channel, recipient, time) and moves its cases to ``notice_sent``.
+The letter's lifecycle (:mod:`notices.letter_lifecycle`) moves its cases with it:
+drafting, approval by a named person, sending, withdrawal, retraction, and a new
+revision when a case leaves an open letter. Nothing here sends anything:
+:func:`mark_sent` records that a person sent the approved letter (channel,
+recipient, time) and moves its cases to ``notice_sent``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,37 +31,18 @@ from earwitness.kernel import settings
 from earwitness.kernel.store.ids import new_id
 from earwitness.kernel.store.models import utcnow
 from earwitness.kernel.store.case_models import Case, Notice, NoticeEvent
-from notices import case_engine, config, evidence, letter_lifecycle, lifecycle
+from notices import (case_engine, config, evidence, jurisdictions, letter_lifecycle, letter_tables,
+                     lifecycle, templates)
 from notices.exceptions import (LetterTransitionNotAllowed, MissingDetails, MissingElements, NotFound,
                                 NoticesError)
 
-LANGS = {"zh": "notice_zh-CN.yaml", "en": "notice_en.yaml"}
+LANGS = ("zh", "en")
 LABELS = {
-    "zh": {"url": "网址", "bundle": "证据包", "entry": "台账第{seq}条", "file": "文件",
-           "none": "无"},
+    "zh": {"url": "网址", "bundle": "证据包", "entry": "台账第{seq}条", "file": "文件", "none": "无",
+           "sep": "："},
     "en": {"url": "URL", "bundle": "Evidence bundle", "entry": "ledger entry #{seq}", "file": "file",
-           "none": "none"},
+           "none": "none", "sep": ": "},
 }
-
-
-def template_path(lang: str) -> Path:
-    if lang not in LANGS:
-        raise NoticesError(f"unknown letter language {lang!r}; one of: {', '.join(LANGS)}")
-    folder = config.get("template_dir")
-    folder = settings.get().path(folder) if folder else settings.CONFIG_DIR / "templates"
-    return folder / LANGS[lang]
-
-
-def load_template(lang: str) -> dict:
-    data = yaml.safe_load(template_path(lang).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("sections"), list):
-        raise NoticesError(f"{template_path(lang)}: expected a mapping with a `sections` list")
-    return data
-
-
-class _Fill(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 def _local(t: datetime | None) -> str:
@@ -71,17 +54,43 @@ def _local(t: datetime | None) -> str:
 
 
 def _parties(platform: str) -> dict:
-    rh = dict(config.get("rights_holder") or {})
-    agent = dict(config.get("agent") or {})
+    rh = {k: ("" if v is None else str(v)) for k, v in dict(config.get("rights_holder") or {}).items()}
+    agent = {k: ("" if v is None else str(v)) for k, v in dict(config.get("agent") or {}).items()}
     recipient = dict(config.per_platform("recipients", platform) or {})
     return {"rights_holder": rh, "agent": agent if agent.get("name") else None,
             "recipient": recipient}
 
 
+def choose_template(platform: str, *, jurisdiction: str | None = None, lang: str | None = None) -> tuple[str, str]:
+    """(jurisdiction, lang) of the letter: as asked, else the platform's defaults.
+
+    Language is a property of the template: a language asked for without a
+    jurisdiction keeps the platform's jurisdiction if it has a template in that
+    language, else takes ``notices.language_jurisdictions`` for the language.
+    """
+    lang = lang or default_lang(platform)
+    if lang not in LANGS:
+        raise NoticesError(f"unknown letter language {lang!r}; one of: {', '.join(LANGS)}")
+    if jurisdiction:
+        if jurisdiction not in jurisdictions.JURISDICTIONS:
+            raise NoticesError(f"unknown jurisdiction {jurisdiction!r}; one of: "
+                               f"{', '.join(jurisdictions.JURISDICTIONS)}")
+        return jurisdiction, lang
+    own = str(config.per_platform("jurisdictions", platform, "CN"))
+    if (own, lang) in templates.available():
+        return own, lang
+    fallback = (config.get("language_jurisdictions") or {}).get(lang)
+    if not fallback:
+        raise NoticesError(f"no {lang} template for {own} and no notices.language_jurisdictions.{lang}")
+    return str(fallback), lang
+
+
 def build_content(session: Session, case_list: list[Case], *, lang: str, platform: str,
-                  notice_id: str, with_evidence: bool = True, now: datetime | None = None) -> dict:
+                  notice_id: str, jurisdiction: str | None = None, with_evidence: bool = True,
+                  now: datetime | None = None) -> dict:
     """The letter's data: parties, works, items, detections with evidence hashes, rendered sections."""
-    tpl = load_template(lang)
+    jurisdiction, lang = choose_template(platform, jurisdiction=jurisdiction, lang=lang)
+    tpl = templates.load(jurisdiction, lang)
     parties = _parties(platform)
     rh, agent, recipient = parties["rights_holder"], parties["agent"], parties["recipient"]
     works: dict[str, dict] = {}
@@ -101,7 +110,8 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
                    "clip_offset_s": round(det.clip_offset_s, 2), "ref_offset_s": round(det.ref_offset_s, 2),
                    "duration_s": round(det.duration_s, 2), "score": round(det.score, 3),
                    "pitch_semitones": round(det.pitch_semitones, 2), "tempo_ratio": round(det.tempo_ratio, 3),
-                   "captured": _local(det.clip.captured_at), "bundle": None}
+                   "captured": _local(det.clip.captured_at), "bundle": None,
+                   "reviewed_by": det.reviewed_by or "", "reviewed_at": _local(det.reviewed_at)}
             if with_evidence:
                 b = evidence.build_bundle(session, det.id)
                 row["bundle"] = {"id": b.id, "ledger_seq": b.ledger_seq, "ledger_hash": b.ledger_hash,
@@ -113,14 +123,14 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
                       "works": titles})
     now = now or utcnow()
     zh = lang == "zh"
-    ctx = _Fill({
+    ctx = {
         "recipient_name": (recipient.get("name_zh") if zh else None) or recipient.get("name", ""),
         "notice_id": notice_id, "platform": platform,
-        "date": now.astimezone(settings.get().local_zone).strftime(
-            "%Y年%m月%d日" if zh else "%d %B %Y"),
+        "date": now.astimezone(settings.get().local_zone).strftime("%Y年%m月%d日" if zh else "%d %B %Y"),
         "n_items": len(items), "n_works": len(works),
         "rights_holder_name": rh.get("name", ""),
         "rights_holder_name_zh": rh.get("name_zh") or rh.get("name", ""),
+        "registration_number": rh.get("registration_number", ""),
         "contact_person": rh.get("contact_person", ""),
         "contact_person_zh": rh.get("contact_person_zh") or rh.get("contact_person", ""),
         "phone": rh.get("phone", ""), "email": rh.get("email", ""),
@@ -128,94 +138,39 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
         "signature": rh.get("signature", ""), "signature_zh": rh.get("signature_zh") or rh.get("signature", ""),
         "agent_name": (agent or {}).get("name", ""), "agent_address": (agent or {}).get("address", ""),
         "agent_authorisation": (agent or {}).get("authorisation", ""),
-    })
-    sections = []
-    for sec in tpl["sections"]:
-        if sec.get("when") == "agent" and not agent:
-            continue
-        sections.append({"element": sec.get("element", ""), "heading": sec.get("heading", ""),
-                         "text": str(sec.get("text", "")).format_map(ctx).strip(),
-                         "table": sec.get("table"), "columns": list(sec.get("columns") or [])})
-    return {"lang": lang, "title": tpl.get("title", ""), "platform": platform, "notice_id": notice_id,
-            "date": ctx["date"], "rights_holder": rh, "agent": agent, "recipient": recipient,
-            "works": list(works.values()), "items": items, "detections": dets,
+    }
+    sections = templates.render(tpl, ctx, has_agent=bool(agent))
+    return {"jurisdiction": jurisdiction, "lang": lang, "title": tpl.title, "platform": platform,
+            "template": {"id": tpl.id, "version": tpl.version, "sha256": tpl.sha256},
+            "notice_id": notice_id, "date": ctx["date"], "rights_holder": rh, "agent": agent,
+            "recipient": recipient, "works": list(works.values()), "items": items, "detections": dets,
             "with_evidence": with_evidence, "sections": sections}
 
 
-# --- requirements -------------------------------------------------------------------------------
+# --- requirements: checked on the rendered letter (notices.jurisdictions) --------------------------
 
-def _sec(c: dict, element: str) -> str:
-    return "\n".join(s["heading"] + "\n" + s["text"] for s in c["sections"] if s["element"] == element)
-
-
-def _has(c: dict, element: str, *phrases: str) -> bool:
-    text = _sec(c, element)
-    return bool(text.strip()) and all(p in text for p in phrases)
-
-
-def _evidence_ok(c: dict) -> bool:
-    if not c["detections"] or not _has(c, "evidence") or not any(s["table"] == "detections" for s in c["sections"]):
-        return False
-    if not c.get("with_evidence", True):
-        return True
-    return all(d["bundle"] and d["bundle"]["manifest_sha256"] and d["bundle"]["files"] for d in c["detections"])
-
-
-def _works_ok(c: dict) -> bool:
-    return bool(c["works"]) and all(w["title"] for w in c["works"]) and _has(c, "works")
-
-
-def _items_ok(c: dict) -> bool:
-    return bool(c["items"]) and all(i["url"] for i in c["items"]) and _has(c, "items")
-
-
-def _agent_ok(c: dict) -> bool:
-    return not c["agent"] or bool(c["agent"].get("authorisation") and _has(c, "agent", c["agent"]["authorisation"]))
-
-
-Check = tuple[str, Callable[[dict], bool]]
-REQUIREMENTS: dict[str, list[Check]] = {
-    "zh": [
-        ("权利人的名称 (rights holder's name)",
-         lambda c: bool(c["rights_holder"].get("name_zh") or c["rights_holder"].get("name")) and _has(c, "rights_holder")),
-        ("权利人的联系方式 (contact details)",
-         lambda c: bool(c["rights_holder"].get("phone") or c["rights_holder"].get("email"))),
-        ("权利人的地址 (address)",
-         lambda c: bool(c["rights_holder"].get("address_zh") or c["rights_holder"].get("address"))),
-        ("被侵权作品的名称 (name of each infringed work)", _works_ok),
-        ("侵权内容的网络地址 (URL of each infringing item)", _items_ok),
-        ("构成侵权的初步证明材料 (preliminary evidence with hashes)", _evidence_ok),
-        ("要求采取删除、屏蔽、断开链接等必要措施 (request for the necessary measures)",
-         lambda c: _has(c, "measures", "删除", "屏蔽", "断开链接")),
-        ("通知内容真实性声明及责任承担 (truthfulness and responsibility statement)",
-         lambda c: _has(c, "truthfulness", "真实", "责任")),
-        ("代理人的授权 (agent's authorisation)", _agent_ok),
-    ],
-    "en": [
-        ("(i) physical or electronic signature",
-         lambda c: bool(c["rights_holder"].get("signature")) and _has(c, "signature", "/s/ " + c["rights_holder"].get("signature", ""))),
-        ("(ii) identification of the copyrighted work(s)", _works_ok),
-        ("(iii) identification of the infringing material with information to locate it", _items_ok),
-        ("(iv) complaining party's address, telephone number and email",
-         lambda c: all(c["rights_holder"].get(k) for k in ("address", "phone", "email")) and _has(c, "contact")),
-        ("(v) good-faith statement", lambda c: _has(c, "good_faith", "good faith belief", "not authorized")),
-        ("(vi) statement of accuracy and, under penalty of perjury, of authority to act",
-         lambda c: _has(c, "accuracy", "accurate", "penalty of perjury", "authorized to act")),
-        ("preliminary evidence with hashes", _evidence_ok),
-        ("agent's authorisation", _agent_ok),
-    ],
-}
+def _legacy(content: dict) -> dict:
+    """A letter drafted before templates had structure: its text sections as paragraphs."""
+    if "jurisdiction" in content:
+        return content
+    out = dict(content, jurisdiction={"zh": "CN", "en": "US"}.get(content.get("lang"), "CN"))
+    out["sections"] = [{"element": s.get("element", ""), "heading": s.get("heading", ""),
+                        "paragraphs": [x for x in str(s.get("text", "")).splitlines() if x.strip()],
+                        "fields": [], "table": s.get("table"), "columns": s.get("columns") or [],
+                        "statement": None} for s in content.get("sections", [])]
+    return out
 
 
 def requirements(content: dict) -> list[str]:
-    """The names of the required elements the letter lacks (empty: complete)."""
-    return [name for name, ok in REQUIREMENTS[content["lang"]] if not ok(content)]
+    """The required elements the letter lacks, each with its law and why (empty: complete)."""
+    return jurisdictions.missing(_legacy(content))
 
 
 def ensure_complete(content: dict) -> None:
     missing = requirements(content)
     if missing:
-        raise MissingElements(content["lang"], missing)
+        content = _legacy(content)
+        raise MissingElements(f"{content['jurisdiction']} ({content['lang']})", missing)
 
 
 # --- blocks: what both renderers draw --------------------------------------------------------------
@@ -223,30 +178,25 @@ def ensure_complete(content: dict) -> None:
 def blocks(content: dict) -> list[tuple]:
     """The letter as ("title"|"heading"|"para"|"small", text) and ("table", columns, rows) blocks."""
     ensure_complete(content)
+    content = _legacy(content)
     lab = LABELS[content["lang"]]
     out: list[tuple] = [("title", content["title"])]
     for sec in content["sections"]:
         if sec["heading"]:
             out.append(("heading", sec["heading"]))
-        for line in sec["text"].splitlines():
-            if line.strip():
-                out.append(("para", line))
-        if sec["table"] == "works":
-            rows = [[str(i), w["title"], w["artist"], w["isrc"], w["id"]]
-                    for i, w in enumerate(content["works"], start=1)]
-            out.append(("table", sec["columns"], rows))
-        elif sec["table"] == "items":
-            rows = [[str(it["n"]), it["platform"], it["media_id"], it["uploader"], it["title"],
-                     "; ".join(it["works"])] for it in content["items"]]
-            out.append(("table", sec["columns"], rows))
+        for line in sec["paragraphs"]:
+            out.append(("para", line))
+        for f in sec["fields"]:
+            if f["value"].strip():
+                out.append(("para", f"{f['label']}{lab['sep']}{f['value']}" if f["label"] != "/s/"
+                            else f"/s/ {f['value']}"))
+        if not sec["table"]:
+            continue
+        out.append(("table", sec["columns"], letter_tables.rows(content, sec["table"])))
+        if sec["table"] == "items":
             for it in content["items"]:
                 out.append(("para", f"[{it['n']}] {lab['url']}: {it['url']}"))
         elif sec["table"] == "detections":
-            rows = [[d["ref"], d["media_id"], d["work"], f"{d['clip_offset_s']:.2f}",
-                     f"{d['ref_offset_s']:.2f}", f"{d['duration_s']:.2f}", f"{d['score']:.3f}",
-                     f"{d['pitch_semitones']:+.2f}", f"{d['tempo_ratio']:.3f}", d["captured"]]
-                    for d in content["detections"]]
-            out.append(("table", sec["columns"], rows))
             for d in content["detections"]:
                 b = d["bundle"]
                 if not b:
@@ -349,22 +299,24 @@ def _select_cases(session: Session, platform: str, case_ids: list[str] | None) -
 
 
 def draft(session: Session, *, platform: str, lang: str | None = None, actor: str,
-          case_ids: list[str] | None = None, now: datetime | None = None) -> Notice:
+          case_ids: list[str] | None = None, now: datetime | None = None,
+          jurisdiction: str | None = None) -> Notice:
     """One letter to the platform's recipient covering its confirmed cases (or ``case_ids``).
 
     Refuses (:class:`MissingElements`) before changing anything if the letter would
     lack a required element; builds each detection's evidence bundle otherwise.
     """
-    lang = lang or default_lang(platform)
+    jurisdiction, lang = choose_template(platform, jurisdiction=jurisdiction, lang=lang)
     batch = _select_cases(session, platform, case_ids)
     notice_id = new_id()
-    ensure_complete(build_content(session, batch, lang=lang, platform=platform, notice_id=notice_id,
-                                  with_evidence=False, now=now))
-    content = build_content(session, batch, lang=lang, platform=platform, notice_id=notice_id, now=now)
+    ensure_complete(build_content(session, batch, lang=lang, jurisdiction=jurisdiction, platform=platform,
+                                  notice_id=notice_id, with_evidence=False, now=now))
+    content = build_content(session, batch, lang=lang, jurisdiction=jurisdiction, platform=platform,
+                            notice_id=notice_id, now=now)
     ensure_complete(content)
     at = now or utcnow()
     notice = Notice(id=notice_id, series_id=notice_id, revision=1, platform=platform,
-                    recipient=recipient_key(platform), lang=lang, created_by=actor, created_at=at,
+                    recipient=recipient_key(platform), jurisdiction=jurisdiction, lang=lang, created_by=actor, created_at=at,
                     content=content, content_sha256=content_sha256(content), cases=batch)
     session.add(notice)
     session.flush()
@@ -496,8 +448,8 @@ def remove_case(session: Session, case: Case, event: str, *, actor: str, reason:
             raise NoticesError(f"letter {notice.id}: case {other.id} is {other.state}, not drafted "
                                "in this letter; nothing changed")
     new_id_ = new_id()
-    content = build_content(session, remaining, lang=notice.lang, platform=notice.platform,
-                            notice_id=new_id_, now=at)
+    content = build_content(session, remaining, lang=notice.lang, jurisdiction=notice.jurisdiction,
+                            platform=notice.platform, notice_id=new_id_, now=at)
     ensure_complete(content)
     revised = Notice(id=new_id_, series_id=notice.series_id or notice.id, revision=notice.revision + 1,
                      supersedes_id=notice.id, platform=notice.platform, recipient=notice.recipient,
@@ -527,5 +479,5 @@ def notices_for_case(session: Session, case_id: str) -> list[Notice]:
 
 
 def summary(content: dict[str, Any]) -> str:
-    return f"{content['lang']} letter to {content['recipient'].get('name', '?')}: " \
+    return f"{content.get('jurisdiction', '?')} {content['lang']} letter to {content['recipient'].get('name', '?')}: " \
            f"{len(content['items'])} item(s), {len(content['works'])} work(s)"

@@ -8,6 +8,7 @@ import subprocess
 import zipfile
 
 import pytest
+import yaml
 
 from earwitness.kernel import settings
 from notices import export, ledger, letters, render_docx, review
@@ -93,16 +94,28 @@ def test_batches_one_letter_per_platform(store, seed):
         assert [c.id for c in n2.cases] == [other[0].id]
 
 
-@pytest.mark.parametrize("lang,key,missing", [
-    ("zh", "ADDRESS", "权利人的地址 (address)"),
-    ("zh", "PHONE", None),          # email alone is a contact detail under Art. 14
-    ("en", "PHONE", "(iv) complaining party's address, telephone number and email"),
-    ("en", "SIGNATURE", "(i) physical or electronic signature"),
-])
-def test_letter_missing_an_element_refuses(store, seed, home, monkeypatch, lang, key, missing):
-    monkeypatch.setenv(f"EARWITNESS__NOTICES__RIGHTS_HOLDER__{key}", "")
-    monkeypatch.setenv(f"EARWITNESS__NOTICES__RIGHTS_HOLDER__{key}_ZH", "")
+def _holder(home, **values):
+    """Override rights-holder fields in the home's settings file (empty strings: not given)."""
+    (home / "earwitness.yaml").write_text(yaml.safe_dump({"notices": {"rights_holder": values}}), "utf-8")
     settings.configure(home)
+
+
+REG14_1 = "《信息网络传播权保护条例》第十四条第一款第（一）项"
+
+
+@pytest.mark.parametrize("lang,fields,missing", [
+    ("zh", {"address": "", "address_zh": ""}, f"权利人的地址 ({REG14_1}): empty or absent: address"),
+    ("zh", {"phone": ""}, None),          # email alone is a contact detail under Art. 14
+    ("zh", {"phone": "", "email": ""}, f"权利人的联系方式 ({REG14_1}): none of phone, email given"),
+    ("zh", {"registration_number": ""}, "权利人的真实身份信息（统一社会信用代码） (《民法典》第一千一百九十五条): "
+                                        "empty or absent: registration_number"),
+    ("en", {"phone": ""}, "(iv) complaining party's address, telephone number and email "
+                          "(17 U.S.C. 512(c)(3)(A)(iv)): empty or absent: phone"),
+    ("en", {"signature": "", "signature_zh": ""}, "(i) physical or electronic signature "
+                                                  "(17 U.S.C. 512(c)(3)(A)(i)): empty or absent: signature"),
+])
+def test_letter_missing_an_element_refuses(store, seed, home, lang, fields, missing):
+    _holder(home, **fields)
     with store.session() as s:
         cs = _confirmed(s, seed, n=1)
         if missing is None:
@@ -113,22 +126,6 @@ def test_letter_missing_an_element_refuses(store, seed, home, monkeypatch, lang,
         assert info.value.missing == [missing] and missing in str(info.value)
         assert cs[0].state == "confirmed" and len(cs[0].events) == 1
     assert ledger.read(home) == []          # refused before any evidence was committed
-
-
-def test_template_without_a_statement_refuses(store, seed, home, monkeypatch):
-    tpl = (settings.CONFIG_DIR / "templates" / "notice_zh-CN.yaml").read_text("utf-8")
-    folder = home / "templates"
-    folder.mkdir()
-    (folder / "notice_zh-CN.yaml").write_text(tpl.replace("断开链接", "").replace("法律责任", "后果"), "utf-8")
-    monkeypatch.setenv("EARWITNESS__NOTICES__TEMPLATE_DIR", str(folder))
-    settings.configure(home)
-    with store.session() as s:
-        _confirmed(s, seed, n=1)
-        with pytest.raises(MissingElements) as info:
-            letters.draft(s, platform="fixture", lang="zh", actor="legal")
-        assert info.value.missing == [
-            "要求采取删除、屏蔽、断开链接等必要措施 (request for the necessary measures)",
-            "通知内容真实性声明及责任承担 (truthfulness and responsibility statement)"]
 
 
 def test_agent_without_authorisation_refuses(store, seed, home, monkeypatch):
@@ -152,8 +149,9 @@ def test_stored_letter_that_lost_an_element_refuses_to_render(store, seed, tmp_p
         with pytest.raises(MissingElements) as info:
             export.export(s, notice.id, "pdf", tmp_path / "out")
         assert info.value.missing == [
-            "(iii) identification of the infringing material with information to locate it",
-            "(v) good-faith statement"]
+            "(iii) identification of the infringing material with information to locate it "
+            "(17 U.S.C. 512(c)(3)(A)(iii)): an item has no URL",
+            "(v) good-faith statement (17 U.S.C. 512(c)(3)(A)(v)): no such section in the letter"]
         assert not (tmp_path / "out").exists()
 
 
