@@ -135,8 +135,10 @@ def queue_query(f: QueueFilter):
 def queue(session: Session, f: QueueFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[Detection], int]:
     """One page of the queue and the total count."""
     q = queue_query(f)
-    total = session.scalar(_filtered(select(func.count(Detection.id)).select_from(Detection)
-                                     .join(Detection.clip).join(Detection.work), f))
+    count = select(func.count(Detection.id)).select_from(Detection)
+    if f.platform or f.uploader or f.audio or f.search:     # only these look at the clip or the work
+        count = count.join(Detection.clip).join(Detection.work)
+    total = session.scalar(_filtered(count, f))
     return list(session.scalars(q.limit(limit).offset(offset)).unique()), int(total or 0)
 
 
@@ -302,13 +304,16 @@ def detections_per_day(session: Session, *, days: int = 30, today: date | None =
     """Detections created per UTC day for the last ``days`` days, split by review state."""
     today = today or datetime.now(timezone.utc).date()
     start = today - timedelta(days=days - 1)
-    rows = session.execute(select(Detection.created_at, Detection.review_state)
-                           .where(Detection.created_at >= datetime.combine(start, time(), timezone.utc)))
+    # counted by the database, one row per day and state (times are stored in UTC)
+    day = func.date(Detection.created_at)
+    rows = session.execute(select(day, Detection.review_state, func.count())
+                           .where(Detection.created_at >= datetime.combine(start, time(), timezone.utc))
+                           .group_by(day, Detection.review_state))
     series = {start + timedelta(days=i): {s: 0 for s in REVIEW_STATES} for i in range(days)}
-    for created, state in rows:
-        d = created.astimezone(timezone.utc).date()
+    for d, state, n in rows:
+        d = date.fromisoformat(str(d)[:10])
         if d in series:
-            series[d][state] = series[d].get(state, 0) + 1
+            series[d][state] = series[d].get(state, 0) + n
     return list(series.items())
 
 

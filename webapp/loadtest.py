@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--bad-logins", type=int, default=50)
     ap.add_argument("--max-seconds", type=float, default=900)
+    ap.add_argument("--skip-pages", action="store_true", help="only the bad-login burst")
     ap.add_argument("--home", type=Path, default=None, help="data home to create (default: a temporary folder)")
     args = ap.parse_args(argv)
     home = args.home or Path(tempfile.mkdtemp(prefix="ew-load-"))
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
         print(f"{'page':<20}{'p50 ms':>9}{'p95 ms':>9}{'KiB':>8}", flush=True)
         results = {}
-        for name, path in PAGES.items():
+        for name, path in ({} if args.skip_pages else PAGES).items():
             path = path.format(det=det_id)
             times: list[float] = []
             size = [0]
