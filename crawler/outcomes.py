@@ -78,6 +78,7 @@ STATUS_KINDS: dict[int, tuple[str, str]] = {
     404: ("gone", "http_404"),
     410: ("gone", "http_410"),
     451: ("gone", "http_451"),
+    412: ("blocked", "risk_control"),     # Bilibili's answer to clients it distrusts
     429: ("blocked", "rate_limited"),
     408: ("transient", "http_408"),
 }
