@@ -222,7 +222,8 @@ class Excerpts:
         ``alignment`` is called (only when the picture is not cached yet) for the
         matcher's peak coordinates; None or a None result draws no points.
         """
-        key = f"{self.digest()}-{self.detection.matcher_version}-{'points' if alignment else 'plain'}"
+        key = (f"{self.digest()}-{self.detection.matcher_version}-{'points' if alignment else 'plain'}"
+               f"-{PICTURE_VERSION}")
         path = self.folder / f"alignment-{hashlib.sha256(key.encode()).hexdigest()[:16]}.png"
         with _lock_for(path):
             if not path.exists():
@@ -262,6 +263,9 @@ def excerpt_points(alignment: dict, p: Plan) -> dict:
 _ANCHORS = np.array([[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66],
                      [245, 125, 21], [250, 193, 39], [252, 255, 164]], dtype=np.float64)
 FMAX_HZ = 5000.0
+FMIN_HZ = 100.0      # the picture's frequency axis is logarithmic from here to FMAX_HZ, as pitch is heard
+FREQ_TICKS_HZ = (100, 200, 500, 1000, 2000, 5000)
+PICTURE_VERSION = "log2"   # part of the cache key: a new drawing replaces pictures cached by an old one
 N_FFT = 1024
 HOP = 256
 
@@ -293,28 +297,45 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
+def picture_geometry(width: int = 960) -> dict:
+    """Where the time axis lies in the picture (pixels): the review page draws its playhead from this."""
+    left = 56
+    return {"width": width, "left": left, "plot_w": width - left - 10}
+
+
+def _log_rows(db: np.ndarray, panel_h: int, sr: int) -> np.ndarray:
+    """Spectrogram rows resampled onto a log-frequency axis, top row FMAX_HZ, bottom row FMIN_HZ."""
+    freqs = np.geomspace(FMAX_HZ, FMIN_HZ, panel_h)
+    bins = freqs * N_FFT / sr
+    lo = np.clip(np.floor(bins).astype(int), 0, db.shape[0] - 2)
+    w = (bins - lo)[:, None]
+    return db[lo] * (1 - w) + db[lo + 1] * w
+
+
 def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, points: dict | None = None,
                    title: str = "", sr: int = SR, width: int = 960, panel_h: int = 200) -> bytes:
     """PNG bytes: two spectrogram panels on one time axis (clip above, transformed reference below).
 
-    A dashed line marks the match start; ``points`` (see :func:`excerpt_points`)
-    are drawn as small blue circles, matched peaks as green circles on both panels.
+    The frequency axis is logarithmic (100 Hz to 5 kHz). A dashed line marks the
+    match start; ``points`` (see :func:`excerpt_points`) are drawn as small blue
+    circles, matched peaks as green circles on both panels, with a legend.
     """
-    left, top, gap, bottom = 56, 26, 22, 30
+    geo = picture_geometry(width)
+    left, top, gap, bottom = geo["left"], 26, 22, 30
     img = Image.new("RGB", (width, top + 2 * panel_h + gap + bottom), (250, 250, 248))
     d = ImageDraw.Draw(img)
     font = _font(12)
     d.text((left, 6), title, fill=(30, 30, 30), font=font)
     duration = max(len(clip), len(ref)) / sr
-    plot_w = width - left - 10
-    kmax = int(FMAX_HZ * N_FFT / sr)
+    plot_w = geo["plot_w"]
+    span = math.log(FMAX_HZ / FMIN_HZ)
 
     def xy(t: float, f: float, panel: int) -> tuple[float, float]:
         y0 = top + panel * (panel_h + gap)
-        return left + t / duration * plot_w, y0 + panel_h - f / FMAX_HZ * panel_h
+        return left + t / duration * plot_w, y0 + panel_h - math.log(max(f, FMIN_HZ) / FMIN_HZ) / span * panel_h
 
     for panel, (y, label) in enumerate(((clip, "clip"), (ref, "reference, transformed"))):
-        db = spectrogram(y, sr=sr)[: kmax + 1][::-1]
+        db = _log_rows(spectrogram(y, sr=sr), panel_h, sr)
         frames_w = max(1, int(round(len(y) / sr / duration * plot_w)))
         small = np.asarray(Image.fromarray(db.astype(np.float32), mode="F").resize((frames_w, panel_h), Image.BILINEAR))
         tile = Image.fromarray(_colorize(small))
@@ -322,24 +343,24 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
         img.paste(tile, (left, y0))
         d.rectangle([left, y0, left + plot_w, y0 + panel_h], outline=(120, 120, 120))
         d.text((left + 6, y0 + 4), label, fill=(255, 255, 255), font=font)
-        for khz in range(0, int(FMAX_HZ / 1000) + 1):
-            _, yy = xy(0, khz * 1000, panel)
+        for hz in FREQ_TICKS_HZ:
+            _, yy = xy(0, hz, panel)
             d.line([left - 4, yy, left, yy], fill=(60, 60, 60))
-            d.text((4, yy - 7), f"{khz} kHz", fill=(60, 60, 60), font=font)
-        mx, _ = xy(lead_in_s, 0, panel)
+            d.text((4, yy - 7), f"{hz // 1000} kHz" if hz >= 1000 else f"{hz} Hz", fill=(60, 60, 60), font=font)
+        mx, _ = xy(lead_in_s, FMIN_HZ, panel)
         for yy in range(y0, y0 + panel_h, 8):
             d.line([mx, yy, mx, yy + 4], fill=(255, 255, 255), width=1)
     step = 1 if duration <= 12 else 2 if duration <= 24 else 5
     for k in range(math.ceil(-lead_in_s), int(duration - lead_in_s) + 1):
         if k % step:
             continue
-        x, _ = xy(k + lead_in_s, 0, 1)   # ticks count seconds from the match start
+        x, _ = xy(k + lead_in_s, FMIN_HZ, 1)   # ticks count seconds from the match start
         yb = top + 2 * panel_h + gap
         d.line([x, yb, x, yb + 4], fill=(60, 60, 60))
         d.text((x - 8, yb + 6), "match" if k == 0 else f"{k:+d}s", fill=(60, 60, 60), font=font)
     if points:
         def dot(t, f, panel, colour, r=3):
-            if 0 <= t <= duration and 0 <= f <= FMAX_HZ:
+            if 0 <= t <= duration and FMIN_HZ <= f <= FMAX_HZ:
                 x, yy = xy(t, f, panel)
                 d.ellipse([x - r, yy - r, x + r, yy + r], outline=colour, width=1)
         for t, f in points.get("clip", []):
@@ -349,6 +370,12 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
         for t, f in points.get("matched", []):   # a matched peak is where both panels have one
             dot(t, f, 0, (60, 255, 120), 4)
             dot(t, f, 1, (60, 255, 120), 4)
+        # the legend, in the title line's right end
+        lx, ly = width - 330, 8
+        d.ellipse([lx, ly, lx + 6, ly + 6], outline=(90, 120, 230), width=1)
+        d.text((lx + 10, ly - 3), "a peak of that panel", fill=(30, 30, 30), font=font)
+        d.ellipse([lx + 150, ly - 1, lx + 158, ly + 7], outline=(20, 170, 70), width=2)
+        d.text((lx + 162, ly - 3), "matched in both panels", fill=(30, 30, 30), font=font)
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
@@ -356,5 +383,5 @@ def draw_alignment(clip: np.ndarray, ref: np.ndarray, *, lead_in_s: float, point
 
 
 
-__all__ = ["Excerpts", "Plan", "plan", "ref_time", "decode", "transform", "draw_alignment",
+__all__ = ["Excerpts", "Plan", "plan", "ref_time", "decode", "transform", "draw_alignment", "picture_geometry",
            "excerpt_points", "spectrogram", "sha256_file"]

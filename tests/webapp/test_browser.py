@@ -101,6 +101,17 @@ def test_analyst_reviews_by_ear_and_eye_and_confirms(browser, server, seeded, us
     page.keyboard.press("Space")
     page.wait_for_function("() => !document.getElementById('audio-clip').paused && "
                            "document.getElementById('audio-clip').currentTime > 0.2", timeout=15000)
+    # the playhead on the alignment picture follows the clip: right of the axis, at the player's time
+    page.wait_for_function("() => { const h = document.getElementById('playhead'); "
+                           "return !h.hidden && Number(h.dataset.t) > 0.2; }", timeout=15000)
+    geo = page.evaluate("() => { const i = document.getElementById('alignment'), h = document.getElementById('playhead'), "
+                        "w = document.getElementById('alignment-wrap').dataset; return {x: parseFloat(h.style.left), "
+                        "t: Number(h.dataset.t), scale: i.clientWidth / Number(w.width), d: Number(w.duration)}; }")
+    expected = (56 + geo["t"] / geo["d"] * 894) * geo["scale"]
+    assert geo["x"] == pytest.approx(expected, abs=1.0) and geo["x"] > 56 * geo["scale"]
+    # the page capture opens at full size; the timeline bar marks where the work plays
+    assert page.get_attribute("#screenshot-large", "target") == "_blank"
+    assert page.locator("#clip-timeline rect.match").count() == 1
     page.keyboard.press("2")
     page.wait_for_function("() => document.getElementById('audio-clip').paused && "
                            "!document.getElementById('audio-ref-transformed').paused", timeout=15000)

@@ -84,6 +84,23 @@ var Earwitness = (function () {
     players.forEach(function (p, k) {
       p.addEventListener("play", function () { current = k; mark(); });
     });
+    /* the playhead over the alignment picture follows player 1 or 2 (both share the picture's time axis) */
+    var wrap = document.getElementById("alignment-wrap"), head = document.getElementById("playhead");
+    function follow() {
+      var p = [players[0], players[1]].filter(function (a) { return a && !a.paused; })[0] || players[current];
+      if (!wrap || !head || !p || current > 1 && p === players[current]) { return; }
+      var img = document.getElementById("alignment"), d = wrap.dataset;
+      var scale = img.clientWidth / Number(d.width);
+      var x = (Number(d.left) + Math.min(p.currentTime, Number(d.duration)) / Number(d.duration) * Number(d.plotW)) * scale;
+      head.style.left = x.toFixed(1) + "px";
+      head.style.height = img.clientHeight + "px";
+      head.hidden = false;
+      head.dataset.t = p.currentTime.toFixed(2);
+    }
+    [players[0], players[1]].forEach(function (p) {
+      if (p) { ["timeupdate", "seeked", "play"].forEach(function (ev) { p.addEventListener(ev, follow); }); }
+    });
+    (function tick() { if (players.some(function (p) { return p && !p.paused; })) { follow(); } window.requestAnimationFrame(tick); })();
     var both = document.getElementById("play-both");
     if (both) { both.addEventListener("click", playBoth); }
     mark();

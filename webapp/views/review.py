@@ -78,7 +78,7 @@ def detection(detection_id: str):
     return render_template("detection.html", det=det, clip=det.clip, work=det.work, plan=plan,
                            plan_error=plan_error, prev_id=prev_id, next_id=next_id, args=f.query_args(),
                            shot_state=shot_state, case=backend.case_of(g.db, det.id), claim=claim,
-                           reasons=backend.REJECT_REASONS, undo=_undoable(),
+                           reasons=backend.REJECT_REASONS, undo=_undoable(), geometry=media.picture_geometry(),
                            timeline=clip_timeline(det.clip.duration_s, det.clip_offset_s, det.duration_s))
 
 
