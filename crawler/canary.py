@@ -163,7 +163,13 @@ def last_checks() -> dict[str, dict[str, Any]]:
 
 
 def check_sites(names: list[str] | None = None) -> list[SiteCheck]:
-    """Check ``names`` (default: every configured site) and keep the rows."""
+    """Check ``names`` (default: every configured site) and keep the rows; a paused site's row
+    says so (crawler/pauses.py)."""
+    from crawler import pauses
     checks = [check_site(n) for n in (names or configured_sites())]
+    for c in checks:
+        pause = pauses.paused(c.site)
+        if pause is not None:
+            c.reason += f"; crawls paused until {pause['until']} ({pause['reason']})"
     record(checks)
     return checks

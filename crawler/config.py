@@ -77,6 +77,11 @@ class _Live(ew_settings.Section):
     max_rooms: int
 
 
+class _Pause(ew_settings.Section):
+    first_min: float
+    max_hours: float
+
+
 class CrawlerSettings(ew_settings.Section):
     """The ``crawler`` section (``config/crawler.yaml``): types here, values there."""
 
@@ -91,6 +96,7 @@ class CrawlerSettings(ew_settings.Section):
     retry: _Retry
     crawl_timeout_s: float
     max_attempts: int
+    pause: _Pause
     default_limit: int
     chromium: _Chromium
     media: _Media

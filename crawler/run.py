@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler import config
+from crawler import config, pauses
 from crawler.errors import CrawlerError
 from crawler.ingest import ClipSink
 from earwitness.kernel import settings as ew_settings
@@ -79,6 +79,11 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     from earwitness.kernel.store import open_store
     from crawler.spiders import spider_for
     spider_for(config.load_site(site))  # a bad site name, YAML or a live-only platform fails here, in the caller
+    pause = pauses.paused(site)
+    if pause is not None:   # a site that answered with walls is left alone until its pause ends
+        return CrawlReport(site=site, ok=False, errors=[
+            f"site {site!r} is paused until {pause['until']} ({pause['state']}: {pause['reason']}); "
+            f"`earwitness sites resume {site}` lifts it"], counts={"paused": 1})
     timeout_s = float(timeout_s or config.section().get("crawl_timeout_s", 1800))
     home = ew_settings.get().home
     with tempfile.NamedTemporaryFile("r", suffix=".json", prefix="crawl-report-", delete=False) as tmp:
@@ -138,6 +143,9 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     if not report.ok and not report.errors:
         report.errors = [line for line in tail if "Error" in line or "error:" in line][-5:] or tail[-5:]
     report.frontier = frontier.counts(open_store(), site)
+    pause = pauses.after_crawl(site, report.counts, retry_after_s=report.counts.get("retry_after_s"))
+    if pause is not None:
+        report.errors.append(f"site {site!r} paused until {pause['until']}: {pause['reason']}")
     return report
 
 

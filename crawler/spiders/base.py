@@ -239,6 +239,9 @@ class BaseSpider(scrapy.Spider):
         self.stats_counter[outcome.state] += 1
         if getattr(outcome, "kind", None) and outcome.state == "failed":
             self.stats_counter[outcome.kind] += 1
+        if getattr(outcome, "retry_after_s", None):   # the longest wait a site asked for (pauses it)
+            self.stats_counter["retry_after_s"] = max(self.stats_counter["retry_after_s"],
+                                                      int(outcome.retry_after_s))
         if outcome.licensed:
             self.stats_counter["licensed"] += 1
         if outcome.reused_audio:

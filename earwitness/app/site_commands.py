@@ -63,3 +63,13 @@ def check(names, as_json):
         for r in rows:
             click.echo(f"{r['site']:<{width}}  {r['state']:<11}  {r['checked_at']:<25}  {r['reason']}")
     sys.exit(0 if all(r["state"] in ("ok", "unchecked") for r in rows) else 1)
+
+
+@sites.command("resume")
+@click.argument("site")
+def resume(site):
+    """Lift SITE's pause (set after a crawl met only walls), e.g. after a new `earwitness login`."""
+    from crawler import pauses
+    row = pauses.paused(site)
+    pauses.clear(site)
+    click.echo(f"{site}: " + (f"pause lifted (was until {row['until']}: {row['reason']})" if row else "was not paused"))
