@@ -72,10 +72,13 @@ class Race:
                         **extra_env)
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, action: str, *args: str, pause: str | None = None, name: str = "racer") -> subprocess.Popen:
+    def start(self, action: str, *args: str, pause: str | None = None, mark: str | None = None,
+              name: str = "racer") -> subprocess.Popen:
         cmd = [sys.executable, str(HERE / "racer.py"), action, *args, "--name", name]
         if pause:
             cmd += ["--pause", pause]
+        if mark:
+            cmd += ["--mark", mark]
         proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         self.procs.append(proc)
@@ -89,6 +92,18 @@ class Race:
             if time.monotonic() > end:
                 raise AssertionError(f"{name} never reached its pause")
             time.sleep(0.02)
+
+    def entered(self, name: str, proc: subprocess.Popen, settle_s: float = 2.0, timeout_s: float = 90) -> None:
+        """Wait until ``name`` has entered its marked function, then ``settle_s`` more: by then it has
+        either finished its step (a writer that does not wait) or is waiting for the other (one that does)."""
+        end = time.monotonic() + timeout_s
+        while not (self.dir / f"{name}.entered").exists():
+            if proc.poll() is not None:
+                break
+            if time.monotonic() > end:
+                raise AssertionError(f"{name} never entered its marked function")
+            time.sleep(0.02)
+        time.sleep(settle_s)
 
     def release(self, name: str) -> None:
         (self.dir / f"{name}.go").touch()

@@ -1,12 +1,14 @@
 """One side of a race: a real process that does one thing to the store, optionally pausing mid-way.
 
-Run as ``python racer.py ACTION ARG... [--pause module:function:before|after]``
-with ``EARWITNESS_HOME`` (and any settings) in the environment and
-``RACE_DIR`` naming the folder both sides and the test use to meet. The pause is
-a test hook installed *here*, in the racing process only: the named function is
-wrapped so that the first call touches ``RACE_DIR/<pid-name>.reached`` and waits
-for ``RACE_DIR/<pid-name>.go`` (before or after the real call). Nothing in the
-production code knows about it.
+Run as ``python racer.py ACTION ARG... [--pause module:function:before|after[:ARG]]
+[--mark module:function]`` with ``EARWITNESS_HOME`` (and any settings) in the
+environment and ``RACE_DIR`` naming the folder both sides and the test use to
+meet. The pause is a test hook installed *here*, in the racing process only: the
+named function is wrapped so that its first call (with ARG among its positional
+arguments, when given) touches ``RACE_DIR/<name>.reached`` and waits for
+``RACE_DIR/<name>.go`` (before or after the real call). ``--mark`` only touches
+``RACE_DIR/<name>.entered`` when the function is first entered, without waiting.
+Nothing in the production code knows about either.
 
 Prints one JSON line: ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``;
 exit status 0 when the action succeeded, 3 when it was refused on purpose
@@ -24,10 +26,29 @@ import time
 from pathlib import Path
 
 
-def install_pause(target: str, name: str, race_dir: Path) -> None:
-    module_name, attr, when = (target.split(":") + ["after"])[:3]
+def _target(module_name: str, attr: str):
     module = importlib.import_module(module_name)
-    real = getattr(module, attr)
+    owner, _, name = attr.rpartition(".")
+    holder = getattr(module, owner) if owner else module
+    return holder, name
+
+
+def install_mark(target: str, name: str, race_dir: Path) -> None:
+    module_name, attr = target.split(":")[:2]
+    holder, fname = _target(module_name, attr)
+    real = getattr(holder, fname)
+
+    def marked(*args, **kwargs):
+        (race_dir / f"{name}.entered").touch()
+        return real(*args, **kwargs)
+
+    setattr(holder, fname, marked)
+
+
+def install_pause(target: str, name: str, race_dir: Path) -> None:
+    module_name, attr, when, *only = (target.split(":") + ["after"])[:3] + target.split(":")[3:4]
+    holder, fname = _target(module_name, attr)
+    real = getattr(holder, fname)
     fired = []
 
     def wait() -> None:
@@ -42,14 +63,15 @@ def install_pause(target: str, name: str, race_dir: Path) -> None:
             time.sleep(0.02)
 
     def paused(*args, **kwargs):
-        if when == "before":
+        chosen = not only or only[0] in args
+        if chosen and when == "before":
             wait()
         out = real(*args, **kwargs)
-        if when == "after":
+        if chosen and when == "after":
             wait()
         return out
 
-    setattr(module, attr, paused)
+    setattr(holder, fname, paused)
 
 
 def confirm(det_id: str) -> dict:
@@ -103,10 +125,13 @@ def main() -> int:
     parser.add_argument("action", choices=sorted(ACTIONS))
     parser.add_argument("args", nargs="*")
     parser.add_argument("--pause")
+    parser.add_argument("--mark")
     parser.add_argument("--name", default="racer")
     opts = parser.parse_args()
     if opts.pause:
         install_pause(opts.pause, opts.name, Path(os.environ["RACE_DIR"]))
+    if opts.mark:
+        install_mark(opts.mark, opts.name, Path(os.environ["RACE_DIR"]))
     from notices.exceptions import NoticesError
     try:
         out = ACTIONS[opts.action](*opts.args)

@@ -8,7 +8,6 @@ must stay right on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -64,8 +63,8 @@ def test_two_confirms_on_one_item_open_one_case(db, race, seed):
     # paused after looking for the item's open case and finding none, before opening one
     slow = race.start("confirm", first, pause="notices.cases:_previous_removed:after", name="first")
     race.reached("first", slow)
-    other = race.start("confirm", second, name="second")
-    time.sleep(1.5)             # PostgreSQL: the second opens its case; SQLite: it waits for the write lock
+    other = race.start("confirm", second, mark="notices.review:confirm", name="second")
+    race.entered("second", other)   # PostgreSQL: the second opens its case; SQLite: it waits for the write lock
     race.release("first")
     rc1, out1 = race.result(slow)
     rc2, out2 = race.result(other)
@@ -98,8 +97,8 @@ def test_two_writers_build_one_bundle_and_the_ledger_holds(db, race, seed, home)
     # paused after checking that no bundle exists and hashing the files, before the manifest is written
     slow = race.start("bundle", det, pause="notices.evidence:metadata:after", name="first")
     race.reached("first", slow)
-    other = race.start("bundle", det, name="second")
-    time.sleep(1.5)
+    other = race.start("bundle", det, mark="notices.evidence:build_bundle", name="second")
+    race.entered("second", other)   # the second has checked for the bundle (and waits, or built its own)
     race.release("first")
     rc1, out1 = race.result(slow)
     rc2, out2 = race.result(other)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 from sqlalchemy import func, select
@@ -13,7 +12,7 @@ from earwitness.kernel.store.models import Clip, Detection, OutboxEntry
 def test_a_sync_that_read_before_a_change_never_overwrites_it(db, es_settings, race, seed):
     det = seed.detection()
     # the slow sync has read the detection as "pending" and built its document, then waits
-    slow = race.start("sync", pause="earwitness.app.elastic.documents:build:after", name="slow")
+    slow = race.start("sync", pause="earwitness.app.elastic.documents:build:after:detections", name="slow")
     race.reached("slow", slow)
     rc, out = race.result(race.start("reject-and-sync", det, name="change"))
     assert rc == 0, out
@@ -63,8 +62,8 @@ def test_two_matchers_on_one_backlog_match_each_clip_once(db, race, home):
     # the first matcher has matched the first clip and waits before committing it
     slow = race.start("match", pause="earwitness.app.matching:match_clip:after", name="first")
     race.reached("first", slow, timeout_s=120)
-    other = race.start("match", name="second")
-    time.sleep(2.0)
+    other = race.start("match", mark="earwitness.app.matching:match_backlog", name="second")
+    race.entered("second", other, settle_s=3.0)   # the second has listed the backlog and is at the first clip
     race.release("first")
     rc1, out1 = race.result(slow)
     rc2, out2 = race.result(other)
