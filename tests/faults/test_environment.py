@@ -10,6 +10,7 @@ import json
 import signal
 import time
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -104,3 +105,36 @@ def test_sigterm_ends_the_daemon_within_seconds_even_mid_job(home, store, daemon
     with store.session() as s:
         run = s.scalars(select(JobRun).where(JobRun.job_id == "stuck")).one()
     assert run.status == "interrupted" and "stopped" in run.error
+
+
+UNREACHABLE_SITE = """
+name: unreachable
+platform: unreachable
+kind: ytdlp
+base_url: http://127.0.0.1:{port}
+start_urls: ["{{base_url}}/feed.rss"]
+screenshot: false
+obey_robots: false
+video:
+  url_pattern: "/(?P<id>[^/?#]+)$"
+"""
+
+
+@pytest.mark.slow
+def test_an_unreachable_site_is_a_failed_crawl_run(home, store, monkeypatch):
+    """Failure 6: a crawl whose every listing failed (connection refused) is failed, exits 1, shows red."""
+    import socket
+    from earwitness.kernel import settings
+    with socket.socket() as sock:               # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for key, value in {"RETRY__TIMES": "0", "RETRY__BACKOFF_BASE_S": "0.05"}.items():
+        monkeypatch.setenv(f"EARWITNESS__CRAWLER__{key}", value)
+    (home / "sites").mkdir(exist_ok=True)
+    (home / "sites" / "unreachable.yaml").write_text(UNREACHABLE_SITE.format(port=port))
+    (home / "earwitness.yaml").write_text(yaml.safe_dump({"scheduler": {"sites": {"unreachable": {}}}}))
+    settings.configure(home)
+    res = _cli(home, "daemon", "--once", "--only", "crawl:unreachable")
+    assert res.exit_code == 1, res.output
+    row = _status_of(home, "crawl:unreachable")
+    assert row["last_status"] == "failed" and "every listing failed" in row["last_error"], row
