@@ -9,7 +9,7 @@ to move cases and letters together, and are what the rest of the system calls.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from earwitness.kernel.store.case_models import Case, CaseEvent
 from earwitness.kernel.store.models import utcnow
-from notices import config, lifecycle
+from notices import calendars, config, lifecycle
 from notices.exceptions import MissingDetails, NotFound, NoticesError, TransitionNotAllowed
 
 
@@ -129,10 +129,15 @@ def transition(session: Session, case_id: str, event: str, *, actor: str, reason
             raise MissingDetails(f"unknown dispute basis {basis!r}; one of: "
                                  f"{', '.join(lifecycle.DISPUTE_BASES)}")
         received = _as_time(details["received_at"], "received_at")
+        if received > utcnow() + timedelta(minutes=5):
+            raise MissingDetails(f"received_at {received.isoformat()} is in the future")
+        if case.sent_at is not None and received < case.sent_at:
+            raise MissingDetails(f"a counter-notice received at {received.isoformat()} predates the notice, "
+                                 f"sent at {case.sent_at.isoformat()}")
+        period = calendars.period(basis, received, conf.get("dispute") or {})
         details["received_at"] = received
-        deadline, computed = lifecycle.dispute_deadline(basis, received, conf.get("dispute") or {})
-        case.dispute_basis, case.deadline_at = basis, deadline
-        details.update(deadline_at=deadline, law=lifecycle.DISPUTE_BASES[basis], **computed)
+        case.dispute_basis, case.deadline_at = basis, period.ends_at.astimezone(timezone.utc)
+        details.update(deadline_at=case.deadline_at, **period.as_details())
     elif event in ("close", "withdraw", "retract_notice"):
         case.closed_at = at
         if event == "withdraw":

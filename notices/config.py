@@ -38,6 +38,10 @@ class NoticesSettings(settings.Section):
     recipients: dict[str, dict[str, str]]
     languages: dict[str, str]
     jurisdictions: dict[str, str]
+    holder_owns: list[str]
+    legal_users: list[str]
+    identity_documents: list[dict[str, str]]
+    title_evidence: dict[str, dict[str, list[dict[str, str]]]]
     language_jurisdictions: dict[str, str]
     sla_days: float
     recheck_interval_hours: float

@@ -63,3 +63,11 @@ class LetterTransitionNotAllowed(NoticesError):
 
 class TemplateError(NoticesError):
     """A letter template or statement cannot be used as written (unknown placeholder, changed statement)."""
+
+
+class TitleNotShown(NoticesError):
+    """A letter would claim works the sender cannot show title to; it is not drafted."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("the letter would claim works the sender cannot show title to: " + "; ".join(problems))

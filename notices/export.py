@@ -1,6 +1,7 @@
 """Export a notice: the letter as PDF or DOCX, or a zip of letter + evidence bundles + manifest.
 
-The zip's ``manifest.json`` lists the SHA-256 of every member and, per detection,
+The zip carries the letter, the evidence bundles, and the annexed title and
+identity documents (``annex/``). Its ``manifest.json`` lists the SHA-256 of every member and, per detection,
 the ledger entry its bundle was committed to, so the recipient can check the
 evidence against the hashes printed in the letter. Rendered files' hashes are
 recorded on the notice.
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from earwitness import __version__
 from earwitness.kernel import settings
 from earwitness.kernel.store.models import utcnow
-from notices import ledger, render_docx, render_pdf
+from notices import ledger, ownership, render_docx, render_pdf
 from notices.evidence import OBJECTS
 from notices.exceptions import NoticesError
 from notices.letters import ensure_complete, get_notice
@@ -58,6 +59,21 @@ def _manifest_path(home: Path, sha: str) -> Path:
     return path
 
 
+def _annex(content: dict) -> list[tuple[str, Path]]:
+    """The title and identity documents the letter annexes, each still as it was when drafted."""
+    out: list[tuple[str, Path]] = []
+    docs = [(f"annex/title/{w['id']}/{d['file']}", d) for w in content.get("works", [])
+            for d in w.get("title_evidence", [])]
+    docs += [(f"annex/identity/{d['file']}", d) for d in content.get("identity", [])]
+    for arc, d in docs:
+        src = ownership.resolve(d["source"])
+        if not src.is_file() or ledger.file_sha256(src) != d["sha256"]:
+            raise NoticesError(f"annexed document {d['title']!r} ({src}) is missing or changed since the "
+                               "letter was drafted; not exported")
+        out.append((arc, src))
+    return out
+
+
 def _zip(notice, out_dir: Path) -> Path:
     home = settings.get().home
     work = out_dir / f".{notice.id}.parts"
@@ -79,6 +95,7 @@ def _zip(notice, out_dir: Path) -> Path:
         bundles.append({"ref": d["ref"], "detection_id": d["detection_id"], "bundle_id": b["id"],
                         "ledger_seq": b["ledger_seq"], "ledger_hash": b["ledger_hash"],
                         "folder": folder})
+    members += _annex(notice.content)
     entries = {}
     for arc, src in members:
         if not src.is_file():

@@ -37,6 +37,7 @@ class Element:
     table: str | None = None             # a table of this kind with rows
     statement: str | None = None         # this fixed statement, unaltered
     urls: bool = False                   # every item has its URL
+    titles: bool = False                 # every work has evidence of title
     hashes: bool = False                 # every detection has its evidence hashes
     only_with_agent: bool = False
 
@@ -67,6 +68,9 @@ JURISDICTIONS: dict[str, Jurisdiction] = {j.code: j for j in (
         Element("truthfulness", "权利人对通知书的真实性负责的声明", f"{REG14}第二款",
                 statement="cn.truthfulness"),
         Element("signature", "权利人签名或者盖章（书面通知）", REG14, fields_all=("signatory",)),
+        Element("title", "权属证明（每部作品的权利证明文件）", f"{CC1195}（构成侵权的初步证据）", table="titles",
+                titles=True),
+        Element("identity", "权利人的身份证明（营业执照等）", f"{CC1195}（权利人的真实身份信息）", table="identity"),
         Element("agent", "代理人的授权委托", CC1195, fields_all=("authorisation",), only_with_agent=True),
     )),
     Jurisdiction("US", "United States", DMCA, (
@@ -81,6 +85,9 @@ JURISDICTIONS: dict[str, Jurisdiction] = {j.code: j for j in (
                 f"{DMCA}(vi)", statement="us.accuracy"),
         Element("evidence", "preliminary evidence with hashes", "Earwitness policy", table="detections",
                 hashes=True),
+        Element("title", "evidence of the complaining party's title to each work", f"{DMCA}(vi)",
+                table="titles", titles=True),
+        Element("identity", "complaining party's identity documents", "Earwitness policy", table="identity"),
         Element("agent", "agent's authorisation", f"{DMCA}(vi)", fields_all=("authorisation",),
                 only_with_agent=True),
     )),
@@ -95,6 +102,9 @@ JURISDICTIONS: dict[str, Jurisdiction] = {j.code: j for j in (
                 f"{DSA}(d)", statement="eu.accuracy"),
         Element("evidence", "sufficiently substantiated notice: evidence with hashes", CDSM,
                 table="detections", hashes=True),
+        Element("title", "substantiation of the notifier's rights in each work", f"{DSA}(a); {CDSM}",
+                table="titles", titles=True),
+        Element("identity", "notifier's identity documents", f"{DSA}(c)", table="identity"),
         Element("agent", "agent's authorisation", f"{DSA}(c)", fields_all=("authorisation",),
                 only_with_agent=True),
     )),
@@ -125,6 +135,10 @@ def _why_not(el: Element, sections: list[dict], content: dict) -> str | None:
             return f"no {el.table} table with rows"
     if el.urls and not all(it.get("url") for it in content["items"]):
         return "an item has no URL"
+    if el.titles:
+        bare = [w["id"] for w in content["works"] if not w.get("title_evidence")]
+        if bare:
+            return f"no evidence of title for work(s) {', '.join(bare)}"
     if el.hashes and content.get("with_evidence", True) and not all(
             d.get("bundle") and d["bundle"].get("manifest_sha256") and d["bundle"].get("files")
             for d in content["detections"]):

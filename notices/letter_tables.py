@@ -1,4 +1,4 @@
-"""The rows of a letter's tables (works, items, detections), from its frozen data.
+"""The rows of a letter's tables (works, items, detections, titles, identity), from its frozen data.
 
 One function for the renderers and the completeness check, so what is checked is
 what is printed.
@@ -18,4 +18,9 @@ def rows(content: dict, kind: str) -> list[list[str]]:
         return [[d["ref"], d["media_id"], d["work"], f"{d['clip_offset_s']:.2f}", f"{d['ref_offset_s']:.2f}",
                  f"{d['duration_s']:.2f}", f"{d['score']:.3f}", f"{d['pitch_semitones']:+.2f}",
                  f"{d['tempo_ratio']:.3f}", d["captured"]] for d in content["detections"]]
+    if kind == "titles":
+        return [[w["id"], w["title"], w.get("owner", ""), doc["kind"], doc["title"], doc["sha256"]]
+                for w in content["works"] for doc in w.get("title_evidence", [])]
+    if kind == "identity":
+        return [[doc["kind"], doc["title"], doc["sha256"]] for doc in content.get("identity", [])]
     raise KeyError(kind)

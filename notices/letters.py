@@ -32,16 +32,16 @@ from earwitness.kernel.store.ids import new_id
 from earwitness.kernel.store.models import utcnow
 from earwitness.kernel.store.case_models import Case, Notice, NoticeEvent
 from notices import (case_engine, config, evidence, jurisdictions, letter_lifecycle, letter_tables,
-                     lifecycle, templates)
+                     lifecycle, ownership, templates)
 from notices.exceptions import (LetterTransitionNotAllowed, MissingDetails, MissingElements, NotFound,
                                 NoticesError)
 
 LANGS = ("zh", "en")
 LABELS = {
     "zh": {"url": "网址", "bundle": "证据包", "entry": "台账第{seq}条", "file": "文件", "none": "无",
-           "sep": "："},
+           "sep": "：", "confirmed": "人工确认：{who}，{at}"},
     "en": {"url": "URL", "bundle": "Evidence bundle", "entry": "ledger entry #{seq}", "file": "file",
-           "none": "none", "sep": ": "},
+           "none": "none", "sep": ": ", "confirmed": "confirmed by {who} at {at}"},
 }
 
 
@@ -93,6 +93,9 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
     tpl = templates.load(jurisdiction, lang)
     parties = _parties(platform)
     rh, agent, recipient = parties["rights_holder"], parties["agent"], parties["recipient"]
+    claimed = {det.work.id: det.work for case in case_list for det in case.detections
+               if det.review_state == "confirmed"}
+    ownership.check_claimable(list(claimed.values()))
     works: dict[str, dict] = {}
     items, dets = [], []
     for i, case in enumerate(case_list, start=1):
@@ -101,8 +104,10 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
             if det.review_state != "confirmed":
                 continue
             w = det.work
-            works.setdefault(w.id, {"id": w.id, "title": w.title or "", "artist": w.artist or "",
-                                    "isrc": w.isrc or ""})
+            if w.id not in works:
+                works[w.id] = {"id": w.id, "title": w.title or "", "artist": w.artist or "",
+                               "isrc": w.isrc or "", "owner": w.owner or "",
+                               "title_evidence": ownership.title_documents(w)}
             if (w.title or w.id) not in titles:
                 titles.append(w.title or w.id)
             row = {"ref": f"{i}.{len([d for d in dets if d['item'] == i]) + 1}", "item": i,
@@ -144,6 +149,7 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
             "template": {"id": tpl.id, "version": tpl.version, "sha256": tpl.sha256},
             "notice_id": notice_id, "date": ctx["date"], "rights_holder": rh, "agent": agent,
             "recipient": recipient, "works": list(works.values()), "items": items, "detections": dets,
+            "identity": ownership.identity(),
             "with_evidence": with_evidence, "sections": sections}
 
 
@@ -203,6 +209,8 @@ def blocks(content: dict) -> list[tuple]:
                     continue
                 out.append(("small", f"[{d['ref']}] {lab['bundle']} {b['id']}, "
                                      f"{lab['entry'].format(seq=b['ledger_seq'])}"))
+                if d.get("reviewed_by"):
+                    out.append(("small", lab["confirmed"].format(who=d["reviewed_by"], at=d["reviewed_at"])))
                 out.append(("small", f"manifest.json SHA-256: {b['manifest_sha256']}"))
                 for name, sha in b["files"].items():
                     out.append(("small", f"{name} SHA-256: {sha}"))
@@ -328,18 +336,38 @@ def draft(session: Session, *, platform: str, lang: str | None = None, actor: st
     return notice
 
 
+# actors that are programs, never a person: they can draft, not approve or send
+SYSTEM_ACTORS = ("auto-confirm", "daemon", "recheck", "match_clip", "cli")
+
+
+def check_legal_user(actor: str, what: str) -> None:
+    """Only a named person, and one of ``notices.legal_users`` when that list is set, may ``what``."""
+    name = (actor or "").strip()
+    if not name or name in SYSTEM_ACTORS:
+        raise MissingDetails(f"{what} needs a named legal user, not {name or 'nobody'!r}")
+    allowed = config.get("legal_users") or []
+    if allowed and name not in allowed:
+        raise MissingDetails(f"{what}: {name!r} is not one of the legal users (notices.legal_users: "
+                             f"{', '.join(allowed)})")
+
+
 def approve(session: Session, notice_id: str, *, actor: str, at: datetime | None = None) -> Notice:
-    """A named person approves the letter as it stands (its content hash is recorded)."""
+    """A named legal user approves the letter as it stands (its content hash is recorded).
+
+    Every letter needs this, auto-confirmed detections or not: the approval records
+    which detections a person vouched for without reviewing them one by one.
+    """
     notice = get_notice(session, notice_id)
     _check_letter(notice, "approve")
-    if not actor or not str(actor).strip():
-        raise MissingDetails("an approval needs the approver's name")
+    check_legal_user(actor, f"approving letter {notice.id}")
     _check_cases(notice, "notice_drafted", None)
     ensure_complete(notice.content)
     at = at or utcnow()
     notice.approved_by, notice.approved_at = actor, at
+    auto = [d["detection_id"] for d in notice.content.get("detections", [])
+            if d.get("reviewed_by") in SYSTEM_ACTORS]
     _letter_event(session, notice, "approve", actor=actor, at=at,
-                  details={"content_sha256": notice.content_sha256})
+                  details={"content_sha256": notice.content_sha256, "auto_confirmed_detections": auto})
     return notice
 
 
@@ -361,6 +389,7 @@ def mark_sent(session: Session, notice_id: str, *, actor: str, channel: str, rec
     notice = get_notice(session, notice_id)
     if notice.state == "draft":
         raise LetterTransitionNotAllowed(notice.id, notice.state, "send", ["approve first (notices approve)"])
+    check_legal_user(actor, f"sending letter {notice.id}")
     _check_letter(notice, "send")
     details = {"channel": channel, "recipient": recipient, "sent_at": sent_at}
     _check_cases(notice, "notice_drafted", "send_notice", **details)

@@ -17,7 +17,8 @@ recipient and the time: nothing in this package sends or marks sent on its own.
 ``withdraw_draft`` and ``withdraw`` on a case in an open letter take the case out
 of the letter (a new revision without it, or the letter withdrawn if it was the last).
 ``verify_removed`` is applied by the re-check (or by a person with the check's
-result). A counter-notice sets a deadline from its legal basis (:data:`DISPUTE_BASES`).
+result). A counter-notice sets a deadline from its legal basis (:data:`DISPUTE_BASES`,
+computed by :mod:`notices.calendars`).
 
 Records that do not move the case (``opened``, ``detection_attached``,
 ``recheck``, ``note``, ``reupload_found``) are events too, so the timeline is the
@@ -27,8 +28,6 @@ whole history. The state machine is data; :mod:`notices.cases` applies it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Iterable
 
 STATES = ("confirmed", "notice_drafted", "notice_sent", "removed", "resolved",
           "disputed", "restored", "escalated", "closed")
@@ -82,45 +81,14 @@ AFTER_SENT = ("notice_sent", "removed", "resolved", "disputed", "restored", "esc
 # records that keep the state as it is
 RECORDS = ("opened", "detection_attached", "recheck", "note", "reupload_found", "letter_revised")
 
-# legal bases of a counter-notice period
+# legal bases of a counter-notice period (computed by notices.calendars)
 DISPUTE_BASES = {
-    "ecommerce_art43": "电子商务法 第四十三条 (15 days)",
-    "civil_code_1196": "民法典 第一千一百九十六条 (reasonable period)",
-    "dmca_512g": "17 U.S.C. 512(g)(2)(C) (10-14 business days)",
+    "ecommerce_art43": "电子商务法 第四十三条 (15 days from the platform's receipt)",
+    "civil_code_1196": "民法典 第一千一百九十六条 (reasonable period from the rights holder's receipt)",
+    "dmca_512g": "17 U.S.C. 512(g)(2)(C) (10-14 business days after the provider's receipt)",
 }
 
 
 def events_from(state: str) -> list[str]:
     """The transition events a case in ``state`` accepts, in declaration order."""
     return [t.event for t in TRANSITIONS.values() if state in t.sources]
-
-
-def add_business_days(start: datetime, days: int, *, holidays: Iterable[date] = ()) -> datetime:
-    """``start`` moved forward by ``days`` business days (Mon-Fri, not in ``holidays``)."""
-    skip = set(holidays)
-    out, left = start, days
-    while left > 0:
-        out += timedelta(days=1)
-        if out.weekday() < 5 and out.date() not in skip:
-            left -= 1
-    return out
-
-
-def dispute_deadline(basis: str, received_at: datetime, conf) -> tuple[datetime, dict]:
-    """When the counter-notice period ends under ``basis``, and what was computed.
-
-    ``conf`` is the ``dispute`` mapping of the notices settings.
-    """
-    if basis == "ecommerce_art43":
-        days = int(conf.get("ecommerce_art43_days", 15))
-        return received_at + timedelta(days=days), {"days": days}
-    if basis == "civil_code_1196":
-        days = int(conf.get("civil_code_1196_days", 15))
-        return received_at + timedelta(days=days), {"days": days}
-    if basis == "dmca_512g":
-        low, high = (int(v) for v in conf.get("dmca_512g_business_days", (10, 14)))
-        holidays = [date.fromisoformat(str(d)) for d in conf.get("holidays", ())]
-        earliest = add_business_days(received_at, low, holidays=holidays)
-        latest = add_business_days(received_at, high, holidays=holidays)
-        return earliest, {"business_days": [low, high], "restore_not_after": latest.isoformat()}
-    raise KeyError(basis)

@@ -30,7 +30,7 @@ from notices import config
 from notices.exceptions import TemplateError
 
 STATEMENTS_FILE = "statements.yaml"
-TABLES = ("works", "items", "detections")
+TABLES = ("works", "items", "detections", "titles", "identity")
 SECTION_KEYS = {"element", "heading", "text", "fields", "table", "columns", "statement", "when"}
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)

@@ -42,7 +42,8 @@ def test_librosa_is_gone_and_every_runtime_dependency_is_imported():
     names = {canonicalize_name(r.name) for r in declared()}
     assert "librosa" not in names
     modules = {"pyyaml": "yaml", "python-docx": "docx", "pillow": "PIL", "yt-dlp": "yt_dlp",
-               "scrapy-playwright": "scrapy_playwright", "psycopg": None}   # psycopg: loaded by SQLAlchemy's URL
+               "scrapy-playwright": "scrapy_playwright", "chinesecalendar": "chinese_calendar",
+               "psycopg": None}   # psycopg: loaded by SQLAlchemy's URL
     sources = "\n".join(p.read_text(encoding="utf-8") for d in ("earwitness", "matchers", "crawler", "notices",
                                                                "fixtures", "webapp")
                         for p in (ROOT / d).rglob("*.py")) + (ROOT / "scheduler.py").read_text()

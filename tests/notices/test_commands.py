@@ -50,7 +50,7 @@ def test_cli_flow(store, seed, home, tmp_path):
     assert rows[0]["allowed_events"] == ["verify_removed", "counter_notice"]
     out = ok("cases", "counter-notice", case_id, "--basis", "dmca_512g", "--received-at",
              "2026-03-06T09:00:00+00:00")
-    assert "deadline 2026-03-20 09:00" in out
+    assert "deadline 2026-03-21 04:00" in out     # 24:00 New York, 20 March
     ok("cases", "note", case_id, "called the platform")
     shown = json.loads(ok("cases", "show", case_id, "--json"))
     assert [e["event"] for e in shown["timeline"]] == ["opened", "draft_notice", "send_notice",

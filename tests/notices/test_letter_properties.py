@@ -42,7 +42,7 @@ from tests.notices.conftest import Seeder
 N_CASES = 4
 CASE_EVENTS = ["withdraw_draft", "withdraw", "send_notice", "draft_notice", "verify_removed",
                "resolve", "counter_notice", "restore", "escalate", "close", "retract_notice"]
-DETAILS = {"verify_removed": {"check": "HTTP 404"}, "counter_notice": {"basis": "civil_code_1196"},
+DETAILS = {"verify_removed": {"check": "HTTP 404"}, "counter_notice": {"basis": "dmca_512g"},
            "send_notice": {"channel": "email", "recipient": "x"}}
 REASONS = {"withdraw_draft", "withdraw", "restore", "escalate", "retract_notice"}
 

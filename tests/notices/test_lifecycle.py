@@ -124,24 +124,32 @@ def test_overdue_after_sla(store, seed):
         assert cases.list_cases(s, overdue=True, now=T0 + timedelta(days=1)) == []
 
 
-@pytest.mark.parametrize("basis,received,deadline", [
-    ("ecommerce_art43", T0, T0 + timedelta(days=15)),
-    ("civil_code_1196", T0, T0 + timedelta(days=15)),
-    # Monday 2 March + 10 business days = Monday 16 March
-    ("dmca_512g", T0, datetime(2026, 3, 16, 9, 0, tzinfo=timezone.utc)),
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("basis,received,deadline,latest", [
+    # T0 is Monday 2 March 17:00 Beijing: days count from Tuesday 3 March; the 15th, Tuesday
+    # 17 March, is a working day; its 24:00 Beijing is 16:00 UTC
+    ("ecommerce_art43", T0, datetime(2026, 3, 17, 16, 0, tzinfo=UTC), None),
+    ("civil_code_1196", T0, datetime(2026, 3, 17, 16, 0, tzinfo=UTC), None),
+    # Monday 2 March (04:00 New York) + 10 business days = Monday 16 March, ends 24:00 EDT;
+    # + 14 = Friday 20 March
+    ("dmca_512g", T0, datetime(2026, 3, 17, 4, 0, tzinfo=UTC), "2026-03-21T00:00:00-04:00"),
     # Friday 6 March + 10 business days = Friday 20 March
-    ("dmca_512g", T0 + timedelta(days=4), datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc)),
+    ("dmca_512g", T0 + timedelta(days=4), datetime(2026, 3, 21, 4, 0, tzinfo=UTC), "2026-03-27T00:00:00-04:00"),
 ])
-def test_dispute_deadlines(store, seed, basis, received, deadline):
+def test_dispute_deadlines(store, seed, basis, received, deadline, latest):
     with store.session() as s:
         case = _case_in(s, seed, "removed")
         cases.apply(s, case.id, "counter_notice", actor="legal", basis=basis, received_at=received)
         assert case.state == "disputed" and case.dispute_basis == basis
         assert case.deadline_at == deadline
-        if basis == "dmca_512g":
-            latest = datetime.fromisoformat(case.events[-1].details["restore_not_after"])
-            assert latest == lifecycle.add_business_days(received, 14)
-            assert (latest - received).days == (18 if received == T0 else 20)
+        details = case.events[-1].details
+        assert details["counts_from"] == ("rights_holder" if basis == "civil_code_1196" else "platform")
+        if latest:
+            assert details["restore_not_after"] == latest and details["zone"] == "America/New_York"
+        else:
+            assert details["zone"] == "Asia/Shanghai" and details["deadline_local"] == "2026-03-18T00:00:00+08:00"
 
 
 def test_reasonable_period_is_configurable(store, seed, monkeypatch):
@@ -152,13 +160,18 @@ def test_reasonable_period_is_configurable(store, seed, monkeypatch):
         case = _case_in(s, seed, "notice_sent")
         cases.apply(s, case.id, "counter_notice", actor="legal", basis="civil_code_1196",
                     received_at=T0)
-        assert case.deadline_at == T0 + timedelta(days=20)
+        # the 20th day, Sunday 22 March, is a rest day: the period ends with Monday 23 March
+        assert case.deadline_at == datetime(2026, 3, 23, 16, 0, tzinfo=UTC)
 
 
-def test_business_days_skip_holidays():
-    start = datetime(2026, 9, 30, tzinfo=timezone.utc)   # Wednesday
-    holidays = [datetime(2026, 10, d).date() for d in range(1, 8)]
-    assert lifecycle.add_business_days(start, 1, holidays=holidays).date().isoformat() == "2026-10-08"
+def test_impossible_counter_notice_times_refused(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "notice_sent")        # sent at T0
+        for when, why in ((T0 - timedelta(hours=1), "predates the notice"),
+                          (datetime.now(UTC) + timedelta(days=1), "in the future")):
+            with pytest.raises(MissingDetails, match=why):
+                cases.apply(s, case.id, "counter_notice", actor="legal", basis="dmca_512g", received_at=when)
+        assert case.state == "notice_sent"
 
 
 def test_unknown_basis_refused(store, seed):
@@ -252,5 +265,6 @@ def test_counter_notice_basis_defaults_per_platform(store, seed):
         case = _case_in(s, seed, "notice_sent")
         cases.apply(s, case.id, "counter_notice", actor="legal", received_at=T0)
         assert case.dispute_basis == "civil_code_1196"      # config: dispute.default_basis.default
-        assert not case.deadline_passed(T0 + timedelta(days=14))
-        assert case.deadline_passed(T0 + timedelta(days=15, seconds=1))
+        # the 15th day after Monday 2 March ends Tuesday 17 March 24:00 Beijing (16:00 UTC)
+        assert not case.deadline_passed(datetime(2026, 3, 17, 16, 0, tzinfo=timezone.utc))
+        assert case.deadline_passed(datetime(2026, 3, 17, 16, 0, 1, tzinfo=timezone.utc))
