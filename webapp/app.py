@@ -109,6 +109,8 @@ def create_app(store: Store | None = None, *, services: Services, config: Mappin
         if request.endpoint not in PUBLIC_ENDPOINTS and g.user is None:
             if request.path.startswith(FILE_PREFIXES) or request.method not in ("GET", "POST"):
                 abort(401)
+            if request.endpoint == "auth.logout":
+                return redirect(url_for("auth.login"))
             if request.method == "POST":
                 from webapp.views.auth import login_to_resubmit
                 return login_to_resubmit()

@@ -153,3 +153,14 @@ def test_a_post_after_expiry_logs_in_again_and_keeps_what_was_typed(client, seed
     with store.session() as s:
         det = s.get(Detection, seeded.other)
         assert det.review_state == "rejected" and det.review_reason == f"other: {typed}"
+
+
+def test_logout_after_expiry_just_goes_to_the_login(client, users, store):
+    from webapp.models import LoginSession
+    client.login("ann", users["ann"])
+    token = client.csrf("/")
+    with store.session() as s:
+        for login in s.scalars(select(LoginSession)):
+            login.last_seen_at = datetime.now(timezone.utc) - timedelta(hours=3)
+    r = client.post("/logout", {"csrf_token": token})
+    assert r.status == 302 and r.headers["Location"] == "/login"

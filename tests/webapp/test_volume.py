@@ -59,6 +59,10 @@ def test_search_sort_and_grouping(client, seeded, users, store):
     grouped = client.get("/review/?platform=bulkplat&group=uploader").text
     assert re.findall(r'data-key="([^"]+)"', grouped) == ["up_a", "up_b", "up_c"]
     assert _ids(client.get("/review/?uploader=up_b").text) == ids[1::3]
+    # the review page links to the same uploader's and the same audio's detections (bulk scopes)
+    page = client.get(f"/review/{ids[4]}").text
+    audio = re.search(r'id="same-audio" href="/review/\?audio=([0-9a-f]{64})', page).group(1)
+    assert _ids(client.get(f"/review/?audio={audio}&state=all").text) == [ids[4]]
 
 
 def test_claims_keep_two_analysts_apart(client, new_client, seeded, users, store):
