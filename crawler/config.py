@@ -68,13 +68,28 @@ class _Queries(ew_settings.Section):
     max_queries: int
 
 
+class _LiveWatch(ew_settings.Section):
+    rooms: list[str]
+    hop_s: float
+    buffer_min: float
+    reconnect_s: float
+    max_rooms: int
+
+
 class _Live(ew_settings.Section):
     window_s: float
     period_min: float
     evidence_s: float
+    context_before_s: float
+    min_window_s: float
     rooms: list[str]
     sites: list[str]
     max_rooms: int
+    stall_s: float
+    grace_s: float
+    max_stream_mb: float
+    max_playlist_kb: float
+    watch: _LiveWatch
 
 
 class _Pause(ew_settings.Section):

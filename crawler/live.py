@@ -1,15 +1,19 @@
-"""Live rooms: every P minutes record W seconds from each watched room; a hit triggers evidence.
+"""Live rooms: find them, resolve their stream, and sample a window from each per round.
 
-A round (:func:`sample_rooms`) finds rooms on the configured live sites (their
-directory page, rendered), adds the configured and given room URLs, and for
-each live room at once (threads): screenshot + HTML of the room page, then
-ffmpeg on the HLS playlist URL itself with ``-live_start_index -1`` (starts at
-the newest segment and reads in real time) for ``live.window_s`` seconds. The
-window is stored as a clip (``is_live``, window bounds) and matched; a window
-that matches triggers a longer recording (``live.evidence_s``) of the same
-room, stored as a clip with status ``evidence`` linked both ways.
-Rooms of real platforms (Huya, Douyu, Twitch, TikTok/Bilibili live) resolve
-their playlist through yt-dlp's extractors.
+A round (:func:`sample_rooms`) finds rooms on the configured live sites (their directory and
+category pages, rendered), adds the configured watch list and the given URLs, and resolves
+each one (:func:`resolve_room`): a room page of a configured site (selectors in its YAML), a
+direct stream URL (``.flv``, ``.m3u8``, ``.mpd``), or a page of a real platform through
+yt-dlp's live extractors (Huya and Douyu give HTTP-FLV, Twitch HLS, Bilibili either). Then, for
+every live room at once (threads): a window of ``live.window_s`` seconds is captured through
+:mod:`crawler.capture` (protocol-aware, every read bounded, the site's proxy, cookies and user
+agent) into a :class:`crawler.buffer.RoomBuffer`, stored as a clip and handed to
+``on_clip_stored`` (the matcher). On a hit the capture goes on for ``live.evidence_s`` seconds
+and the evidence recording is cut from the buffer: the matched span with
+``live.context_before_s`` before it and ``live.evidence_s`` after it, plus the room page as it
+was then. A room that stops, errors or goes offline mid-window ends its window with an outcome
+(``offline``, ``gone``, ``blocked``, ``transient``...) in the report and the round goes on.
+Continuous watching of a room is :mod:`crawler.watch`.
 """
 
 from __future__ import annotations
@@ -19,38 +23,42 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
-from urllib.parse import urljoin
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
-from crawler import config, ingest, media
+from crawler import config, media
 from crawler.browser import Browser, open_browser
-from crawler.clips import new_clip
-from crawler.errors import ContentGone, CrawlerError
-from crawler.items import VideoItem
+from crawler.buffer import RoomBuffer
+from crawler.capture import Bounds, StreamEnded, StreamHttp, open_stream, protocol_of
+from crawler.errors import ContentGone, CrawlerError, Refused
 from crawler.ingest import ClipSink
+from crawler.live_store import hit_spans, page_at_hit, store_evidence, store_window
+from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.store import open_store
-from earwitness.kernel.store.models import Clip, utcnow
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Room:
-    """A live room to sample."""
+    """A live room to sample: where its page and stream are, and what its page said."""
 
     url: str
     platform: str
     room_id: str
     site: str | None = None
-    playlist: str | None = None
+    stream: str | None = None
+    protocol: str | None = None
+    page_url: str | None = None
     title: str | None = None
     streamer: str | None = None
     streamer_id: str | None = None
+    viewers: int | None = None
     is_live: bool = True
     headers: dict[str, str] = field(default_factory=dict)
+    selectors: dict[str, str] = field(default_factory=dict)
     html: bytes | None = None
     screenshot: bytes | None = None
 
@@ -66,11 +74,16 @@ class LiveReport:
     clip_ids: list[str] = field(default_factory=list)
     work_ids: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    outcomes: list[dict] = field(default_factory=list)   # per room: url, outcome, reason, seconds captured
+
+
+def live_settings() -> dict:
+    return config.section().get("live", {})
 
 
 def _live_sites() -> list[config.SiteConfig]:
     out = []
-    for name in config.section().get("live", {}).get("sites") or []:
+    for name in live_settings().get("sites") or []:
         site = config.load_site(name)
         if site.get("live"):
             out.append(site)
@@ -85,129 +98,150 @@ def _site_for_url(url: str) -> config.SiteConfig | None:
     return None
 
 
+def stream_http(site: config.SiteConfig | None, headers: dict[str, str] | None = None) -> StreamHttp:
+    """HTTP with the site's (or the crawler's) user agent, proxy and cookies, plus yt-dlp's headers."""
+    def opt(key: str):
+        return site.option(key) if site is not None else config.section().get(key)
+    return StreamHttp(user_agent=opt("user_agent"), proxy=opt("proxy"), cookies_file=opt("cookies_file"),
+                      headers=headers)
+
+
 def discover_rooms(site: config.SiteConfig, browser: Browser) -> list[str]:
-    """Room URLs on a live site's directory page (rendered)."""
+    """Room URLs on a live site's directory and category pages (rendered), in page order, once each."""
     live = site.get("live") or {}
-    url = site.url(live["directory_url"])
-    page = browser.render(url, wait_for=live.get("done"), screenshot=False)
-    sel = Selector(text=page.html.decode("utf-8", "replace"))
-    links = [urljoin(url, h) for h in sel.css(live["room_link"]).getall()]
-    return list(dict.fromkeys(links))[: int(config.section().get("live", {}).get("max_rooms", 20))]
+    pages = [live["directory_url"]] + [live.get("category_url", "").replace("{category}", c)
+                                       for c in (live.get("categories") or []) if live.get("category_url")]
+    links: list[str] = []
+    for template in pages:
+        url = site.url(template)
+        page = browser.render(url, wait_for=live.get("done"), screenshot=False)
+        sel = Selector(text=page.html.decode("utf-8", "replace"))
+        links += [urljoin(url, h) for h in sel.css(live["room_link"]).getall()]
+    return list(dict.fromkeys(links))[: int(live_settings().get("max_rooms", 20))]
+
+
+def _direct_stream(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith((".flv", ".m3u8", ".mpd"))
 
 
 def resolve_room(url: str, browser: Browser) -> Room:
-    """A room's metadata, page evidence and playlist URL (configured site or yt-dlp)."""
+    """A room's metadata, page evidence and stream URL (configured site, direct stream, or yt-dlp)."""
     site = _site_for_url(url)
-    if site is not None:
+    if site is not None and not _direct_stream(url):
         live = site.get("live")
         m = re.search(live.get("room_pattern", r"(?P<id>[^/?#]+)/?$"), url)
         room_id = m.group("id") if m else url.rstrip("/").rsplit("/", 1)[-1]
         page = browser.render(url, wait_for=live.get("playlist_selector", "").split("::")[0] or None)
+        if page.status in (404, 410):
+            raise ContentGone(f"http_{page.status}", url, page.status)
         sel = Selector(text=page.html.decode("utf-8", "replace"))
 
         def pick(key: str) -> str | None:
             v = sel.css(live[key]).get() if live.get(key) else None
             return v.strip() if v else None
 
-        if page.status in (404, 410):
-            raise ContentGone(f"http_{page.status}", url, page.status)
-        playlist = pick("playlist_selector")
-        playlist = urljoin(url, playlist) if playlist else (site.url(live["playlist"], id=room_id)
-                                                            if live.get("playlist") else None)
+        stream = pick("playlist_selector")
+        stream = urljoin(url, stream) if stream else (site.url(live["playlist"], id=room_id)
+                                                      if live.get("playlist") else None)
         is_live = (pick("is_live") or "true").lower() not in ("false", "0", "no")
-        return Room(url=url, platform=site.platform, room_id=room_id, site=site.name, playlist=playlist,
-                    title=pick("title"), streamer=pick("streamer"), streamer_id=pick("streamer_id"),
-                    is_live=is_live, html=page.html, screenshot=page.screenshot)
-    info = media.extract(url)   # real platforms: yt-dlp's live extractors give the HLS URL
+        viewers = pick("viewers")
+        return Room(url=url, platform=site.platform, room_id=room_id, site=site.name, stream=stream,
+                    protocol=protocol_of(stream) if stream else None, page_url=url, title=pick("title"),
+                    streamer=pick("streamer"), streamer_id=pick("streamer_id"),
+                    viewers=int(viewers) if viewers and viewers.isdigit() else None, is_live=is_live,
+                    selectors={k: live[k] for k in ("title", "streamer", "viewers") if live.get(k)},
+                    html=page.html, screenshot=page.screenshot)
+    if _direct_stream(url):
+        parts = urlsplit(url)
+        stem = Path(parts.path).stem
+        room_id = stem if stem not in ("index", "playlist", "manifest") else Path(parts.path).parent.name
+        return Room(url=url, platform=(site.platform if site else parts.hostname or "stream"), room_id=room_id,
+                    site=site.name if site else None, stream=url, protocol=protocol_of(url))
+    info = media.extract(url, site)   # real platforms: yt-dlp's live extractors choose the format
     fmt = (info.get("requested_formats") or [info])[0]
     page = browser.render(url)
     from crawler.spiders import live_platform_of
     platform = live_platform_of(url) or str(info.get("extractor_key") or "live").lower()
-    return Room(url=url, platform=platform, room_id=str(info.get("id")),
-                playlist=fmt.get("url"), title=info.get("title"), streamer=info.get("uploader"),
-                streamer_id=info.get("uploader_id"), is_live=bool(info.get("is_live", True)),
-                headers=dict(fmt.get("http_headers") or {}), html=page.html, screenshot=page.screenshot)
+    stream = fmt.get("url")
+    return Room(url=url, platform=platform, room_id=str(info.get("id")), stream=stream,
+                protocol=protocol_of(stream or "", fmt.get("protocol") if fmt.get("ext") != "flv" else "flv"),
+                page_url=url, title=info.get("title"), streamer=info.get("uploader"),
+                streamer_id=info.get("uploader_id"), viewers=info.get("concurrent_view_count"),
+                is_live=bool(info.get("is_live", True)), headers=dict(fmt.get("http_headers") or {}),
+                html=page.html, screenshot=page.screenshot)
 
 
-def record(room: Room, seconds: float) -> tuple[media.StoredAudio, Any, Any]:
-    """Record ``seconds`` of the room from now; returns the audio and the window's bounds (UTC)."""
-    if not room.playlist:
-        raise CrawlerError(f"room {room.url}: no playlist URL")
-    args = ["-live_start_index", "-1", "-rw_timeout", "15000000"]
-    if room.headers:
-        args += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in room.headers.items())]
-    start = newest_segment_time(room.playlist, room.headers) or utcnow()
-    audio = media.normalise_audio(room.playlist, input_args=args, max_duration_s=seconds,
-                                  timeout_s=seconds + 60)
-    return audio, start, start + timedelta(seconds=audio.duration_s)
+def _sample_rate() -> int:
+    return int(config.section().get("media", {}).get("sample_rate", 22050))
 
 
-def newest_segment_time(playlist: str, headers: dict[str, str] | None = None) -> datetime | None:
-    """When the newest segment's content was live (its ``#EXT-X-PROGRAM-DATE-TIME``), UTC.
-
-    ffmpeg with ``-live_start_index -1`` starts there, a few seconds behind "now": the
-    window's bounds then say when its audio was actually on air. None if not given.
-    """
-    import urllib.request
-    try:
-        req = urllib.request.Request(playlist, headers=headers or {})
-        text = urllib.request.urlopen(req, timeout=10).read().decode("utf-8", "replace")
-    except (OSError, ValueError):
-        return None
-    stamps = re.findall(r"^#EXT-X-PROGRAM-DATE-TIME:(\S+)", text, flags=re.M)
-    if not stamps:
-        return None
-    try:
-        dt = datetime.fromisoformat(stamps[-1].replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-
-
-def _store_window(store, room: Room, audio, start, end, *, status: str = "fetched",
-                  extra: dict | None = None) -> str:
-    item = VideoItem(site=room.site or room.platform, platform=room.platform, url=room.url,
-                     media_id=room.room_id, html=room.html, screenshot=room.screenshot)
-    clip = new_clip(platform=room.platform, url=room.url, media_id=f"{room.room_id}@{start:%Y%m%dT%H%M%SZ}",
-                    audio=audio, evidence=ingest.store_evidence(item), uploader=room.streamer,
-                    uploader_id=room.streamer_id, status=status, title=room.title, captured_at=start,
-                    is_live=True, live_window_start=start, live_window_end=end,
-                    extra={"room_id": room.room_id, "playlist": room.playlist, **(extra or {})})
-    with store.session() as s:
-        s.add(clip)
-    return clip.id
+def buffer_root() -> Path:
+    return ew_settings.get().path("live-buffer")
 
 
 def sample_room(store, room: Room, *, window_s: float, evidence_s: float, report: LiveReport,
-                on_clip_stored: ClipSink) -> None:
-    """One window from one room, handed to ``on_clip_stored`` (the matcher); a hit triggers the evidence
-    recording."""
-    audio, start, end = record(room, window_s)
-    clip_id = _store_window(store, room, audio, start, end)
-    report.windows += 1
-    report.clip_ids.append(clip_id)
-    found = on_clip_stored(store, clip_id)
-    if not found:
-        return
-    report.matched_windows += 1
-    report.detections += len(found)
-    report.work_ids.extend(sorted({w for w, _ in found}))
-    if evidence_s > 0:
-        ev_audio, ev_start, ev_end = record(room, evidence_s)
-        ev_id = _store_window(store, room, ev_audio, ev_start, ev_end, status="evidence",
-                              extra={"evidence_for": clip_id})
-        with store.session() as s:
-            clip = s.get(Clip, clip_id)
-            clip.extra = {**(clip.extra or {}), "evidence_clip_id": ev_id}
-        report.evidence_recordings += 1
-        report.clip_ids.append(ev_id)
+                on_clip_stored: ClipSink, bounds: Bounds | None = None) -> dict:
+    """One window from one room, handed to ``on_clip_stored``; a hit keeps capturing and cuts the evidence.
+
+    Returns the room's outcome (also appended to ``report.outcomes``).
+    """
+    cfg = live_settings()
+    bounds = bounds or Bounds.from_settings(cfg)
+    before_s = float(cfg.get("context_before_s", 10))
+    min_window_s = float(cfg.get("min_window_s", 3))
+    sr = _sample_rate()
+    site = config.load_site(room.site) if room.site else None
+    http_ = stream_http(site, room.headers)
+    buf = RoomBuffer(buffer_root() / f"{room.room_id}-{time.time_ns()}", sample_rate=sr,
+                     keep_s=window_s + before_s + evidence_s + 60)
+    outcome = {"url": room.url, "room_id": room.room_id, "protocol": room.protocol, "outcome": "ok", "reason": "",
+               "captured_s": 0.0}
+    stream = open_stream(room.stream, http_, protocol=room.protocol, sample_rate=sr, bounds=bounds)
+    try:
+        # the buffer is filled context_before_s ahead of the window, so evidence of a song matched at
+        # the window's very start still shows what came before it
+        for chunk in stream.read(before_s + window_s):
+            buf.append(chunk.start, chunk.samples)
+        outcome["outcome"], outcome["reason"] = stream.outcome
+        outcome["ads_skipped_s"] = stream.ads_skipped_s
+        if buf.start is None or buf.end - buf.start < min_window_s:
+            outcome["captured_s"] = 0.0 if buf.start is None else round(buf.end - buf.start, 2)
+            return outcome
+        start, samples = buf.cut(max(buf.start, buf.end - window_s), buf.end)
+        outcome["captured_s"] = round(len(samples) / sr, 2)
+        clip_id = store_window(store, room, start, samples, sr,
+                               extra={"capture": {k: outcome[k] for k in ("outcome", "reason", "ads_skipped_s")}})
+        report.windows += 1
+        report.clip_ids.append(clip_id)
+        found = on_clip_stored(store, clip_id)
+        if not found:
+            return outcome
+        report.matched_windows += 1
+        report.detections += len(found)
+        report.work_ids.extend(sorted({w for w, _ in found}))
+        spans = hit_spans(store, clip_id, start, found)
+        if evidence_s > 0 and spans:
+            wanted_end = max(s.end for s in spans) + evidence_s
+            if buf.end < wanted_end and not stream.ended:
+                for chunk in stream.read(wanted_end - buf.end):
+                    buf.append(chunk.start, chunk.samples)
+            ev_id = store_evidence(store, room, buf, clip_id, spans, before_s=before_s, after_s=evidence_s,
+                                   page=page_at_hit(room, http_))
+            if ev_id:
+                report.evidence_recordings += 1
+                report.clip_ids.append(ev_id)
+        return outcome
+    finally:
+        stream.close()
+        buf.close()
+        report.outcomes.append(outcome)
 
 
 def sample_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, window_s: float | None = None,
                  evidence_s: float | None = None, discover: bool = True) -> LiveReport:
     """One round over the watched rooms (given, configured, and found on live sites); each window is
     handed to ``on_clip_stored`` (the application's matcher)."""
-    cfg = config.section().get("live", {})
+    cfg = live_settings()
     window_s = float(window_s or cfg.get("window_s", 20))
     evidence_s = float(cfg.get("evidence_s", 60) if evidence_s is None else evidence_s)
     store = open_store()
@@ -224,29 +258,41 @@ def sample_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, wi
         for url in dict.fromkeys(urls):
             try:
                 room = resolve_room(url, browser)
-            except (ContentGone, CrawlerError) as exc:
-                report.offline += 1
+            except (ContentGone, Refused, CrawlerError) as exc:
+                kind = getattr(exc, "kind", "transient")
+                report.offline += kind in ("offline", "gone")
                 report.errors.append(str(exc))
+                report.outcomes.append({"url": url, "outcome": kind, "reason": getattr(exc, "reason", ""),
+                                        "captured_s": 0.0})
                 continue
             report.rooms += 1
-            if room.is_live:
+            if room.is_live and room.stream:
                 targets.append(room)
             else:
                 report.offline += 1
-    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+                report.outcomes.append({"url": url, "room_id": room.room_id, "outcome": "offline",
+                                        "reason": "not_live", "captured_s": 0.0})
+    if not targets:
+        return report
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         futures = {pool.submit(sample_room, store, r, window_s=window_s, evidence_s=evidence_s,
                                report=report, on_clip_stored=on_clip_stored): r for r in targets}
         for fut, room in futures.items():
             try:
-                fut.result()
-            except CrawlerError as exc:
+                out = fut.result()
+            except (CrawlerError, StreamEnded) as exc:
                 report.errors.append(f"{room.url}: {exc}")
+                continue
+            if out["outcome"] in ("offline", "gone"):
+                report.offline += 1
+            if out["outcome"] != "ok":
+                report.errors.append(f"{room.url}: {out['outcome']} ({out['reason']}) after {out['captured_s']} s")
     return report
 
 
 def sample_forever(on_clip_stored: ClipSink, rooms: list[str] | None = None) -> None:
     """``earwitness live sample --loop``: a round every ``live.period_min`` minutes."""
-    period = float(config.section().get("live", {}).get("period_min", 10)) * 60
+    period = float(live_settings().get("period_min", 10)) * 60
     while True:
         t0 = time.monotonic()
         rep = sample_rooms(on_clip_stored, rooms)

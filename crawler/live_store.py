@@ -1,0 +1,178 @@
+"""Live windows and their evidence as records: a window becomes a Clip; a hit's evidence is cut from the buffer.
+
+Shared by sampling rounds (:mod:`crawler.live`) and continuous watching (:mod:`crawler.watch`):
+:func:`store_window` writes audio the buffer holds as a clip (``is_live``, its wall-clock
+bounds); :func:`hit_spans` turns the detections a window raised into wall-clock spans;
+:func:`store_evidence` cuts the matched span with context before and after out of the buffer
+and stores it, with the room page as it was at that moment (:func:`page_at_hit`), linked to
+the window both ways. :func:`coverage` is the share of airtime that was matched.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from parsel import Selector
+from sqlalchemy import select
+
+from crawler import ingest, media
+from crawler.buffer import RoomBuffer
+from crawler.capture import StreamEnded, StreamHttp
+from crawler.clips import new_clip
+from crawler.items import VideoItem
+from earwitness.kernel.store.models import Clip, Detection, utcnow
+
+
+@dataclass
+class HitSpan:
+    """One detection of a window, on the wall clock (epoch seconds)."""
+
+    work_id: str
+    detection_id: str
+    start: float
+    end: float
+    ref_offset_s: float          # the second of the work on air at ``start``
+
+    @property
+    def alignment(self) -> float:
+        """Wall time at which the work's second 0 would have been on air (constant while one play lasts)."""
+        return self.start - self.ref_offset_s
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit mono WAV (same samples, same bytes: the store is content addressed)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
+    return out.getvalue()
+
+
+def store_window(store, room, start: float, samples: np.ndarray, sample_rate: int, *, status: str = "fetched",
+                 extra: dict | None = None, page: dict | None = None) -> str:
+    """Store audio on air from ``start`` as a live clip of ``room``; returns the clip id."""
+    sha, rel = media.store_bytes(wav_bytes(samples, sample_rate), folder="media", suffix=".wav")
+    html = (page or {}).get("html", room.html)
+    item = VideoItem(site=room.site or room.platform, platform=room.platform, url=room.url,
+                     media_id=room.room_id, html=html, screenshot=None if page else room.screenshot)
+    evidence = ingest.store_evidence(item)
+    t0 = _utc(start)
+    t1 = _utc(start + len(samples) / sample_rate)
+    info = {k: v for k, v in (page or {}).items() if k != "html"}
+    audio = media.StoredAudio(audio_sha256=sha, media_path=rel, duration_s=len(samples) / sample_rate)
+    clip = new_clip(platform=room.platform, url=room.url, media_id=f"{room.room_id}@{t0:%Y%m%dT%H%M%S.%fZ}",
+                    audio=audio, evidence=evidence, uploader=info.get("streamer") or room.streamer,
+                    uploader_id=room.streamer_id, status=status, title=info.get("title") or room.title,
+                    captured_at=t0, view_count=info.get("viewers") or room.viewers, is_live=True,
+                    live_window_start=t0, live_window_end=t1,
+                    extra={"room_id": room.room_id, "stream": room.stream, "protocol": room.protocol,
+                           **({"page_at_capture": info} if info else {}), **(extra or {})})
+    with store.session() as s:
+        s.add(clip)
+    return clip.id
+
+
+def hit_spans(store, clip_id: str, window_start: float, found: list[tuple[str, str]]) -> list[HitSpan]:
+    """The wall-clock spans of the detections ``on_clip_stored`` raised for a window (by work: one
+    detection per clip and work)."""
+    works = sorted({w for w, _ in found})
+    if not works:
+        return []
+    with store.session() as s:
+        dets = list(s.scalars(select(Detection).where(Detection.clip_id == clip_id, Detection.work_id.in_(works))))
+        # the matcher's ref_offset_s is where the clip's first sample falls in the work
+        return [HitSpan(d.work_id, d.id, window_start + d.clip_offset_s,
+                        window_start + d.clip_offset_s + d.duration_s,
+                        d.ref_offset_s + (d.tempo_ratio or 1.0) * d.clip_offset_s) for d in dets]
+
+
+def page_at_hit(room, http_: StreamHttp, *, timeout_s: float = 10.0) -> dict:
+    """The room page as it is now (title, streamer, viewers, time, HTML), read with the site's identity.
+
+    Plain HTTP (the room pages of live sites are rendered on the server); the first capture's
+    screenshot stays on the window. Empty when the page cannot be read now.
+    """
+    if not room.page_url:
+        return {}
+    now = utcnow()
+    try:
+        html = http_.read_bytes(room.page_url, max_bytes=4 * 1024 * 1024, timeout_s=timeout_s)
+    except StreamEnded:
+        return {"captured_at": now.isoformat(), "error": "room page not readable at the hit"}
+    out = {"captured_at": now.isoformat(), "html": html}
+    sel = Selector(text=html.decode("utf-8", "replace"))
+    for key in ("title", "streamer", "viewers"):
+        css = room.selectors.get(key)
+        value = sel.css(css).get() if css else None
+        if value:
+            out[key] = value.strip()
+    if "viewers" in out:
+        digits = "".join(ch for ch in out["viewers"] if ch.isdigit())
+        out["viewers"] = int(digits) if digits else None
+    return out
+
+
+def store_evidence(store, room, buffer: RoomBuffer, window_clip_id: str, spans: list[HitSpan], *,
+                   before_s: float, after_s: float, page: dict | None = None) -> str | None:
+    """Cut [first hit - before_s, last hit + after_s] from the buffer and store it as the window's evidence."""
+    t0 = min(s.start for s in spans) - before_s
+    t1 = max(s.end for s in spans) + after_s
+    start, samples = buffer.cut(t0, t1)
+    if not len(samples):
+        return None
+    matched = [{"work_id": s.work_id, "detection_id": s.detection_id, "start": _utc(s.start).isoformat(),
+                "end": _utc(s.end).isoformat(), "offset_in_recording_s": round(s.start - start, 3)} for s in spans]
+    ev_id = store_window(store, room, start, samples, buffer.sr, status="evidence", page=page,
+                         extra={"evidence_for": window_clip_id, "matched": matched,
+                                "context_before_s": round(min(s.start for s in spans) - start, 3),
+                                "context_after_s": round(start + len(samples) / buffer.sr - max(s.end for s in spans), 3)})
+    with store.session() as s:
+        clip = s.get(Clip, window_clip_id)
+        clip.extra = {**(clip.extra or {}), "evidence_clip_id": ev_id}
+    return ev_id
+
+
+def coverage(store, *, hours: float = 24.0, now: datetime | None = None) -> dict:
+    """Share of the last ``hours`` of airtime that was recorded and matched, per room and per site.
+
+    A room's airtime is the whole period (it is on air around the clock for all we know); a
+    site's share is the mean over its rooms seen in the period. Overlapping windows count once.
+    """
+    now = now or utcnow()
+    since = now - timedelta(hours=hours)
+    with store.session() as s:
+        rows = s.execute(select(Clip.platform, Clip.extra, Clip.live_window_start, Clip.live_window_end)
+                         .where(Clip.is_live.is_(True), Clip.status == "matched",
+                                Clip.live_window_end >= since)).all()
+    spans: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    for platform, extra, a, b in rows:
+        room = (extra or {}).get("room_id") or "?"
+        spans.setdefault((platform, room), []).append((max(a, since), min(b, now)))
+    period = hours * 3600.0
+    rooms = {}
+    for key, ivs in spans.items():
+        covered, end = 0.0, None
+        for a, b in sorted(ivs):
+            if end is not None and a < end:
+                a = end
+            if b > a:
+                covered += (b - a).total_seconds()
+                end = b
+            end = max(end, b) if end else b
+        rooms[key] = covered / period
+    sites: dict[str, list[float]] = {}
+    for (platform, _), share in rooms.items():
+        sites.setdefault(platform, []).append(share)
+    return {"hours": hours,
+            "rooms": [{"platform": p, "room_id": r, "share": round(v, 6)} for (p, r), v in sorted(rooms.items())],
+            "sites": {p: round(sum(v) / len(v), 6) for p, v in sorted(sites.items())}}
