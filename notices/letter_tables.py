@@ -19,8 +19,18 @@ def rows(content: dict, kind: str) -> list[list[str]]:
                  f"{d['duration_s']:.2f}", f"{d['score']:.3f}", f"{d['pitch_semitones']:+.2f}",
                  f"{d['tempo_ratio']:.3f}", d["captured"]] for d in content["detections"]]
     if kind == "titles":
-        return [[w["id"], w["title"], w.get("owner", ""), doc["kind"], doc["title"], doc["sha256"]]
+        return [[w["id"], w["title"], w.get("owner", ""), doc["kind"], doc["title"]]
                 for w in content["works"] for doc in w.get("title_evidence", [])]
     if kind == "identity":
-        return [[doc["kind"], doc["title"], doc["sha256"]] for doc in content.get("identity", [])]
+        return [[doc["kind"], doc["title"]] for doc in content.get("identity", [])]
     raise KeyError(kind)
+
+
+def hash_lines(content: dict, kind: str) -> list[str]:
+    """The SHA-256 lines printed after a titles or identity table (hashes never split in a cell)."""
+    if kind == "titles":
+        return [f"{w['id']} · {doc['file']} SHA-256: {doc['sha256']}"
+                for w in content["works"] for doc in w.get("title_evidence", [])]
+    if kind == "identity":
+        return [f"{doc['file']} SHA-256: {doc['sha256']}" for doc in content.get("identity", [])]
+    return []

@@ -199,6 +199,8 @@ def blocks(content: dict) -> list[tuple]:
         if not sec["table"]:
             continue
         out.append(("table", sec["columns"], letter_tables.rows(content, sec["table"])))
+        for line in letter_tables.hash_lines(content, sec["table"]):
+            out.append(("small", line))
         if sec["table"] == "items":
             for it in content["items"]:
                 out.append(("para", f"[{it['n']}] {lab['url']}: {it['url']}"))

@@ -29,7 +29,7 @@ def _pdf_text(path) -> str:
 def _confirmed(s, seed, n=2, platform="fixture"):
     out = []
     for i in range(n):
-        det = seed.detection(s, work_id=f"T00{i + 1}", seed=i + 3, platform=platform)
+        det = seed.detection(s, work_id=f"T{i + 1:03d}", seed=i + 3, platform=platform)
         out.append(review.confirm(s, det.id, actor="reviewer"))
     return out
 
@@ -199,3 +199,37 @@ def test_withdrawn_draft_returns_cases(store, seed):
         assert notice.state == "withdrawn" and cs[0].state == "confirmed"
         with pytest.raises(NoticesError):
             letters.mark_sent(s, notice.id, actor="legal", channel="email", recipient="x", sent_at=T0)
+
+
+@pytest.mark.parametrize("jurisdiction,lang", [("CN", "zh"), ("US", "en"), ("EU", "en")])
+def test_twelve_items_every_required_element_read_back(store, seed, home, tmp_path, monkeypatch,
+                                                       jurisdiction, lang):
+    """A letter of 12 items with its title and identity annexes: every element the law asks for,
+    with its content, read back from the PDF (pdftotext) and the DOCX."""
+    from notices import jurisdictions
+    _agent(monkeypatch, home)
+    with store.session() as s:
+        _confirmed(s, seed, n=12)
+        notice = letters.draft(s, platform="fixture", lang=lang, jurisdiction=jurisdiction, actor="legal")
+        assert (notice.jurisdiction, len(notice.cases)) == (jurisdiction, 12)
+        pdf, = export.export(s, notice.id, "pdf", tmp_path)
+        docx, = export.export(s, notice.id, "docx", tmp_path)
+        content = notice.content
+    required = {el.element for el in jurisdictions.get(jurisdiction).elements}
+    for text in (_pdf_text(pdf), render_docx.text(docx)):
+        flat = _squash(text)
+        for sec in content["sections"]:
+            if sec["element"] not in required:
+                continue
+            shown = [sec["heading"], *sec["paragraphs"], *(f["value"] for f in sec["fields"] if f["value"])]
+            assert any(x.strip() for x in shown) or sec["table"], sec["element"]
+            for piece in shown:
+                assert _squash(piece) in flat, (sec["element"], piece)
+        assert len(content["items"]) == 12
+        for it in content["items"]:
+            assert it["url"] in flat
+        for d in content["detections"]:
+            assert d["bundle"]["manifest_sha256"] in flat
+        for w in content["works"]:
+            assert w["title_evidence"] and all(doc["sha256"] in flat for doc in w["title_evidence"])
+        assert all(doc["sha256"] in flat for doc in content["identity"]) and content["identity"]

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -238,13 +238,15 @@ def test_legal_drafts_previews_and_exports_a_letter(browser, server, seeded, use
     # a counter-notice under 电子商务法 Art. 43, received at a given time: 15 days to the deadline
     form = page.locator('#actions form[data-event="counter_notice"]')
     form.locator("select[name=basis]").select_option("ecommerce_art43")
-    received = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    received = datetime.now(timezone.utc).replace(second=0, microsecond=0)   # not in the future
     form.locator("input[name=received_at]").fill(received.strftime("%Y-%m-%dT%H:%M"))
     form.locator("input[name=reason]").fill("uploader claims a licence")
     form.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(rf"/cases/{case_id}$"))
     assert page.locator("#case-state").inner_text() == "disputed", page.locator(".flash").all_inner_texts()
-    deadline = (received + timedelta(days=15)).strftime("%Y-%m-%d %H:%M UTC")
+    from notices import calendars      # 15 days by 民法典 Art. 201/203: the next day on, to 24:00 Beijing
+    deadline = calendars.period("ecommerce_art43", received, {"ecommerce_art43_days": 15}).ends_at \
+        .astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     assert deadline in page.locator("table.kv").first.inner_text()
     assert "uploader claims a licence" in page.locator("#timeline").inner_text()
     _shot(page, "09-case-disputed")
