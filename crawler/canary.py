@@ -74,8 +74,6 @@ def extractor_problems(site: config.SiteConfig) -> list[str]:
     template = getattr(cls, "search_template", None)
     if template:
         urls.append(template.format(n=1, query="canary"))
-    elif hasattr(cls, "search_url") and cls.__dict__.get("search_url"):
-        urls.append(cls.search_url(cls.__new__(cls), "canary") or "")
     for url in filter(None, urls):
         ie = next((ie for ie in gen_extractor_classes() if ie.ie_key() != "Generic" and ie.suitable(url)), None)
         if ie is not None:

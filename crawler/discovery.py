@@ -16,7 +16,7 @@ Per platform, the site YAML says (``discovery:``)::
     entries: data                                    # dotted path to the list of entries
     item: aweme_info                                 # dotted path inside one entry (optional)
     fields: {id: aweme_id, url: share_url, title: desc, ...}   # dotted paths inside the item
-    url_template: "{base_url}/video/{id}"            # when the entry has no URL
+    url_template: "{base_url}/video/{id}"            # when the entry has no URL (any field by name)
     status: {path: status_code, ok: [0], needs_login: [8], blocked: [2483]}
     has_more: has_more
     login_path: /login                               # a redirect here means the login expired
@@ -40,6 +40,7 @@ from crawler.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
+NO_MORE = (None, 0, False, "", "0", "no_more")   # has_more values that mean "the last page"
 FIELDS = ("id", "url", "title", "uploader", "uploader_id", "published_at", "duration_s", "view_count", "is_live")
 
 
@@ -198,11 +199,12 @@ def discover_in_page(site: SiteConfig, query: str, *, limit: int, profile_dir,
                     seen.update(e["id"] for e in batch)
                     for e in batch:
                         if not e.get("url") and spec.url_template:
-                            e["url"] = site.url(spec.url_template, id=quote(e["id"], safe=""))
+                            e["url"] = site.url(spec.url_template, **{
+                                k: quote(str(v), safe="") for k, v in e.items() if v is not None})
                     result.entries.extend(batch)
                     if on_entries is not None and batch:
                         on_entries(batch)
-                    if spec.has_more and not dig(data, spec.has_more):
+                    if spec.has_more and dig(data, spec.has_more) in NO_MORE:
                         more = False
                 if result.answer.kind != "up" or not more or len(result.entries) >= limit:
                     break

@@ -24,6 +24,7 @@ from crawler.frontier import Found
 from crawler.items import VideoItem
 from crawler.media import parse_count
 from crawler.spiders.base import BaseSpider
+from crawler.spiders.browser import PageDiscoveryMixin
 
 BASE = "https://www.kuaishou.com"
 SEARCH_URL = BASE + "/search/video?searchKey={query}"
@@ -72,9 +73,24 @@ def parse_video(response: Response, found: Found, site: str = "kuaishou") -> Vid
                      extra={"likes": parse_count(_first(response, SELECTORS["likes"]))})
 
 
-class KuaishouSpider(BaseSpider):
+class KuaishouSpider(PageDiscoveryMixin, BaseSpider):
     name = "kuaishou"
     platform = "kuaishou"
+
+    async def discover(self):
+        """Queries inside Kuaishou's own search page when ``discovery:`` is configured
+        (``config/sites/kuaishou.yaml``: the page's GraphQL answers are read), else the
+        rendered search page's cards; ``start_urls`` either way."""
+        if self.queries and self.site_cfg.get("discovery"):
+            async for req in self.discover_in_pages():
+                yield req
+            for url in self.site_cfg.get("start_urls") or []:
+                yield Request(str(url), callback=self.parse_listing, meta={
+                    "query": None, "playwright": True,
+                    "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")]})
+            return
+        async for req in super().discover():
+            yield req
 
     def discovery_requests(self) -> Iterator[Request]:
         urls = [(SEARCH_URL.format(query=quote(q)), q) for q in self.queries if q]

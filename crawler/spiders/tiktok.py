@@ -1,5 +1,7 @@
 """TikTok: sound pages (``/music/<name>-<id>``: every video using one piece of music), tags,
-users; a query becomes a tag page. Live rooms (``/@user/live``) are sampled by ``live sample``.
+users. Queries are searched inside TikTok's own search page (``config/sites/tiktok.yaml``
+``discovery:``: the page signs ``/api/search/item/full/``, the crawl reads its JSON); without that
+block a query becomes a tag page. Live rooms (``/@user/live``) are sampled by ``live sample``.
 
 yt-dlp 2026.10 marks its TikTok sound/tag extractors as not working reliably
 (``_WORKING = False``): they need cookies of a logged-in browser session
@@ -8,10 +10,11 @@ yt-dlp 2026.10 marks its TikTok sound/tag extractors as not working reliably
 
 import re
 
+from crawler.spiders.browser import PageDiscoveryMixin
 from crawler.spiders.ytdlp import YtdlpSpider
 
 
-class TiktokSpider(YtdlpSpider):
+class TiktokSpider(PageDiscoveryMixin, YtdlpSpider):
     name = "tiktok"
     platform = "tiktok"
     listing_examples = ("https://www.tiktok.com/music/Build-a-Btch-6956990112127585029",
@@ -27,6 +30,17 @@ class TiktokSpider(YtdlpSpider):
             return None
         return f"https://www.tiktok.com/@{entry.get('uploader') or '_'}/video/{vid}"
 
+    async def discover(self):
+        """Queries in TikTok's own search page (when configured), then ``start_urls`` through yt-dlp."""
+        if self.queries and self.site_cfg.get("discovery"):
+            async for req in self.discover_in_pages():
+                yield req
+        if self.site_cfg.get("start_urls") or not self.site_cfg.get("discovery"):
+            async for req in super().discover():
+                yield req
+
     def search_url(self, query):
+        if self.site_cfg.get("discovery"):
+            return None          # searched in the page instead (discover_in_pages)
         tag = re.sub(r"[^\w]", "", query.lower())
         return f"https://www.tiktok.com/tag/{tag}" if tag else None

@@ -48,8 +48,13 @@ def test_item_urls_are_accepted_by_yt_dlp(store, path):
 @pytest.mark.parametrize("name,query,key", [("bilibili", "Velvet Morning", "BiliBiliSearch"),
                                             ("youtube", "Velvet Morning", "YoutubeSearch"),
                                             ("tiktok", "sped up!", "TikTokTag")])
-def test_search_urls_go_to_the_right_extractor(store, name, query, key):
+def test_search_urls_go_to_the_right_extractor(store, name, query, key, home, monkeypatch):
     from yt_dlp.extractor import gen_extractor_classes
+    from earwitness.kernel import settings
+    # TikTok searches inside its own page (config/sites/tiktok.yaml); without that block, a tag page
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__TIKTOK__DISCOVERY", "null")
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__TIKTOK__START_URLS", '["https://www.tiktok.com/@tiktok"]')
+    settings.configure(home)
     url = _spider(name).search_url(query)
     ie = next(ie for ie in gen_extractor_classes() if ie.suitable(url))
     assert ie.ie_key() == key, (url, ie.ie_key())
