@@ -239,6 +239,7 @@ class AutoConfirmResult:
 
     confirmed: int = 0
     failed: int = 0
+    skipped: int = 0         # decided by a reviewer while the pass ran
     stopped: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -262,8 +263,8 @@ def auto_confirm_pass(session: Session, *, stop: Event | None = None) -> AutoCon
             out.stopped = True
             break
         try:
-            det = get_detection(session, det_id)
-            if det.review_state != "pending":
+            det = session.get(Detection, det_id, populate_existing=True)   # as it is now, not as listed
+            if det is None or det.review_state != "pending":
                 session.rollback()
                 continue
             confirm(session, det_id, actor=AUTO_ACTOR,
@@ -271,6 +272,9 @@ def auto_confirm_pass(session: Session, *, stop: Event | None = None) -> AutoCon
                            f"{det.duration_s:.1f} s, {det.matched_peaks} peaks")
             session.commit()
             out.confirmed += 1
+        except ReviewConflict:   # a reviewer decided it meanwhile: their decision stands
+            session.rollback()
+            out.skipped += 1
         except Exception as exc:  # noqa: BLE001 - one bad detection never stops the pass
             session.rollback()
             out.failed += 1
