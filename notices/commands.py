@@ -429,17 +429,24 @@ def evidence_build(detection_id) -> None:
 
 
 @evidence.command("verify")
+@click.option("--bundle", "bundle_zip", type=click.Path(exists=True, dir_okay=False),
+              help="Verify an exported letter zip on its own (no store, no data home needed).")
+@click.option("--cert", "cert_file", type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate of the time-stamp authority to pin (with --bundle).")
 @click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")
 @friendly
-def evidence_verify(as_json) -> None:
+def evidence_verify(bundle_zip, cert_file, as_json) -> None:
     """Check every ledger entry and evidence file; exit 1 naming each problem.
 
     Warnings (entries whose transaction rolled back or whose writer stopped, a torn
     last line) are listed but do not fail: they are accounted for, not tampering.
     """
     from notices.timestamping import pinned_cert
-    home = settings.get().home
-    rep = ledger.verify(home, store=_store(), cert_pem=pinned_cert(home))
+    if bundle_zip:
+        rep = ledger.verify_bundle(Path(bundle_zip), cert_pem=Path(cert_file).read_bytes() if cert_file else None)
+    else:
+        home = settings.get().home
+        rep = ledger.verify(home, store=_store(), cert_pem=pinned_cert(home))
     if as_json:
         click.echo(output.to_json({"ok": rep.ok, "entries": rep.entries, "files_checked": rep.files_checked,
                     "timestamps_checked": rep.timestamps_checked,

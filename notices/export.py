@@ -1,7 +1,10 @@
 """Export a notice: the letter as PDF or DOCX, or a zip of letter + evidence bundles + manifest.
 
 The zip carries the letter, the evidence bundles, and the annexed title and
-identity documents (``annex/``). Its ``manifest.json`` lists the SHA-256 of every member and, per detection,
+identity documents (``annex/``), and the bundles' ledger entries with their
+time-stamp tokens (``ledger/entries.jsonl``), so a recipient can re-verify it alone
+(``earwitness evidence verify --bundle ZIP``, :func:`notices.ledger.verify_bundle`).
+Its ``manifest.json`` lists the SHA-256 of every member and, per detection,
 the ledger entry its bundle was committed to, so the recipient can check the
 evidence against the hashes printed in the letter. Rendered files' hashes are
 recorded on the notice.
@@ -24,6 +27,7 @@ from notices.exceptions import NoticesError
 from notices.letters import ensure_complete, get_notice
 
 FORMATS = ("pdf", "docx", "zip")
+LEDGER_MEMBER = "ledger/entries.jsonl"    # the bundles' ledger entries, time-stamp tokens included
 
 
 def _name(notice, ext: str) -> str:
@@ -106,13 +110,21 @@ def _zip(notice, out_dir: Path) -> Path:
                 d["bundle"]["manifest_sha256"] for d in notice.content["detections"]
                 if d["detection_id"] == b["detection_id"]):
             raise NoticesError(f"evidence manifest of {b['detection_id']} changed since the letter was drafted")
+    by_seq = {e.get("seq"): e for e in ledger.read(home)}
+    chain = [by_seq.get(b["ledger_seq"]) for b in bundles]
+    if any(e is None or e.get("hash") != b["ledger_hash"] for e, b in zip(chain, bundles)):
+        raise NoticesError("a bundle's ledger entry is missing or differs from the one the letter cites; "
+                           "run `earwitness evidence verify`")
+    ledger_lines = "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in chain)
     manifest = {"notice_id": notice.id, "platform": notice.platform, "lang": notice.lang,
+                "jurisdiction": notice.content.get("jurisdiction"), "revision": notice.revision,
                 "created_at": utcnow().isoformat(), "software": __version__,
-                "files": entries, "bundles": bundles}
+                "files": entries, "bundles": bundles, "ledger_entries": LEDGER_MEMBER}
     path = out_dir / _name(notice, "zip")
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for arc, src in members:
             zf.write(src, arc)
+        zf.writestr(LEDGER_MEMBER, ledger_lines)
         zf.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True))
     for _, src in members[:2]:
         src.unlink()

@@ -28,6 +28,7 @@ import fcntl
 import hashlib
 import json
 import os
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,4 +297,62 @@ def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: b
         elif e.get("hash") != h:
             report.problems.append(Problem("entry_altered", f"entry {seq}",
                                            "hash differs from the one the store recorded"))
+    return report
+
+
+def verify_bundle(zip_path: Path, *, cert_pem: bytes | None = None) -> VerifyReport:
+    """Check an exported letter zip on its own: every member against the manifest, each bundle's
+    ledger entry (its hash, the files it commits to, its time-stamp token)."""
+    report = VerifyReport()
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise LedgerError(f"{zip_path}: not a readable zip: {exc}") from exc
+    with zf:
+        names = set(zf.namelist())
+
+        def sha(arc: str) -> str:
+            return hashlib.sha256(zf.read(arc)).hexdigest()
+
+        if "manifest.json" not in names:
+            report.problems.append(Problem("file_missing", "manifest.json", "the zip has no manifest"))
+            return report
+        manifest = json.loads(zf.read("manifest.json"))
+        for arc, meta in sorted(manifest.get("files", {}).items()):
+            report.files_checked += 1
+            if arc not in names:
+                report.problems.append(Problem("file_missing", arc, "listed in the manifest, not in the zip"))
+            elif sha(arc) != meta["sha256"]:
+                report.problems.append(Problem("file_altered", arc, "does not match the manifest's SHA-256"))
+        member = manifest.get("ledger_entries")
+        entries = {}
+        if member in names:
+            for line in zf.read(member).decode("utf-8").splitlines():
+                if line.strip():
+                    e = json.loads(line)
+                    entries[e.get("seq")] = e
+        for b in manifest.get("bundles", []):
+            where = f"entry {b['ledger_seq']}"
+            e = entries.get(b["ledger_seq"])
+            if e is None:
+                report.problems.append(Problem("entry_missing", where, f"bundle {b['bundle_id']}'s entry is not in the zip"))
+                continue
+            report.entries += 1
+            if entry_hash(e) != e.get("hash") or e.get("hash") != b["ledger_hash"]:
+                report.problems.append(Problem("entry_altered", where, "content does not match its hash"))
+            for name, meta in sorted((e.get("files") or {}).items()):
+                arc = f"{b['folder']}/{name}"
+                report.files_checked += 1
+                if arc not in names:
+                    report.problems.append(Problem("file_missing", arc, f"{name} of {where} is not in the zip"))
+                elif sha(arc) != meta["sha256"]:
+                    report.problems.append(Problem("file_altered", arc, f"{name} does not match {where}"))
+            if e.get("tst"):
+                report.timestamps_checked += 1
+                from notices import timestamping
+                try:
+                    timestamping.verify_token(base64.b64decode(e["tst"]), bytes.fromhex(e["hash"]),
+                                              cert_pem=cert_pem)
+                except (TimestampError, ValueError) as exc:
+                    report.problems.append(Problem("timestamp_invalid", where, str(exc)))
     return report
