@@ -54,8 +54,9 @@ def case_for_detection(session: Session, detection_id: str) -> Case | None:
     return session.scalar(select(Case).where(Case.detections.any(Detection.id == detection_id)))
 
 
-def _previous_removed(session: Session, clip: Clip) -> Case | None:
-    """A removed case for the same item, or for the same audio on the same platform."""
+def _previous_removed(session: Session, clip: Clip, work_id: str | None = None) -> Case | None:
+    """A removed case for the same item, the same audio on the same platform, or the same work
+    from the same uploader on the same platform (a re-encoded or re-cut re-upload)."""
     same_item = select(Case).where(Case.platform == clip.platform, Case.media_id == clip.media_id,
                                    Case.state.in_(REMOVED_STATES + ("closed",)),
                                    Case.removed_at.is_not(None))
@@ -67,6 +68,16 @@ def _previous_removed(session: Session, clip: Clip) -> Case | None:
              .where(Case.platform == clip.platform, Clip.audio_sha256 == clip.audio_sha256,
                     Case.state.in_(REMOVED_STATES + ("closed",)), Case.removed_at.is_not(None))
              .order_by(Case.opened_at.desc()))
+        case = session.scalars(q).first()
+        if case is not None:
+            return case
+    uploader = clip.uploader_id or clip.uploader
+    if work_id and uploader:
+        who = Clip.uploader_id == clip.uploader_id if clip.uploader_id else Clip.uploader == clip.uploader
+        q = (select(Case).join(Case.detections).join(Detection.clip)
+             .where(Case.platform == clip.platform, Detection.work_id == work_id, who,
+                    Case.state.in_(REMOVED_STATES + ("closed",)), Case.removed_at.is_not(None))
+             .order_by(Case.opened_at.desc()))
         return session.scalars(q).first()
     return None
 
@@ -76,7 +87,8 @@ def open_or_attach(session: Session, detection: Detection, *, actor: str,
     """The case for a confirmed detection: the item's open case, else a new one.
 
     One case per infringing item (platform + media id). A sighting of content
-    that was removed (same item, or same audio on the same platform) opens a new
+    that was removed (same item; same audio on the same platform; or the same work
+    from the same uploader on the same platform, re-encoded or re-cut) opens a new
     case linked to the old one, and the old case records the re-upload.
     """
     at = at or utcnow()
@@ -93,7 +105,7 @@ def open_or_attach(session: Session, detection: Detection, *, actor: str,
         record(session, case.id, "detection_attached", actor=actor, reason=reason, at=at,
                detection_id=detection.id, work_id=detection.work_id)
         return case
-    previous = _previous_removed(session, clip)
+    previous = _previous_removed(session, clip, detection.work_id)
     case = Case(platform=clip.platform, media_id=clip.media_id, url=clip.url,
                 uploader=clip.uploader, title=clip.title, state="confirmed", opened_at=at,
                 state_since=at, previous_case_id=previous.id if previous else None)

@@ -227,6 +227,14 @@ def test_reupload_of_removed_content_opens_linked_case(store, seed):
         det2 = seed.detection(s, work_id="T003", clip=seed.clip(s, media_id=old.media_id))
         again = review.confirm(s, det2.id, actor="r")
         assert again.previous_case_id == old.id
+        # the same work from the same uploader, in different bytes (re-encoded, re-cut)
+        det3 = seed.detection(s, clip=seed.clip(s, media_id="recut", seed=99, uploader=old_clip.uploader))
+        assert det3.clip.audio_sha256 != old_clip.audio_sha256
+        recut = review.confirm(s, det3.id, actor="r")
+        assert recut.previous_case_id == old.id and old.events[-1].details["new_case_id"] == recut.id
+        # the same work from someone else is a new case, not a re-upload
+        det4 = seed.detection(s, clip=seed.clip(s, media_id="other", seed=98, uploader="someone_else"))
+        assert review.confirm(s, det4.id, actor="r").previous_case_id is None
 
 
 def test_reject_keeps_known_false_positive(store, seed):
