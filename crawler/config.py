@@ -66,6 +66,7 @@ class _Queries(ew_settings.Section):
     from_catalog: bool
     keywords: list[str]
     max_queries: int
+    coverage_days: float
 
 
 class _LiveWatch(ew_settings.Section):

@@ -48,6 +48,7 @@ class CrawlReport:
     peak_rss_mb: float | None = None
     cpu_s: float | None = None           # user+sys of the child and its descendants (Chromium, ffmpeg)
     frontier: dict[str, int] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)   # works searched on this site lately (queries.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,6 +144,9 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     if not report.ok and not report.errors:
         report.errors = [line for line in tail if "Error" in line or "error:" in line][-5:] or tail[-5:]
     report.frontier = frontier.counts(open_store(), site)
+    from crawler import queries as site_queries
+    report.coverage = site_queries.coverage(
+        open_store(), site, days=float(config.section().get("queries", {}).get("coverage_days", 7)))
     pause = pauses.after_crawl(site, report.counts, retry_after_s=report.counts.get("retry_after_s"))
     if pause is not None:
         report.errors.append(f"site {site!r} paused until {pause['until']}: {pause['reason']}")
@@ -167,14 +171,14 @@ def _child(argv: list[str] | None = None) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.misc import load_object
 
-    from crawler.queries import catalog_queries
+    from crawler.queries import catalog_queries, record_run
     from crawler.settings import scrapy_settings
     from crawler.spiders import spider_for
     from earwitness.kernel.store import open_store
 
     site = config.load_site(args.site)
     store = open_store()
-    queries = args.query if args.query is not None else catalog_queries(store)
+    queries = args.query if args.query is not None else catalog_queries(store, site=site.name)
     spider_cls = spider_for(site)
     process = CrawlerProcess(scrapy_settings(site))
     crawler = process.create_crawler(spider_cls)
@@ -194,6 +198,10 @@ def _child(argv: list[str] | None = None) -> int:
         kwargs["render_js"] = args.render_js
     process.crawl(crawler, **kwargs)
     process.start()
+    counts = result.get("counts") or {}
+    if result.get("close_reason") == "finished" and not (
+            counts.get("listings") and counts.get("listing_failed", 0) >= counts["listings"]):
+        record_run(site.name, queries)   # the rotation moves on only past queries that were searched
     return 0 if result.get("close_reason") == "finished" else 1
 
 

@@ -167,8 +167,38 @@ def test_catalog_queries(store, monkeypatch, home):
     with store.session() as s:
         s.add(Work(id="w1", title="Velvet Morning", artist="Lin Qiao", aliases=["velvet morning (remix)"]))
         s.add(Work(id="w2", title="Neon River", artist=None, aliases=[]))
-    assert catalog_queries(store) == ["Velvet Morning Lin Qiao", "Neon River", "Velvet Morning",
-                                      "velvet morning (remix)", "sped up", "nightcore"]
+    assert catalog_queries(store) == ["sped up", "nightcore", "Velvet Morning Lin Qiao", "Neon River",
+                                      "Velvet Morning", "velvet morning (remix)"]   # keywords first
+
+
+def test_queries_rotate_through_the_whole_catalog_and_report_coverage(store, monkeypatch, home):
+    """120 works, 10 queries a crawl (the keyword and 9 others): all 360 queries of the catalog
+    ("title artist", title, alias of each work) run within 40 crawls, the oldest first after that;
+    coverage counts the works searched lately."""
+    from datetime import datetime, timedelta, timezone
+
+    from crawler.queries import catalog_queries, coverage, record_run
+    from earwitness.kernel import settings
+    from earwitness.kernel.store.models import Work
+    monkeypatch.setenv("EARWITNESS__CRAWLER__QUERIES__KEYWORDS", "[sped up]")
+    settings.configure(home)
+    with store.session() as s:
+        for i in range(120):
+            s.add(Work(id=f"w{i:03d}", title=f"Song {i}", artist=f"Artist {i}", aliases=[f"song {i} remix"]))
+    t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    seen: set[str] = set()
+    for n in range(40):
+        qs = catalog_queries(store, site="s", max_queries=10)
+        assert qs[0] == "sped up" and len(qs) == 10
+        seen |= set(qs[1:])
+        record_run("s", qs, now=t0 + timedelta(hours=n))
+    assert len(seen) == 360                           # every query of every work ran
+    assert catalog_queries(store, site="s", max_queries=3)[1:] == ["Song 0 Artist 0", "Song 1 Artist 1"]
+    assert catalog_queries(store, site="other", max_queries=2) == ["sped up", "Song 0 Artist 0"]  # per site
+    cov = coverage(store, "s", days=7, now=t0 + timedelta(hours=40))
+    assert cov == {"works": 120, "searched": 120, "days": 7, "share": 1.0}
+    late = coverage(store, "s", days=0.5, now=t0 + timedelta(hours=40))   # the last 12 crawls' queries:
+    assert late == {"works": 120, "searched": 54, "days": 0.5, "share": 0.45}  # titles+aliases of works 66-119
 
 
 def test_detections_list_json(store, home):
