@@ -72,6 +72,12 @@ def _detections(store, ids: list[str]) -> list[tuple[str, str]]:
         return sorted(s.execute(select(Detection.clip_id, Detection.work_id).where(Detection.clip_id.in_(ids))).all())
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_once(store, ids: list[str], n_workers: int, broker_url: str, env: dict, timeout_s: float) -> dict:
     """Time ``n_workers`` fresh worker processes matching every clip in ``ids``."""
     import redis
@@ -80,15 +86,17 @@ def run_once(store, ids: list[str], n_workers: int, broker_url: str, env: dict, 
     _reset(store, ids)
     client = redis.Redis.from_url(broker_url)
     client.flushdb()
-    procs = [subprocess.Popen(WORKER_CMD, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(n_workers)]
+    logs = [Path(env["EARWITNESS_HOME"]) / f"bench-worker-{n_workers}-{i}.log" for i in range(n_workers)]
+    procs = [subprocess.Popen(WORKER_CMD, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")) for log in logs]
     try:
         deadline = time.monotonic() + timeout_s
         while client.zcard("dramatiq:__heartbeats__") < n_workers:
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise click.ClickException("matcher workers did not start (is the index built? the broker up?)")
+                tail = logs[0].read_text(errors="replace")[-2000:]
+                raise click.ClickException(f"matcher workers did not start; the first one said:\n{tail}")
             time.sleep(0.1)
         load_before = os.getloadavg()[0]
+        cpu0 = sum(_cpu_s(p.pid) for p in procs)
         t0 = time.perf_counter()
         for clip_id in ids:
             match_queue.enqueue_clip(store, clip_id)
@@ -97,6 +105,7 @@ def run_once(store, ids: list[str], n_workers: int, broker_url: str, env: dict, 
                 raise click.ClickException(f"{n_workers} workers did not finish within {timeout_s:.0f}s")
             time.sleep(0.05)
         elapsed = time.perf_counter() - t0
+        cpu = sum(_cpu_s(p.pid) for p in procs) - cpu0
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -106,7 +115,8 @@ def run_once(store, ids: list[str], n_workers: int, broker_url: str, env: dict, 
             except subprocess.TimeoutExpired:
                 p.kill()
     return {"workers": n_workers, "clips": len(ids), "seconds": round(elapsed, 2),
-            "clips_per_s": round(len(ids) / elapsed, 3), "load_1min_before": round(load_before, 2),
+            "clips_per_s": round(len(ids) / elapsed, 3), "worker_cpu_s_per_clip": round(cpu / len(ids), 3),
+            "worker_cores_busy": round(cpu / elapsed, 2), "load_1min_before": round(load_before, 2),
             "load_1min_after": round(os.getloadavg()[0], 2)}
 
 
@@ -153,8 +163,9 @@ def workers(n_clips, n_works, clip_seconds, max_workers, broker_url, timeout_s, 
         return
     click.echo(f"matcher workers on {result['store']}, {n_clips} clips of {clip_seconds:.0f} s, {n_works} works, "
                f"{result['cpus']} CPUs")
-    click.echo("workers  seconds  clips/s  speedup  detections  same  load(1m) before/after")
+    click.echo("workers  seconds  clips/s  speedup  CPU-s/clip  cores busy  detections  same  load(1m) before/after")
     for r in rows:
         click.echo(f"{r['workers']:>7}  {r['seconds']:>7.1f}  {r['clips_per_s']:>7.2f}  {r['speedup']:>6.2f}x  "
+                   f"{r['worker_cpu_s_per_clip']:>10.3f}  {r['worker_cores_busy']:>10.2f}  "
                    f"{r['detections']:>10}  {'yes' if r['same_detections_as_1_worker'] else 'NO':>4}  "
                    f"{r['load_1min_before']:.1f}/{r['load_1min_after']:.1f}")
