@@ -16,6 +16,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFError
+from reportlab.pdfgen import canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from xml.sax.saxutils import escape
 
@@ -90,16 +91,58 @@ def flowables(block_list: list[tuple], st: dict, width: float) -> list[Flowable]
     return out
 
 
-def write(block_list: list[tuple], path: Path, *, title: str = "", author: str = "") -> Path:
-    """Draw ``(kind, ...)`` blocks (see :func:`notices.letters.blocks`) into an A4 PDF."""
+PAGE_LABEL = {"zh": "第 {n} 页 / 共 {total} 页", "en": "Page {n} of {total}"}
+
+
+def _paged_canvas(header: str, lang: str):
+    """A canvas class that draws the running header and "page n of total" on every page.
+
+    The total is known only at the end, so pages are kept until ``save`` (reportlab's
+    usual two-step numbering).
+    """
+    font = cjk_font()
+
+    class PagedCanvas(canvas.Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self):      # noqa: N802 - reportlab's name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._pages)
+            for n, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                width, height = self._pagesize
+                self.setFont(font, 7.5)
+                self.setFillColor(colors.grey)
+                if header:
+                    self.drawString(18 * mm, height - 11 * mm, header)
+                self.drawRightString(width - 18 * mm, 10 * mm,
+                                     PAGE_LABEL.get(lang, PAGE_LABEL["en"]).format(n=n, total=total))
+                super().showPage()
+            super().save()
+
+    return PagedCanvas
+
+
+def write(block_list: list[tuple], path: Path, *, title: str = "", author: str = "", header: str = "",
+          lang: str = "en") -> Path:
+    """Draw ``(kind, ...)`` blocks (see :func:`notices.letters.blocks`) into an A4 PDF, each page
+    with the running ``header`` and its number."""
     st = styles()
     doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                             topMargin=18 * mm, bottomMargin=18 * mm, title=title, author=author)
-    doc.build(flowables(block_list, st, doc.width))
+    doc.build(flowables(block_list, st, doc.width), canvasmaker=_paged_canvas(header, lang))
     return path
 
 
 def letter(content: dict, path: Path) -> Path:
     from notices.letters import blocks
-    return write(blocks(content), path, title=content["title"],
-                 author=content["rights_holder"].get("name", ""))
+    ref = "函件编号" if content["lang"] == "zh" else "Reference"
+    holder = content["rights_holder"].get("name_zh" if content["lang"] == "zh" else "name") \
+        or content["rights_holder"].get("name", "")
+    return write(blocks(content), path, title=content["title"], author=content["rights_holder"].get("name", ""),
+                 header=f"{holder} · {content['title']} · {ref} {content['notice_id']}", lang=content["lang"])

@@ -216,6 +216,12 @@ def test_twelve_items_every_required_element_read_back(store, seed, home, tmp_pa
         docx, = export.export(s, notice.id, "docx", tmp_path)
         content = notice.content
     required = {el.element for el in jurisdictions.get(jurisdiction).elements}
+    pages = _pdf_text(pdf).split("\f")[:-1]
+    assert len(pages) > 2
+    for n, page in enumerate(pages, start=1):        # a running header and "page n of total" on each
+        flat = _squash(page)
+        assert _squash(f"{notice.id}") in flat
+        assert (f"第{n}页/共{len(pages)}页" if lang == "zh" else f"Page{n}of{len(pages)}") in flat, n
     for text in (_pdf_text(pdf), render_docx.text(docx)):
         flat = _squash(text)
         for sec in content["sections"]:
