@@ -69,7 +69,7 @@ def test_excerpts_of_a_real_detection_line_up(home, store, matched):
 def test_alignment_picture_marks_matched_peaks(client, users, matched):
     client.login("ann", users["ann"])
     page = client.get(f"/review/{matched}").text
-    assert "Green circles: peaks matched" in page
+    assert "green circles: peaks matched" in page
     png = client.get(f"/media/detection/{matched}/alignment.png")
     assert png.status == 200
     shots = Path(__file__).parent / "screenshots"
