@@ -51,7 +51,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
-def _config(section: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+def read_config(section: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The app's settings: the ``webapp`` section with ``overrides`` on top (nested sections key by key)."""
     section, overrides = dict(section), dict(overrides or {})
     conf = {**DEFAULTS, **section, **overrides}
     for key in ("login_throttle", "password"):   # nested sections: an override replaces single keys
@@ -78,7 +79,7 @@ def create_app(store: Store | None = None, *, services: Services, config: Mappin
     the application layer (:func:`earwitness.app.web.services`).
     """
     s = ew_settings.get()
-    conf = _config(s.section("webapp"), config)
+    conf = read_config(s.section("webapp"), config)
     store = store or open_store()
     app = Flask(__name__)
     app.config.update(EW=conf, EW_HOME=s.home, EW_CACHE=s.path(conf["cache_dir"]),

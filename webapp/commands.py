@@ -18,8 +18,8 @@ def users() -> None:
 def _password_tools():
     """The password policy and hasher the ``webapp`` settings describe (as the app uses them)."""
     from earwitness.kernel import settings
-    from webapp.app import _config, password_tools
-    return password_tools(_config(settings.get().section("webapp"), None))
+    from webapp.app import password_tools, read_config
+    return password_tools(read_config(settings.get().section("webapp"), None))
 
 
 def _password(password_stdin: bool, confirm: bool = True) -> str:

@@ -18,7 +18,7 @@ from flask import current_app
 class Services:
     """The stages' operations the views call, as namespaces of functions.
 
-    ``review``: ``confirm``, ``reject``; ``cases``: ``list_cases``, ``apply``, ``note``,
+    ``review``: ``confirm``, ``reject``, ``reopen`` (undo a decision); ``cases``: ``list_cases``, ``apply``, ``note``,
     ``allowed_events``; ``lifecycle``: ``STATES``, ``TRANSITIONS``, ``DISPUTE_BASES``;
     ``evidence``: ``bundle_for``; ``ledger``: ``verify``; ``letters``: ``draft``, ``blocks``,
     ``mark_sent``, ``withdraw``; ``export``: ``export``. ``error`` is the class of the
