@@ -22,9 +22,9 @@ from earwitness.kernel.store.case_models import Case
 from earwitness.kernel.store.models import Clip, Detection, utcnow
 from notices import letters, lifecycle
 from notices.case_engine import _append, allowed_events, get_case, note, record, transition
-from notices.exceptions import LetterOnlyEvent, NoticesError
+from notices.exceptions import LetterOnlyEvent, MissingDetails, NoticesError
 
-__all__ = ["apply", "allowed_events", "get_case", "note", "record", "case_for_detection",
+__all__ = ["apply", "allowed_events", "get_case", "note", "record", "follow_up", "case_for_detection",
            "open_or_attach", "list_cases", "REMOVED_STATES"]
 
 # states in which the item is taken down: a new sighting is a re-upload
@@ -48,6 +48,16 @@ def apply(session: Session, case_id: str, event: str, *, actor: str, reason: str
     if event in ("withdraw_draft", "withdraw") and case.state in lifecycle.IN_OPEN_LETTER:
         return letters.remove_case(session, case, event, actor=actor, reason=reason, at=at)
     return transition(session, case.id, event, actor=actor, reason=reason, at=at, **details)
+
+
+def follow_up(session: Session, case_id: str, *, channel: str, text: str, actor: str) -> None:
+    """Record a follow-up with the platform (a notice it ignored or rejected): channel and what was said."""
+    case = get_case(session, case_id)
+    if case.state not in ("notice_sent", "rejected"):
+        raise NoticesError(f"case {case.id} is {case.state}: a follow-up is for a sent or rejected notice")
+    if not (channel.strip() and text.strip()):
+        raise MissingDetails("a follow-up needs its channel and what was said")
+    record(session, case.id, "follow_up", actor=actor, reason=text, channel=channel)
 
 
 def case_for_detection(session: Session, detection_id: str) -> Case | None:

@@ -236,6 +236,19 @@ def cases_show(case_id, as_json) -> None:
             click.echo(f"  {n['id']} {n['state']} {n['lang']} to {n['recipient']} sent {_t(n['sent_at'])}")
 
 
+@cases.command("follow-up")
+@click.argument("case_id")
+@click.option("--channel", required=True, help="How: email, phone, web form...")
+@click.option("--text", required=True, help="What was asked or answered (kept).")
+@actor_option
+@friendly
+def cases_follow_up(case_id, channel, text, actor) -> None:
+    """Record a follow-up with the platform on a sent or rejected notice."""
+    with _store().session() as s:
+        cases_mod.follow_up(s, case_id, channel=channel, text=text, actor=actor)
+        click.echo(f"follow-up recorded on {case_id}")
+
+
 @cases.command("note")
 @click.argument("case_id")
 @click.argument("text")
@@ -274,6 +287,7 @@ def _event_command(event: str) -> click.Command:
                                    "(default: notices.dispute.default_basis for the platform)."),
         "received_at": click.option("--received-at", "received_at", required=True,
                                     help="When the counter-notice was received (ISO, with zone)."),
+        "answer": click.option("--answer", required=True, help="What the platform answered (kept)."),
     }
     for key in reversed(t.requires):
         command = opts[key](command)

@@ -7,6 +7,9 @@
         └────────────────────────┼────┘                         └──counter_notice─┴─────────────────────┤
                                  ▼                                                                      ▼
                                closed ◄──close── restored ◄──restore── disputed ──escalate──► escalated ─close─► closed
+    notice_sent ─notice_rejected─► rejected ─resubmit─► confirmed (a new letter)
+    notice_sent | rejected ─complain_to_regulator─► escalated;   rejected ─close─► closed
+    notice_sent ─retract_notice─► closed
 
 ``draft_notice``, ``send_notice`` and ``retract_notice`` are letter events
 (:data:`LETTER_ONLY`): a case takes them only with its letter
@@ -30,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STATES = ("confirmed", "notice_drafted", "notice_sent", "removed", "resolved",
-          "disputed", "restored", "escalated", "closed")
+          "disputed", "restored", "escalated", "rejected", "closed")
 TERMINAL = ("closed",)
 OPEN_STATES = tuple(s for s in STATES if s not in TERMINAL)
 
@@ -63,12 +66,20 @@ TRANSITIONS: dict[str, Transition] = {t.event: t for t in (
                doc="the platform restored the item after the dispute period"),
     Transition("escalate", ("disputed",), "escalated", needs_reason=True,
                doc="legal action was taken within the dispute period"),
-    Transition("close", ("resolved", "restored", "escalated"), "closed",
+    Transition("close", ("resolved", "restored", "escalated", "rejected"), "closed",
                doc="nothing more to do"),
     Transition("withdraw", ("confirmed", "notice_drafted"), "closed", needs_reason=True,
                doc="the case was dropped before a notice was sent (licence found, mistake)"),
     Transition("retract_notice", ("notice_sent",), "closed", needs_reason=True,
                doc="the sent letter was retracted (the platform was told to disregard it)"),
+    Transition("notice_rejected", ("notice_sent",), "rejected", ("answer",),
+               doc="the platform refused to act on the notice (its answer recorded)"),
+    Transition("complain_to_regulator", ("notice_sent", "rejected"), "escalated", ("channel",),
+               needs_reason=True,
+               doc="the platform refused or ignored the notice: complaint to the regulator "
+                   "(e.g. 国家版权局 / 12315) by the channel named"),
+    Transition("resubmit", ("rejected",), "confirmed", needs_reason=True,
+               doc="the notice will be sent again (a new letter), e.g. with the evidence the platform asked for"),
 )}
 
 # events a case takes only together with its letter (notices.letters applies them)
@@ -76,10 +87,11 @@ LETTER_ONLY = ("draft_notice", "send_notice", "retract_notice")
 # states in which a case sits in an open (draft or approved) letter
 IN_OPEN_LETTER = ("notice_drafted",)
 # states a case reaches only after its letter was sent
-AFTER_SENT = ("notice_sent", "removed", "resolved", "disputed", "restored", "escalated")
+AFTER_SENT = ("notice_sent", "removed", "resolved", "disputed", "restored", "escalated", "rejected")
 
 # records that keep the state as it is
-RECORDS = ("opened", "detection_attached", "recheck", "note", "reupload_found", "letter_revised")
+RECORDS = ("opened", "detection_attached", "recheck", "note", "reupload_found", "letter_revised",
+           "follow_up")
 
 # legal bases of a counter-notice period (computed by notices.calendars)
 DISPUTE_BASES = {

@@ -30,7 +30,7 @@ class ReportInconsistent(NoticesError):
 
 
 OUTCOMES = ("removed", "pending", "disputed", "withdrawn")
-_GROUP = {"confirmed": "pending", "notice_drafted": "pending", "notice_sent": "pending",
+_GROUP = {"confirmed": "pending", "notice_drafted": "pending", "notice_sent": "pending", "rejected": "pending",
           "removed": "removed", "resolved": "removed",
           "disputed": "disputed", "restored": "disputed", "escalated": "disputed"}
 COUNTS = ("found", "rejected", "reviewed", "verified", "notified", "letters", "removed_in_month",

@@ -47,7 +47,8 @@ def test_cli_flow(store, seed, home, tmp_path):
        "--at", "2026-03-02T10:00:00+08:00")
     rows = json.loads(ok("cases", "list", "--overdue", "--json"))
     assert [r["id"] for r in rows] == [case_id] and rows[0]["overdue"] is True
-    assert rows[0]["allowed_events"] == ["verify_removed", "counter_notice"]
+    assert rows[0]["allowed_events"] == ["verify_removed", "counter_notice", "notice_rejected",
+                                         "complain_to_regulator"]
     out = ok("cases", "counter-notice", case_id, "--basis", "dmca_512g", "--received-at",
              "2026-03-06T09:00:00+00:00")
     assert "deadline 2026-03-21 04:00" in out     # 24:00 New York, 20 March

@@ -7,7 +7,8 @@ must say one coherent thing:
 - no letter is wedged: an open letter (draft or approved) covers at least one case,
   and every case it covers sits in it, drafted;
 - every drafted case is in exactly one open letter, the one its ``notice_id`` names;
-- every case that was sent is in exactly one sent (or later retracted) revision;
+- every sending of a case is in exactly one sent (or later retracted) revision, a new one each
+  time it is sent again after a rejection and resubmission;
 - a sent revision lists exactly the cases it covered when it was sent, and its
   content (hash kept) names exactly those items;
 - a refused event changes nothing, even left uncommitted in the session;
@@ -41,10 +42,13 @@ from tests.notices.conftest import Seeder
 
 N_CASES = 4
 CASE_EVENTS = ["withdraw_draft", "withdraw", "send_notice", "draft_notice", "verify_removed",
-               "resolve", "counter_notice", "restore", "escalate", "close", "retract_notice"]
+               "resolve", "counter_notice", "restore", "escalate", "close", "retract_notice",
+               "notice_rejected", "resubmit", "complain_to_regulator"]
 DETAILS = {"verify_removed": {"check": "HTTP 404"}, "counter_notice": {"basis": "dmca_512g"},
-           "send_notice": {"channel": "email", "recipient": "x"}}
-REASONS = {"withdraw_draft", "withdraw", "restore", "escalate", "retract_notice"}
+           "send_notice": {"channel": "email", "recipient": "x"}, "notice_rejected": {"answer": "no"},
+           "complain_to_regulator": {"channel": "12315"}}
+REASONS = {"withdraw_draft", "withdraw", "restore", "escalate", "retract_notice", "resubmit",
+           "complain_to_regulator"}
 
 
 @pytest.fixture(scope="module")
@@ -227,13 +231,13 @@ class LettersAndCases(RuleBasedStateMachine):
                     assert open_of.get(case.id) == [case.notice_id], case.id
                 else:
                     assert case.id not in open_of, f"{case.state} case {case.id} still in an open letter"
-                if sent_events:
-                    assert len(sent_events) == 1 and len(sent_of.get(case.id, [])) == 1, case.id
-                    assert sent_events[0].details["notice_id"] == sent_of[case.id][0]
-                    assert case.notice_id == sent_of[case.id][0]
-                else:
-                    assert case.id not in sent_of
-                    assert case.state not in lifecycle.AFTER_SENT, case.id
+                # each sending (a resubmitted case is sent again, by a new letter) is in exactly one
+                # sent revision, a different one each time, and the case points at the latest
+                sent_by = [e.details["notice_id"] for e in sent_events]
+                assert sorted(sent_by) == sorted(sent_of.get(case.id, [])), case.id
+                assert len(set(sent_by)) == len(sent_by), case.id
+                if case.state in lifecycle.AFTER_SENT:
+                    assert sent_by and case.notice_id == sent_by[-1], case.id
 
     @invariant()
     def report_counts_agree(self) -> None:

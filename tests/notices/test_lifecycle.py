@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from notices import case_engine, cases, lifecycle, review
-from notices.exceptions import MissingDetails, ReviewError, TransitionNotAllowed
+from notices.exceptions import MissingDetails, NoticesError, ReviewError, TransitionNotAllowed
 from earwitness.kernel.store.case_models import Case, CaseEvent
 
 from tests.notices.conftest import T0
@@ -26,6 +26,9 @@ DETAILS = {
     "close": {},
     "withdraw": {"reason": "licence found"},
     "retract_notice": {"reason": "sent to the wrong platform"},
+    "notice_rejected": {"answer": "insufficient proof of title"},
+    "complain_to_regulator": {"channel": "国家版权局 online complaint", "reason": "platform ignored two notices"},
+    "resubmit": {"reason": "title documents added"},
 }
 # a path of events that reaches each state from confirmed
 PATH_TO = {
@@ -37,6 +40,7 @@ PATH_TO = {
     "disputed": ["draft_notice", "send_notice", "counter_notice"],
     "restored": ["draft_notice", "send_notice", "counter_notice", "restore"],
     "escalated": ["draft_notice", "send_notice", "counter_notice", "escalate"],
+    "rejected": ["draft_notice", "send_notice", "notice_rejected"],
     "closed": ["withdraw"],
 }
 
@@ -276,3 +280,18 @@ def test_counter_notice_basis_defaults_per_platform(store, seed):
         # the 15th day after Monday 2 March ends Tuesday 17 March 24:00 Beijing (16:00 UTC)
         assert not case.deadline_passed(datetime(2026, 3, 17, 16, 0, tzinfo=timezone.utc))
         assert case.deadline_passed(datetime(2026, 3, 17, 16, 0, 1, tzinfo=timezone.utc))
+
+
+def test_rejected_notice_follow_up_escalation_resubmission(store, seed):
+    with store.session() as s:
+        case = _case_in(s, seed, "rejected")
+        cases.follow_up(s, case.id, channel="email", text="asked which proof they need", actor="legal")
+        assert case.events[-1].event == "follow_up" and case.state == "rejected"
+        cases.apply(s, case.id, "resubmit", actor="legal", reason="title documents added")
+        assert case.state == "confirmed"             # a new letter can cover it now
+        other = _case_in(s, seed, "notice_sent")
+        cases.apply(s, other.id, "complain_to_regulator", actor="legal", channel="12315",
+                    reason="ignored for 30 days")
+        assert other.state == "escalated"
+        with pytest.raises(NoticesError, match="follow-up is for a sent or rejected notice"):
+            cases.follow_up(s, case.id, channel="email", text="x", actor="legal")
