@@ -66,6 +66,7 @@ class Report:
     top_works: list[dict] = field(default_factory=list)
     removal_hours: list[float] = field(default_factory=list)
     weekly: list[dict] = field(default_factory=list)
+    letters_by_jurisdiction: dict[str, int] = field(default_factory=dict)
     generated_at: datetime = field(default_factory=utcnow)
 
     @property
@@ -134,6 +135,8 @@ def monthly(session: Session, month: str) -> Report:
         if inside(notice.sent_at):
             rows[notice.platform]["letters"] += 1
             letter_cases[notice.platform] += len(notice.cases)
+            juris = notice.jurisdiction or "?"
+            rep.letters_by_jurisdiction[juris] = rep.letters_by_jurisdiction.get(juris, 0) + 1
     weeks = _weeks(start, end)
     weekly = [{"week_start": a.date().isoformat(), "verified": 0, "removed": 0} for a, _ in weeks]
 
@@ -173,6 +176,8 @@ def monthly(session: Session, month: str) -> Report:
         rep.top_works.append({"work_id": wid, "title": w.title if w else wid,
                               "artist": w.artist if w else "", "cases": n})
     rep.check()
+    if sum(rep.letters_by_jurisdiction.values()) != rep.totals["letters"]:
+        raise ReportInconsistent(f"letters by jurisdiction do not add up to the {rep.totals['letters']} sent")
     for platform, row in rep.platforms.items():
         if row["notified"] != letter_cases.get(platform, 0):
             raise ReportInconsistent(f"{platform}: {row['notified']} case(s) notified but the letters sent "
@@ -219,6 +224,8 @@ def tables(rep: Report) -> list[tuple[str, list[str], list[list[str]]]]:
         ("Most infringed works (% of cases verified this month; a case may use several works)",
          ["#", "Work", "Artist", "Cases", "Share"], works),
         ("Weekly (weeks start Monday; first and last may be partial)", ["Week of", "Verified", "Removed"], weekly),
+        ("Letters sent by jurisdiction (% of letters sent this month)", ["Jurisdiction", "Letters", "Share"],
+         [[j, str(n), pct(n, rep.totals["letters"])] for j, n in sorted(rep.letters_by_jurisdiction.items())]),
     ]
 
 

@@ -159,6 +159,7 @@ def test_monthly_report_arithmetic(store, seed, tmp_path):
     assert fx["found"] == 4 and bl["found"] == 3 and tot["found"] == 7      # the April one excluded
     assert (tot["reviewed"], tot["rejected"]) == (7, 1)
     assert (fx["notified"], bl["notified"], tot["letters"]) == (2, 2, 4)
+    assert rep.letters_by_jurisdiction == {"CN": 4}            # both platforms' letters under Chinese law
     assert tot["removed_in_month"] == 2
     # sent 3 Mar 12:00 -> removed 5 Mar 18:00 = 54 h; sent 23 Mar 12:00 -> removed 24 Mar 18:00 = 30 h
     assert sorted(rep.removal_hours) == [30.0, 54.0] and rep.median_hours_to_removal == 42.0
@@ -173,6 +174,7 @@ def test_monthly_report_arithmetic(store, seed, tmp_path):
     text = md.read_text("utf-8")
     assert "| Outcome | bilibili | fixture | Total |" in text
     assert "| removed or resolved | 1 (50.0%) | 1 (25.0%) | 2 (33.3%) |" in text
+    assert "| CN | 4 | 100.0% |" in text
     assert "| False positives rejected | 1 | 14.3% |" in text
     assert "42.0 h (1.8 days)" in text
     import subprocess
