@@ -14,6 +14,7 @@ from earwitness.kernel.store.case_models import Case
 from earwitness.kernel.store.models import Detection
 from tests.webapp.conftest import add_detections
 from tests.webapp.test_browser import _login, _shot, _watch_errors, browser  # noqa: F401  (fixture)
+from tests.webapp.test_serving import serve  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -126,3 +127,32 @@ def test_admin_changes_a_role_and_a_user_their_password(browser, server, seeded,
     with store.session() as s:
         assert auth.authenticate(s, "lee", "violet-anchor-31") is not None
         assert auth.get_user(s, "lee").role == "analyst"
+
+
+def test_on_gunicorn_workers_messages_survive_and_guessing_is_throttled(browser, serve, users):  # noqa: F811
+    """Chromium against `earwitness serve` with 3 workers: every flash message arrives, whichever
+    worker signed it; five wrong passwords lock the account even for the right one."""
+    base = serve(workers=3)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    _login(page, base, "ada", users["ada"])
+    for i in range(8):
+        page.goto(base + "/users/")
+        page.fill("#add-user input[name=name]", f"weak{i}")
+        page.fill("#add-user input[name=password]", "qwertyuiop12")
+        page.click("#add-user button[type=submit]")
+        page.wait_for_url(base + "/users/")
+        assert "password refused" in page.locator(".flash.error").inner_text(), f"round {i}"
+    guesser = browser.new_page()
+    for i in range(5):
+        guesser.goto(base + "/login")
+        guesser.fill("input[name=name]", "ann")
+        guesser.fill("input[name=password]", f"guess-{i}-password")
+        guesser.click("form.login button[type=submit]")
+        assert "Unknown user or wrong password" in guesser.locator(".flash.error").inner_text()
+    guesser.goto(base + "/login")
+    guesser.fill("input[name=name]", "ann")
+    guesser.fill("input[name=password]", users["ann"])
+    guesser.click("form.login button[type=submit]")
+    assert "too many failed logins for this account" in guesser.locator(".flash.error").inner_text()
+    page.goto(base + "/users/audit?action=login_failed")
+    assert page.locator("#audit tbody tr.login_failed").count() == 5
