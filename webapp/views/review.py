@@ -178,6 +178,13 @@ def reopen(detection_id: str):
     return redirect(url_for("review.detection", detection_id=det.id))
 
 
+def _back_to_queue():
+    """The queue with the filters the bulk form carried."""
+    f = backend.QueueFilter.parse({k[2:]: v for k, v in request.form.items() if k.startswith("q_") and v},
+                                  strict=False)
+    return url_for("review.queue", **f.query_args())
+
+
 @bp.post("/bulk")
 @require("review")
 def bulk():
@@ -195,13 +202,13 @@ def bulk():
             abort(400, f"{len(ids)} detections selected; one bulk action takes at most {cap}")
     if not ids:
         flash("Nothing selected.", "error")
-        return redirect(request.referrer or url_for("review.queue"))
+        return redirect(_back_to_queue())
     reason = ""
     if action == "reject":
         reason = _rejection_reason(request.form)
         if not reason:
             flash("A bulk rejection needs one of the reasons (and a note for “other”).", "error")
-            return redirect(request.referrer or url_for("review.queue"))
+            return redirect(_back_to_queue())
     note = (request.form.get("reason") or "").strip()
     review = services().review
     claims = backend.claims(g.db, ids)
