@@ -54,15 +54,31 @@ class FingerprintConfig:
 
 @dataclass(frozen=True)
 class QueryConfig:
-    """How a query searches and decides; does not affect the index."""
+    """How a query searches and decides; does not affect the index.
+
+    The default range is the one commercial services document: pitch shifts down to
+    -12 semitones (a clip slowed to half speed is an octave down) and up to +12, time
+    scales from 1/2 to 2 (speed x0.5 ... x1.5 and tempo edits inside it). The score
+    is corrected for the size of the range searched (see ``matchers.match.range_penalty``),
+    so the threshold means the same false-alarm rate whatever range is configured.
+    """
 
     neighbours: int = 10             # query triplets use more neighbours than the index
     peaks_per_second: float | None = None  # query peak density cap (None: the index's)
-    max_tempo_ratio: float = 1.35    # accepted |time scale| range: 1/x .. x
-    max_pitch_semitones: float = 4.0
+    # query peaks may be maxima of a smaller neighbourhood than the index's (frames, bins each side;
+    # None: the index's): a music partial under louder speech is seldom the loudest point of the
+    # index's large one. Off by default: measured, it finds more speech-covered music but lets
+    # unrelated music score higher too (README, "Speech over music").
+    peak_frames: int | None = None
+    peak_bins: int | None = None
+    max_tempo_ratio: float = 2.0     # accepted |time scale| range: 1/x .. x
+    max_pitch_semitones: float = 12.0
     max_bucket: int = 48             # index keys holding more entries than this are skipped (stop words)
     candidates: int = 10             # (work, offset) cells verified per query, at most
     threshold: float = 11.0           # score at or above which a match is reported (README: "The threshold")
+
+    def peak_neighbourhood(self, cfg: FingerprintConfig) -> tuple[int, int]:
+        return (self.peak_frames or cfg.peak_frames, self.peak_bins or cfg.peak_bins)
 
 
 DEFAULT = FingerprintConfig()

@@ -16,9 +16,10 @@ from matchers.peaks import Peaks, find_peaks
 from matchers.spectrum import log_spectrogram
 
 
-def peaks_of_samples(y: np.ndarray, cfg: FingerprintConfig, *, density: float | None = None) -> Peaks:
-    """Peaks of mono samples ``y`` at ``cfg.sample_rate``."""
-    return find_peaks(log_spectrogram(y, cfg), cfg, density=density)
+def peaks_of_samples(y: np.ndarray, cfg: FingerprintConfig, *, density: float | None = None,
+                     neighbourhood: tuple[int, int] | None = None) -> Peaks:
+    """Peaks of mono samples ``y`` at ``cfg.sample_rate`` (``density``, ``neighbourhood``: see :func:`find_peaks`)."""
+    return find_peaks(log_spectrogram(y, cfg), cfg, density=density, neighbourhood=neighbourhood)
 
 
 def fingerprint_samples(work_id: str, y: np.ndarray, cfg: FingerprintConfig, *, sha256: str = "") -> WorkFingerprint:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,31 +39,100 @@ OFFSET_STEPS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 # what two pieces of music share by style (beat grid, key, timbre) rather than by copying
 _sweep = np.arange(-15.0, 15.01, 0.37)
 DECOY_OFFSETS_S = _sweep[np.abs(_sweep) >= 1.5]
-DECOY_QUANTILE = 0.75
+DECOY_QUANTILE = 0.9          # of the decoys' hit rates: the chance level (0.75 let a wide range pass style-alike music)
 DECOY_MIN_OVERLAP = 0.25   # a decoy counts when at least this share of the clip maps inside the work
 MIN_DECOYS = 8
 REFIT_FROM = 4.0           # candidates scoring this much are scored again from their fitted transform
+REPEAT_SHARE = 0.6         # another place in the work explaining this share of a match's hits is a loop of it
+MAX_REPEATS = 20
 WINDOW_S = 30.0           # long clips are searched in windows of this length...
 WINDOW_HOP_S = 20.0       # ...starting this often
 
 
 @dataclass(frozen=True)
+class Pair:
+    """One matched stretch: clip ``clip_start_s``-``clip_end_s`` plays work ``work_start_s``-``work_end_s``.
+
+    Both ends are the same two moments seen in each recording (mapped through the
+    match's transform), so a letter can quote them side by side.
+    """
+
+    clip_start_s: float
+    clip_end_s: float
+    work_start_s: float
+    work_end_s: float
+
+    def text(self) -> str:
+        return (f"clip {self.clip_start_s:.2f}\u2013{self.clip_end_s:.2f} s \u2194 "
+                f"work {self.work_start_s:.2f}\u2013{self.work_end_s:.2f} s")
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 3) for k, v in asdict(self).items()}
+
+
+def pair_from_transform(clip_start_s: float, clip_end_s: float, work_at_clip_start_s: float,
+                        tempo_ratio: float) -> Pair:
+    """The work positions of a clip stretch under a transform (work time = offset + tempo_ratio * clip time)."""
+    return Pair(clip_start_s, clip_end_s, work_at_clip_start_s + tempo_ratio * clip_start_s,
+                work_at_clip_start_s + tempo_ratio * clip_end_s)
+
+
+@dataclass(frozen=True)
 class Match:
-    """One work found in a clip. Times in seconds; ``tempo_ratio`` > 1 means the clip plays faster."""
+    """One work found in a clip, with where: the matched stretch of the clip and the same stretch in the work.
+
+    Times in seconds. ``tempo_ratio`` > 1: the clip plays faster than the work (work
+    time = ``work_at_clip_start_s`` + ``tempo_ratio`` * clip time). ``repeats``: the
+    work plays the matched music again at these positions too (a loop); each is the
+    same clip stretch paired with another stretch of the work.
+    """
 
     work_id: str
     score: float
-    ref_offset_s: float       # where in the work the clip's first sample maps to
-    clip_offset_s: float      # first matched moment in the clip
-    duration_s: float         # matched span, clip seconds
+    pair: Pair                # clip t1-t2 s <-> work u1-u2 s: the matched stretch in both
     pitch_semitones: float    # > 0: the clip is higher than the work
     tempo_ratio: float
+    work_at_clip_start_s: float  # where the clip's first sample falls in the work (negative: before its start)
     matched_peaks: int
     clip_peaks: int
     votes: int
+    repeats: tuple[Pair, ...] = ()
+
+    # the names the stored Detection record uses, kept for its writers
+    @property
+    def clip_offset_s(self) -> float:
+        """First matched moment in the clip (``pair.clip_start_s``)."""
+        return self.pair.clip_start_s
+
+    @property
+    def ref_offset_s(self) -> float:
+        """Where the clip's first sample falls in the work (``work_at_clip_start_s``), NOT the work
+        position of ``clip_offset_s``: that is ``pair.work_start_s``."""
+        return self.work_at_clip_start_s
+
+    @property
+    def duration_s(self) -> float:
+        """Matched span in clip seconds."""
+        return self.pair.clip_end_s - self.pair.clip_start_s
+
+    @property
+    def loops(self) -> bool:
+        return bool(self.repeats)
+
+    def describe(self) -> str:
+        """One line a letter can quote: the pair, the transform, and any other positions of a loop."""
+        line = f"{self.pair.text()}, pitch {self.pitch_semitones:+.1f} semitones, tempo \u00d7{self.tempo_ratio:.2f}"
+        if self.repeats:
+            line += "; the work repeats this music at " + ", ".join(
+                f"{r.work_start_s:.2f}\u2013{r.work_end_s:.2f} s" for r in self.repeats)
+        return line
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        return {"work_id": self.work_id, "score": round(self.score, 3), "pair": self.pair.to_dict(),
+                "pitch_semitones": round(self.pitch_semitones, 3), "tempo_ratio": round(self.tempo_ratio, 4),
+                "work_at_clip_start_s": round(self.work_at_clip_start_s, 3), "loops": self.loops,
+                "repeats": [r.to_dict() for r in self.repeats], "matched_peaks": self.matched_peaks,
+                "clip_peaks": self.clip_peaks, "votes": self.votes}
 
 
 @dataclass(frozen=True)
@@ -78,12 +147,31 @@ class QueryResult:
     error: str | None = None
 
 
+# the search range the score's scale was first calibrated on (pitch +-4 semitones, time scale 1/1.35 .. 1.35)
+REFERENCE_PITCH_SEMITONES = 4.0
+REFERENCE_TEMPO_RATIO = 1.35
+
+
+def range_penalty(qcfg: QueryConfig) -> float:
+    """How much a wider search range lowers every score: log10 of how many more transforms it tries.
+
+    Each distinct (pitch shift, time scale) searched is one more chance for unrelated music
+    to line up; the raw score is -log10 of the chance probability of one alignment, so
+    subtracting log10 of the number of alignments tried (relative to the reference range;
+    a Bonferroni correction) keeps one threshold at one false-alarm rate whatever range is
+    configured. A narrower range than the reference gets no bonus.
+    """
+    pitch = (2 * qcfg.max_pitch_semitones + 1) / (2 * REFERENCE_PITCH_SEMITONES + 1)
+    tempo = np.log(qcfg.max_tempo_ratio) / np.log(REFERENCE_TEMPO_RATIO)
+    return max(0.0, float(np.log10(pitch * tempo)))
+
+
 def verdict_digest(cfg, qcfg: QueryConfig) -> str:
     """Short hash of everything that changes a verdict: fingerprint and query settings (the
     threshold too) and this module's constants. Part of :attr:`Matcher.version`, so a stored
     verdict is reused only when the same matcher would give it again."""
-    constants = {k: v for k, v in sorted(globals().items())
-                 if k.isupper() and isinstance(v, (bool, int, float, str, tuple))}
+    constants = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in sorted(globals().items())
+                 if k.isupper() and isinstance(v, (bool, int, float, str, tuple, np.ndarray))}
     blob = json.dumps([asdict(cfg), asdict(qcfg), constants], sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -96,6 +184,7 @@ class Matcher:
         self.cfg = index.config
         self.qcfg = qcfg
         self.version = f"{MATCHER_VERSION}+{verdict_digest(self.cfg, qcfg)}"
+        self.range_penalty = range_penalty(qcfg)
         self._work_order = index.work_order()
 
     # ---- public ------------------------------------------------------------------------------
@@ -133,7 +222,7 @@ class Matcher:
     # ---- one window --------------------------------------------------------------------------
     def _identify_window(self, y: np.ndarray, start_s: float) -> list[Match]:
         cfg, q = self.cfg, self.qcfg
-        peaks = peaks_of_samples(y, cfg, density=q.peaks_per_second)
+        peaks = peaks_of_samples(y, cfg, density=q.peaks_per_second, neighbourhood=q.peak_neighbourhood(cfg))
         if len(peaks) < 6 or len(self.index) == 0:
             return []
         keys, krow, tr = query_keys(peaks, cfg, neighbours=q.neighbours, max_tempo_ratio=q.max_tempo_ratio,
@@ -172,14 +261,15 @@ class Matcher:
             if m.score >= REFIT_FROM:
                 # score again from the least-squares transform: the vote's estimate is coarse, and an
                 # alignment off by a fraction of a frame or bin loses hits a copy would have given
-                o_fit = (m.ref_offset_s + m.tempo_ratio * start_s) * fps
+                o_fit = (m.work_at_clip_start_s + m.tempo_ratio * start_s) * fps
                 again = self._verify(int(w), peaks, o_fit, m.tempo_ratio, m.pitch_semitones * cfg.bins_per_semitone,
                                      m.votes, start_s)
                 if again is not None and again.score > m.score:
                     found[w] = again
         if len(found) > 1:
             found = self._explain_away(found, peaks, start_s)
-        return sorted(found.values(), key=lambda m: -m.score)
+        reported = [self._with_repeats(m, peaks, start_s) if m.score >= q.threshold else m for m in found.values()]
+        return sorted(reported, key=lambda m: -m.score)
 
     def _explain_away(self, found: dict[int, Match], peaks: Peaks, start_s: float) -> dict[int, Match]:
         """Judge each further work only on the clip peaks that better matches leave unexplained.
@@ -196,7 +286,7 @@ class Matcher:
             if rest.sum() < 6:
                 continue
             sub = Peaks(peaks.t[rest], peaks.f[rest], peaks.m[rest])
-            o = (m.ref_offset_s + m.tempo_ratio * start_s) * self.cfg.frames_per_second
+            o = (m.work_at_clip_start_s + m.tempo_ratio * start_s) * self.cfg.frames_per_second
             again = self._verify(int(w), sub, o, m.tempo_ratio, m.pitch_semitones * self.cfg.bins_per_semitone,
                                  m.votes, start_s)
             if again is not None:
@@ -204,11 +294,60 @@ class Matcher:
                 explained |= self.explained(peaks, again, start_s)
         return kept
 
+    def _with_repeats(self, m: Match, peaks: Peaks, start_s: float) -> Match:
+        """``m`` with every other place its work plays the matched music (a loop), as pairs.
+
+        The clip peaks of the matched stretch slide along the whole work under the match's
+        transform; a place counts as a repeat when it explains at least REPEAT_SHARE of the
+        hits the match itself has and would pass the threshold on its own.
+        """
+        cfg = self.cfg
+        fps = cfg.frames_per_second
+        rt, rf = self.index.peaks_of(m.work_id)
+        lo, hi = (m.pair.clip_start_s - start_s) * fps, (m.pair.clip_end_s - start_s) * fps
+        inside = (peaks.t >= lo) & (peaks.t <= hi)
+        qt = peaks.t[inside].astype(np.float64)
+        qf = np.rint(peaks.f[inside] - m.pitch_semitones * cfg.bins_per_semitone).astype(np.int64)
+        if len(qt) < MIN_VOTES or len(rt) < MIN_VOTES:
+            return m
+        rel = np.rint(m.tempo_ratio * (qt - lo)).astype(np.int64)     # work frames after the stretch's start
+        n_bins = int(max(rf.max(), qf.max())) + 3
+        width = int(np.ceil(rt[-1])) + 2
+        grid = np.zeros((width + int(rel.max()) + 2, n_bins + 1), dtype=bool)
+        gt, gf = np.rint(rt).astype(np.int64), np.rint(rf).astype(np.int64)
+        for dt in (-1, 0, 1):
+            for df in (-1, 0, 1):
+                grid[np.clip(gt + dt, 0, width - 1), np.clip(gf + df, 0, n_bins)] = True
+        ok = (qf >= 0) & (qf <= n_bins)
+        counts = np.zeros(width, dtype=np.int32)
+        for r, f in zip(rel[ok], qf[ok]):
+            counts += grid[r:r + width, f]
+        lam = float(grid[:width].mean(axis=0)[qf[ok]].sum())
+        here = int(round((m.work_at_clip_start_s + m.tempo_ratio * start_s) * fps + m.tempo_ratio * lo))
+        own = int(counts[max(0, min(here - 2, width - 1)):max(1, min(here + 3, width))].max())
+        need = max(MIN_VOTES, int(np.ceil(REPEAT_SHARE * own)))
+        while need <= own and _score(need, lam) - self.range_penalty < self.qcfg.threshold:
+            need += 1
+        taken = [here]
+        repeats = []
+        for x in np.argsort(-counts, kind="stable"):
+            if counts[x] < need or len(repeats) >= MAX_REPEATS:
+                break
+            if any(abs(int(x) - t) < fps for t in taken):
+                continue
+            taken.append(int(x))
+            start = float(x) / fps
+            repeats.append(Pair(m.pair.clip_start_s, m.pair.clip_end_s, start,
+                                start + m.tempo_ratio * (m.pair.clip_end_s - m.pair.clip_start_s)))
+        if not repeats:
+            return m
+        return replace(m, repeats=tuple(sorted(repeats, key=lambda p: p.work_start_s)))
+
     def explained(self, peaks: Peaks, m: Match, start_s: float = 0.0) -> np.ndarray:
         """Which clip peaks land on a peak of ``m``'s work under ``m``'s transform (within a frame and a bin)."""
         cfg = self.cfg
         rt, rf = self.index.peaks_of(m.work_id)
-        o = (m.ref_offset_s + m.tempo_ratio * start_s) * cfg.frames_per_second
+        o = (m.work_at_clip_start_s + m.tempo_ratio * start_s) * cfg.frames_per_second
         pt = o + m.tempo_ratio * peaks.t
         pf = peaks.f - m.pitch_semitones * cfg.bins_per_semitone
         pos = np.searchsorted(rt, pt)
@@ -306,16 +445,16 @@ class Matcher:
         rows = np.clip(mf[best], 0, len(row_occ) - 1)
         lam = float(row_occ[rows].sum())
         # the decoys can only raise the chance level: spare them where the score already falls short
-        if _score(h, lam) >= self.qcfg.threshold:
+        if _score(h, lam) - self.range_penalty >= self.qcfg.threshold:
             lam = max(lam, self._decoy_level(grid, base, rt, peaks, mt[best], mf[best], o_best, s_best))
-        score = _score(h, lam)
+        score = max(0.0, _score(h, lam) - self.range_penalty)
         s_best, sh_best, o_best = _fit_pairs(peaks, hit[best], rt, rf, s_best, sh_best, o_best)
         first, last = _matched_span(peaks.t, hit[best], lam / len(peaks), fps)
-        return Match(work_id=work_id, score=round(score, 3),
-                     ref_offset_s=(o_best - s_best * start_s * fps) / fps,
-                     clip_offset_s=start_s + first / fps, duration_s=(last - first) / fps,
+        work_at_start = (o_best - s_best * start_s * fps) / fps
+        pair = pair_from_transform(start_s + first / fps, start_s + last / fps, work_at_start, s_best)
+        return Match(work_id=work_id, score=round(score, 3), pair=pair,
                      pitch_semitones=sh_best / cfg.bins_per_semitone, tempo_ratio=s_best,
-                     matched_peaks=h, clip_peaks=len(peaks), votes=votes)
+                     work_at_clip_start_s=work_at_start, matched_peaks=h, clip_peaks=len(peaks), votes=votes)
 
 
 # refinement steps' distance from the grid centre: among equal hit counts the central transform wins

@@ -29,16 +29,23 @@ class Peaks:
         return len(self.t)
 
 
-def find_peaks(S: np.ndarray, cfg: FingerprintConfig, *, density: float | None = None) -> Peaks:
+def find_peaks(S: np.ndarray, cfg: FingerprintConfig, *, density: float | None = None,
+               neighbourhood: tuple[int, int] | None = None) -> Peaks:
     """Peaks of a log spectrogram ``S [shape=(n_frames, n_bins)]`` in dB.
 
-    ``density`` overrides ``cfg.peaks_per_second`` (queries may ask for more).
+    ``density`` overrides ``cfg.peaks_per_second`` and ``neighbourhood`` (frames, bins
+    each side) overrides ``(cfg.peak_frames, cfg.peak_bins)``: a query may ask for
+    more, smaller-neighbourhood peaks than the index holds. Under louder speech a
+    music partial is rarely the loudest point of a large neighbourhood, but still of
+    a small one; the index's peaks stay (almost all) among a query's, so a denser
+    query finds what the index holds while the index stays small.
     """
     n_frames, n_bins = S.shape
     if n_frames < 3:
         empty = np.zeros(0, dtype=np.float32)
         return Peaks(empty, empty, empty)
-    neighbourhood = (2 * cfg.peak_frames + 1, 2 * cfg.peak_bins + 1)
+    frames, bins = neighbourhood or (cfg.peak_frames, cfg.peak_bins)
+    neighbourhood = (2 * frames + 1, 2 * bins + 1)
     local_max = maximum_filter(S, size=neighbourhood, mode="nearest")
     floor = float(S.max()) - cfg.peak_floor_db
     ti, fi = np.nonzero((S == local_max) & (S > floor))

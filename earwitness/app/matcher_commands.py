@@ -304,11 +304,11 @@ def _name(work_id: str, works) -> str:
     return f"{title or '?'} — {artist or '?'} [{work_id}]" if title or artist else work_id
 
 
-def _where(ref_offset_s: float) -> str:
-    """Where the clip sits in the work; a negative offset means the clip starts before the work does."""
-    if ref_offset_s < -0.005:
-        return f"the clip starts {output.number(-ref_offset_s)} s before the work's beginning"
-    return f"the clip starts {output.number(ref_offset_s)} s into the work"
+def _where(work_at_clip_start_s: float) -> str:
+    """Where the clip's first sample sits in the work; negative: the clip starts before the work does."""
+    if work_at_clip_start_s < -0.005:
+        return f"the clip starts {output.number(-work_at_clip_start_s)} s before the work's beginning"
+    return f"the clip starts {output.number(work_at_clip_start_s)} s into the work"
 
 
 def _describe(path: str, res, works, threshold: float) -> str:
@@ -320,10 +320,12 @@ def _describe(path: str, res, works, threshold: float) -> str:
     lines = [f"{path}: {_name(m.work_id, works)}",
              f"  score {_score_text(m.score)} (threshold {threshold:g}): {m.matched_peaks} of the clip's "
              f"{m.clip_peaks} peaks line up with the work",
-             f"  {_where(m.ref_offset_s)}, first matched moment {output.number(m.clip_offset_s)} s into the clip, "
-             f"matched {m.duration_s:.1f} s",
+             f"  {m.pair.text()} (matched {m.duration_s:.1f} s of the clip; {_where(m.work_at_clip_start_s)})",
              f"  pitch {output.signed(m.pitch_semitones, 2)} semitones, tempo ×{m.tempo_ratio:.3f}  "
              f"({res.query_s * 1000:.0f} ms)"]
-    lines += [f"  also: {_name(o.work_id, works)} score {_score_text(o.score)} at {output.number(o.ref_offset_s)} s"
+    if m.repeats:
+        lines.append("  the work loops: the same music also plays at work "
+                     + ", ".join(f"{r.work_start_s:.2f}–{r.work_end_s:.2f} s" for r in m.repeats))
+    lines += [f"  also: {_name(o.work_id, works)} score {_score_text(o.score)}: {o.pair.text()}"
               for o in res.others]
     return "\n".join(lines)

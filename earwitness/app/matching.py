@@ -23,7 +23,7 @@ from earwitness.kernel.store.models import Clip, Detection, utcnow
 from matchers.audio import load_audio
 from matchers.config import DEFAULT_QUERY, QueryConfig
 from matchers.errors import AudioError
-from matchers.match import Match, Matcher
+from matchers.match import Match, Matcher, pair_from_transform
 from notices.review import is_known_false_positive
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,9 @@ def _fail(clip: Clip, reason: str) -> list[Detection]:
 
 
 def _match_of(d: Detection) -> Match:
-    return Match(work_id=d.work_id, score=d.score, ref_offset_s=d.ref_offset_s, clip_offset_s=d.clip_offset_s,
-                 duration_s=d.duration_s, pitch_semitones=d.pitch_semitones, tempo_ratio=d.tempo_ratio,
+    pair = pair_from_transform(d.clip_offset_s, d.clip_offset_s + d.duration_s, d.ref_offset_s, d.tempo_ratio)
+    return Match(work_id=d.work_id, score=d.score, pair=pair, pitch_semitones=d.pitch_semitones,
+                 tempo_ratio=d.tempo_ratio, work_at_clip_start_s=d.ref_offset_s,
                  matched_peaks=d.matched_peaks or 0, clip_peaks=0, votes=0)
 
 
