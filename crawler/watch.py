@@ -4,9 +4,10 @@
 appends its audio to a :class:`crawler.buffer.RoomBuffer` of ``watch.buffer_min`` minutes, and
 every ``watch.hop_s`` seconds stores the last ``live.window_s`` seconds as a window clip handed to
 ``on_clip_stored``. Windows overlap, so a song is usually matched by several of them; a
-detection whose work is already being heard in that room with the same alignment (when the
-work's second 0 would have been on air, within ``_ALIGN_TOLERANCE_S``) continues that *sighting*
-instead of starting a new one: the later window keeps a note (``extra.continues``) and its
+detection of a work already being heard in that room continues that *sighting* instead of
+starting a new one when it overlaps the sighting in time, or follows it within a hop with the
+same alignment (when the work's second 0 would have been on air, within ``_ALIGN_TOLERANCE_S``;
+a short match at a window's edge can be placed less exactly than that, so overlap alone suffices): the later window keeps a note (``extra.continues``) and its
 duplicate detection is removed before anyone reviews it, so each play is one detection, the
 first window's. When a sighting has not been heard for ``evidence_s`` seconds its evidence is
 cut from the buffer (the whole play with ``context_before_s`` before and ``evidence_s`` after)
@@ -47,6 +48,7 @@ class Sighting:
     spans: list[HitSpan] = field(default_factory=list)
     windows: int = 1
     evidence_clip_id: str | None = None
+    page: dict = field(default_factory=dict, repr=False)   # the room page when the play was first matched
 
     def as_dict(self) -> dict:
         def iso(t: float) -> str:
@@ -54,6 +56,7 @@ class Sighting:
         return {"work_id": self.work_id, "detection_id": self.detection_id, "clip_id": self.clip_id,
                 "start": iso(self.start), "end": iso(self.end), "start_epoch": self.start, "end_epoch": self.end,
                 "heard_s": round(self.end - self.start, 2), "windows": self.windows,
+                "alignment_epoch": self.alignment,
                 "evidence_clip_id": self.evidence_clip_id}
 
 
@@ -88,8 +91,10 @@ class _Sightings:
         started, duplicates = [], []
         for span in spans:
             s = self.open.get(span.work_id)
-            if s is not None and abs(s.alignment - span.alignment) <= _ALIGN_TOLERANCE_S \
-                    and span.start <= s.end + self.hop_s + _ALIGN_TOLERANCE_S:
+            overlaps = s is not None and span.start <= s.end + _ALIGN_TOLERANCE_S
+            aligned = s is not None and abs(s.alignment - span.alignment) <= _ALIGN_TOLERANCE_S \
+                and span.start <= s.end + self.hop_s + _ALIGN_TOLERANCE_S
+            if overlaps or aligned:
                 s.end = max(s.end, span.end)
                 s.windows += 1
                 s.spans.append(span)
@@ -114,9 +119,12 @@ class _Sightings:
             clip.extra = {**(clip.extra or {}), "continues": [
                 {"work_id": sp.work_id, "detection_id": sg.detection_id} for sp, sg in duplicates]}
 
-    def due(self, now_audio: float, after_s: float, *, everything: bool = False) -> list[Sighting]:
-        """Sightings not heard for ``after_s`` of audio (or all of them at the end)."""
-        out = [s for s in self.open.values() if everything or s.end + after_s <= now_audio]
+    def due(self, now_audio: float, next_window: float, after_s: float, *, everything: bool = False
+            ) -> list[Sighting]:
+        """Sightings no later window can extend (they ended before it starts) and followed by ``after_s``
+        of audio (or all of them at the end)."""
+        out = [s for s in self.open.values()
+               if everything or (s.end <= next_window and s.end + after_s <= now_audio)]
         for s in out:
             del self.open[s.work_id]
         out, self.closed = self.closed + out, []
@@ -135,6 +143,7 @@ def watch_room(store, room: Room, *, on_clip_stored: ClipSink, duration_s: float
     before_s = float(cfg.get("context_before_s", 10))
     keep_s = max(float(wcfg.get("buffer_min", 10)) * 60, window_s + before_s + after_s + 2 * hop_s)
     reconnect_s = float(wcfg.get("reconnect_s", 5))
+    min_window_s = float(cfg.get("min_window_s", 3))
     bounds = bounds or Bounds.from_settings(cfg)
     stop = stop or threading.Event()
     sr = _sample_rate()
@@ -148,10 +157,9 @@ def watch_room(store, room: Room, *, on_clip_stored: ClipSink, duration_s: float
     next_window: float | None = None
 
     def close_due(everything: bool = False) -> None:
-        for s in sightings.due(buf.end or 0.0, after_s, everything=everything):
-            page = page_at_hit(room, http_)
+        for s in sightings.due(buf.end or 0.0, next_window or 0.0, after_s, everything=everything):
             s.evidence_clip_id = store_evidence(store, room, buf, s.clip_id, s.spans, before_s=before_s,
-                                                after_s=after_s, page=page)
+                                                after_s=after_s, page=s.page)
 
     try:
         while not stop.is_set() and (t_end is None or time.monotonic() < t_end):
@@ -167,11 +175,23 @@ def watch_room(store, room: Room, *, on_clip_stored: ClipSink, duration_s: float
                         next_window = buf.start if next_window is None else next_window
                         while buf.end - next_window >= window_s - 0.05:
                             _match_window(store, room, buf, next_window, window_s, sr, on_clip_stored,
-                                          sightings, report)
+                                          sightings, report, http_)
                             next_window += hop_s
                         close_due()
                     if stream.ended:
                         break
+                if not stream.ended and buf.end is not None and next_window is not None:
+                    # the watch is over: match the last partial window, then record the evidence's
+                    # "after" for the plays still open
+                    if buf.end - next_window >= min_window_s:
+                        _match_window(store, room, buf, next_window, buf.end - next_window, sr, on_clip_stored,
+                                      sightings, report, http_)
+                        next_window = buf.end
+                if not stream.ended and sightings.open:
+                    want = max(s.end for s in sightings.open.values()) + after_s - (buf.end or 0.0)
+                    for chunk in stream.read(max(0.0, want)) if want > 0 else []:
+                        buf.append(chunk.start, chunk.samples)
+                    next_window = buf.end    # that audio is context, not a window of its own
             finally:
                 stream.close()
             if stream.ended:
@@ -181,9 +201,9 @@ def watch_room(store, room: Room, *, on_clip_stored: ClipSink, duration_s: float
                 if stop.wait(reconnect_s):
                     break
                 report.reconnects += 1
-        if buf.end is not None and next_window is not None and buf.end - next_window >= float(
-                cfg.get("min_window_s", 3)):
-            _match_window(store, room, buf, next_window, buf.end - next_window, sr, on_clip_stored, sightings, report)
+        if buf.end is not None and next_window is not None and buf.end - next_window >= min_window_s:
+            _match_window(store, room, buf, next_window, buf.end - next_window, sr, on_clip_stored, sightings,
+                          report, http_)
         close_due(everything=True)
     finally:
         buf.close()
@@ -193,7 +213,7 @@ def watch_room(store, room: Room, *, on_clip_stored: ClipSink, duration_s: float
 
 
 def _match_window(store, room: Room, buf: RoomBuffer, t0: float, window_s: float, sr: int,
-                  on_clip_stored: ClipSink, sightings: _Sightings, report: WatchReport) -> None:
+                  on_clip_stored: ClipSink, sightings: _Sightings, report: WatchReport, http_) -> None:
     start, samples = buf.cut(t0, t0 + window_s)
     if not len(samples):
         return
@@ -201,4 +221,9 @@ def _match_window(store, room: Room, buf: RoomBuffer, t0: float, window_s: float
     report.windows += 1
     found = on_clip_stored(store, clip_id)
     if found:
-        report.sightings.extend(sightings.add(clip_id, hit_spans(store, clip_id, start, found)))
+        started = sightings.add(clip_id, hit_spans(store, clip_id, start, found))
+        if started:
+            page = page_at_hit(room, http_)
+            for s in started:
+                s.page = page
+        report.sightings.extend(started)
