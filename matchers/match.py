@@ -63,11 +63,16 @@ class Pair:
     work_end_s: float
 
     def text(self) -> str:
-        return (f"clip {self.clip_start_s:.2f}\u2013{self.clip_end_s:.2f} s \u2194 "
-                f"work {self.work_start_s:.2f}\u2013{self.work_end_s:.2f} s")
+        t = [_seconds(x) for x in (self.clip_start_s, self.clip_end_s, self.work_start_s, self.work_end_s)]
+        return f"clip {t[0]}\u2013{t[1]} s \u2194 work {t[2]}\u2013{t[3]} s"
 
     def to_dict(self) -> dict:
         return {k: round(v, 3) for k, v in asdict(self).items()}
+
+
+def _seconds(x: float) -> str:
+    """Seconds to two decimals, never "-0.00"."""
+    return f"{0.0 if abs(x) < 0.005 else x:.2f}"
 
 
 def pair_from_transform(clip_start_s: float, clip_end_s: float, work_at_clip_start_s: float,
@@ -124,7 +129,7 @@ class Match:
         line = f"{self.pair.text()}, pitch {self.pitch_semitones:+.1f} semitones, tempo \u00d7{self.tempo_ratio:.2f}"
         if self.repeats:
             line += "; the work repeats this music at " + ", ".join(
-                f"{r.work_start_s:.2f}\u2013{r.work_end_s:.2f} s" for r in self.repeats)
+                f"{_seconds(r.work_start_s)}\u2013{_seconds(r.work_end_s)} s" for r in self.repeats)
         return line
 
     def to_dict(self) -> dict:

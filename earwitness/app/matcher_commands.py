@@ -320,7 +320,7 @@ def _describe(path: str, res, works, threshold: float) -> str:
     lines = [f"{path}: {_name(m.work_id, works)}",
              f"  score {_score_text(m.score)} (threshold {threshold:g}): {m.matched_peaks} of the clip's "
              f"{m.clip_peaks} peaks line up with the work",
-             f"  {m.pair.text()} (matched {m.duration_s:.1f} s of the clip; {_where(m.work_at_clip_start_s)})",
+             f"  {_where(m.work_at_clip_start_s)}: {m.pair.text()} (matched {m.duration_s:.1f} s of the clip)",
              f"  pitch {output.signed(m.pitch_semitones, 2)} semitones, tempo ×{m.tempo_ratio:.3f}  "
              f"({res.query_s * 1000:.0f} ms)"]
     if m.repeats:
