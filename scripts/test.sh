@@ -14,4 +14,4 @@ python3 -m pytest -q
 # tests start from Debian's postgresql: tests/postgres.py); tests/concurrency and tests/scaleout
 # already run both engines, tests/matchers and tests/fixtures_platform never open the store
 EARWITNESS_TEST_STORE=postgres python3 -m pytest -q -p no:cacheprovider \
-    tests/store tests/notices tests/webapp tests/daemon tests/elastic tests/crawler tests/cli tests/faults
+    tests/store tests/notices tests/webapp tests/daemon tests/elastic tests/crawler tests/live tests/cli tests/faults
