@@ -227,3 +227,47 @@ def _match_window(store, room: Room, buf: RoomBuffer, t0: float, window_s: float
             for s in started:
                 s.page = page
         report.sightings.extend(started)
+
+
+def watch_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, minutes: float | None = None,
+                stop: threading.Event | None = None) -> dict:
+    """Watch the watch list (``live.watch.rooms``, or ``rooms``) continuously for ``minutes`` (default
+    ``live.period_min``), each room in its own thread, never more than ``live.watch.max_rooms`` at once
+    (the budget: see the README for what one core can watch). Rooms past the budget are reported
+    ``over_budget``, not silently dropped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawler.browser import open_browser
+    from crawler.errors import CrawlerError
+    from crawler.live import resolve_room
+    from earwitness.kernel.store import open_store
+
+    cfg = live_settings()
+    wcfg = cfg.get("watch") or {}
+    urls = list(dict.fromkeys(rooms or wcfg.get("rooms") or []))
+    budget = int(wcfg.get("max_rooms", 4))
+    minutes = float(minutes or cfg.get("period_min", 10))
+    out: dict = {"budget": budget, "rooms": {}, "over_budget": urls[budget:]}
+    store = open_store()
+    targets = []
+    with open_browser() as browser:
+        for url in urls[:budget]:
+            try:
+                room = resolve_room(url, browser)
+            except CrawlerError as exc:
+                out["rooms"][url] = {"outcome": getattr(exc, "kind", "transient"), "error": str(exc)}
+                continue
+            if room.is_live and room.stream:
+                targets.append(room)
+            else:
+                out["rooms"][url] = {"outcome": "offline", "reason": "not_live"}
+    if targets:
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            futures = {pool.submit(watch_room, store, r, on_clip_stored=on_clip_stored, duration_s=minutes * 60,
+                                   stop=stop): r for r in targets}
+            for fut, room in futures.items():
+                try:
+                    out["rooms"][room.url] = fut.result().as_dict()
+                except CrawlerError as exc:
+                    out["rooms"][room.url] = {"outcome": "transient", "error": str(exc)}
+    return out

@@ -106,6 +106,40 @@ def live_sample(rooms, window_s, evidence_s, loop, as_json):
             click.echo(f"  ! {err}", err=True)
 
 
+@live.command("watch")
+@click.option("--room", "rooms", multiple=True, help="Room URL (repeatable). Default: live.watch.rooms.")
+@click.option("--minutes", type=float, help="How long to watch (default live.period_min); Ctrl-C stops sooner.")
+@click.option("--json", "as_json", is_flag=True)
+def live_watch(rooms, minutes, as_json):
+    """Watch rooms continuously: overlapping windows, one detection per play, evidence cut around each."""
+    import threading
+
+    from crawler.watch import watch_rooms
+    from earwitness.app.matching import match_stored_clip
+    stop = threading.Event()
+    try:
+        out = watch_rooms(match_stored_clip, list(rooms) or None, minutes=minutes, stop=stop)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    except CrawlerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    for url, r in out["rooms"].items():
+        if "sightings" not in r:
+            click.echo(f"{url}: {r.get('outcome')} {r.get('reason') or r.get('error') or ''}")
+            continue
+        click.echo(f"{url}: {r['audio_s']:.0f} s watched, {r['windows']} windows, {len(r['sightings'])} plays matched")
+        for s in r["sightings"]:
+            click.echo(f"  {s['start']}  {s['work_id']}  heard {s['heard_s']:.0f} s  evidence {s['evidence_clip_id']}")
+        for o in r["outcomes"]:
+            click.echo(f"  ! stream ended: {o['outcome']} ({o['reason']})", err=True)
+    for url in out["over_budget"]:
+        click.echo(f"{url}: over the budget of {out['budget']} rooms (live.watch.max_rooms)", err=True)
+
+
 @click.group()
 def detections():
     """Detections found by matching crawled clips."""

@@ -10,6 +10,7 @@ from typing import Any
 import click
 from sqlalchemy import column, func, inspect, select, table
 
+from crawler import live_store
 from earwitness.app import jobs, logs
 
 
@@ -170,7 +171,7 @@ def collect_status(store) -> dict[str, Any]:
             "config_error": config_error, "jobs": rows,
             "other_jobs": {j: {"status": runs[j].get("status"), "started_at": _iso(runs[j].get("started_at"))}
                            for j in orphans},
-            "backlog": backlog(store)}
+            "backlog": backlog(store), "live_coverage": live_store.coverage(store)}
 
 
 def _ago(iso: str | None, now: datetime) -> str:
@@ -218,3 +219,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         else:
             text = str(counts)
         click.echo(f"{name + ':':<12} {text}")
+    cov = st["live_coverage"]
+    if cov["rooms"]:
+        sites = ", ".join(f"{p} {v:.1%}" for p, v in cov["sites"].items())
+        click.echo(f"live airtime matched, last {cov['hours']:g} h: {sites}")
+        for r in cov["rooms"]:
+            click.echo(f"  {r['platform']}/{r['room_id']}: {r['share']:.1%}")

@@ -38,6 +38,12 @@ def live_round(**kwargs) -> live.LiveReport:
     return live.sample_rooms(matching.match_stored_clip, **kwargs)
 
 
+def live_watch(**kwargs) -> dict:
+    """Continuous watching of the watch list within the room budget (``live.watch``) for one period."""
+    from crawler import watch
+    return watch.watch_rooms(matching.match_stored_clip, **kwargs)
+
+
 def audio_still_matches(case: Case, audio_path: Path) -> bool:
     """Whether re-fetched audio still holds one of the case's works, by the matcher's verdict."""
     matcher = matching.get_matcher()
