@@ -48,7 +48,14 @@ def test_daemon_once_writes_json_lines_with_job_and_site(home, store):
     jobs["crawl"] = {"func": "earwitness.app.stage_jobs:crawl", "per_site": True,
                      "sites_from": "crawler.config:site_files", "args": ["{site}"],
                      "trigger": {"interval": {"minutes": 60}}, "order": 10}
-    (home / "earwitness.yaml").write_text(yaml.safe_dump({"scheduler": {"jobs": jobs, "sites": {"fixture": False}}}))
+    config = {"scheduler": {"jobs": jobs}}
+    (home / "earwitness.yaml").write_text(yaml.safe_dump(config))
+    from earwitness.app import jobs as job_registry
+    settings.configure(home)
+    others = [s.id.split(":", 1)[1] for s in job_registry.load_jobs() if s.id.startswith("crawl:")]
+    config["scheduler"]["sites"] = {name: False for name in others if name != "broken"}   # only the broken one runs
+    (home / "earwitness.yaml").write_text(yaml.safe_dump(config))
+    settings.configure(home)
     log_file = home / "daemon.log"
     try:
         res = CliRunner().invoke(main, ["daemon", "--once", "--log-format", "json", "--log-file", str(log_file),
@@ -57,6 +64,7 @@ def test_daemon_once_writes_json_lines_with_job_and_site(home, store):
         logs.reset()
     assert res.exit_code == 1, res.output           # the broken site's crawl failed
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert {d.get("job") for d in lines} <= {"crawl:broken", None}
     failed = [d for d in lines if d["msg"].startswith("job crawl:broken: failed")]
     assert failed and failed[0]["job"] == "crawl:broken" and failed[0]["site"] == "broken"
     assert failed[0]["level"] == "warning"
