@@ -124,8 +124,12 @@ def _direct_stream(url: str) -> bool:
     return urlsplit(url).path.lower().endswith((".flv", ".m3u8", ".mpd"))
 
 
-def resolve_room(url: str, browser: Browser) -> Room:
-    """A room's metadata, page evidence and stream URL (configured site, direct stream, or yt-dlp)."""
+def resolve_room(url: str, browser: Browser | None) -> Room:
+    """A room's metadata, page evidence and stream URL (configured site, direct stream, or yt-dlp).
+
+    ``browser`` renders the room page for its screenshot and HTML; without one (or when the render
+    fails) a yt-dlp room keeps what the extractor read, and its windows carry no page capture.
+    """
     site = _site_for_url(url)
     if site is not None and not _direct_stream(url):
         live = site.get("live")
@@ -159,16 +163,22 @@ def resolve_room(url: str, browser: Browser) -> Room:
                     site=site.name if site else None, stream=url, protocol=protocol_of(url))
     info = media.extract(url, site)   # real platforms: yt-dlp's live extractors choose the format
     fmt = (info.get("requested_formats") or [info])[0]
-    page = browser.render(url)
+    html = screenshot = None
+    if browser is not None:
+        try:
+            page = browser.render(url)
+            html, screenshot = page.html, page.screenshot
+        except CrawlerError as exc:
+            log.warning("%s: no page capture (%s); sampling goes on", url, exc)
     from crawler.spiders import live_platform_of
     platform = live_platform_of(url) or str(info.get("extractor_key") or "live").lower()
     stream = fmt.get("url")
     return Room(url=url, platform=platform, room_id=str(info.get("id")), stream=stream,
                 protocol=protocol_of(stream or "", fmt.get("protocol") if fmt.get("ext") != "flv" else "flv"),
                 page_url=url, title=info.get("title"), streamer=info.get("uploader"),
-                streamer_id=info.get("uploader_id"), viewers=info.get("concurrent_view_count"),
+                streamer_id=info.get("uploader_id"), viewers=info.get("concurrent_view_count") or info.get("view_count"),
                 is_live=bool(info.get("is_live", True)), headers=dict(fmt.get("http_headers") or {}),
-                html=page.html, screenshot=page.screenshot)
+                html=html, screenshot=screenshot)
 
 
 def _sample_rate() -> int:
