@@ -108,6 +108,7 @@ class CrawlerSettings(ew_settings.Section):
     concurrency: int
     per_domain_concurrency: int
     download_delay_s: float
+    requests_per_second: float
     autothrottle: _Autothrottle
     retry: _Retry
     crawl_timeout_s: float

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
-from crawler import logins, outcomes
+from crawler import logins, outcomes, politeness
 from crawler.config import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,7 @@ def discover_in_page(site: SiteConfig, query: str, *, limit: int, profile_dir,
                 ctx.add_cookies(state["cookies"])
             page = ctx.new_page()
             page.on("response", take)
+            politeness.route_politely(page, site)
             try:
                 page.goto(url, wait_until="domcontentloaded", timeout=spec.timeout_ms)
             except PlaywrightError as exc:

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from crawler import config, logins, outcomes
+from crawler import config, logins, outcomes, politeness
 from crawler.errors import ContentGone, FetchFailed, MediaRejected, Refused
 from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.blobs import BlobStore
@@ -281,6 +281,8 @@ def _with_retries(fn, url: str):
                 continue
             headers = getattr(getattr(http, "response", None), "headers", None)
             wanted = retry_after_s(headers, -1.0) if headers is not None else -1.0
+            if wanted > 0:   # the whole domain waits, for every path of this crawl (crawler.politeness)
+                politeness.hold(getattr(http.response, "url", None) or url, wanted)
             if status in RETRY_STATUSES and wanted > cap:
                 raise classify(exc, url, retry_after=wanted) from exc
             if status in RETRY_STATUSES and attempt < times:
@@ -294,14 +296,13 @@ def _with_retries(fn, url: str):
 
 def _ydl(site: config.SiteConfig | None):
     """This thread's YoutubeDL for ``site`` (building one loads every extractor: reuse it)."""
-    import yt_dlp
     cache = _local.__dict__.setdefault("ydls", {})
     login = logins.cookie_file(site.name if site is not None else None)
     # a new login (its cookies.txt rewritten) needs a new YoutubeDL: yt-dlp reads cookies once
     key = (site.name if site is not None else None, id(ew_settings.get()), login and login.stat().st_mtime_ns)
     if key not in cache:
         opts = ydl_options(site, outdir=media_root() / "incoming")
-        cache[key] = yt_dlp.YoutubeDL(opts)
+        cache[key] = politeness.youtube_dl_class(site)(opts)
     return cache[key]
 
 

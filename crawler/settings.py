@@ -58,6 +58,7 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,
             "crawler.logins.LoginCookiesMiddleware": 701,   # after Scrapy's cookie jar (700)
+            "crawler.politeness.PoliteMiddleware": 560,     # one per-domain pace with yt-dlp and the browser
             "crawler.middlewares.ProxyMiddleware": 740,
         },
         "ITEM_PIPELINES": {

@@ -41,12 +41,12 @@ def is_live_entry(entry: dict[str, Any]) -> bool:
     return bool(entry.get("is_live")) or entry.get("live_status") in LIVE_STATUSES
 
 
-def _streaming_ydl(opts: dict[str, Any], on_entry: Callable[[dict[str, Any]], None] | None):
+def _streaming_ydl(opts: dict[str, Any], on_entry: Callable[[dict[str, Any]], None] | None, site=None):
     """A YoutubeDL that hands each flat entry of a listing to ``on_entry`` as yt-dlp walks the
-    listing (page by page for paged searches), instead of only at the end."""
-    import yt_dlp
+    listing (page by page for paged searches), instead of only at the end; polite per domain."""
+    from crawler import politeness
 
-    class ListingYDL(yt_dlp.YoutubeDL):
+    class ListingYDL(politeness.youtube_dl_class(site)):
         def process_ie_result(self, ie_result, download=True, extra_info=None):
             result = super().process_ie_result(ie_result, download, extra_info)
             if on_entry is not None and extra_info and "playlist" in extra_info \
@@ -66,7 +66,7 @@ def flat_extract(url: str, site=None, *, limit: int | None = None,
     opts.update({"extract_flat": "in_playlist", "noplaylist": False, "playlistend": limit})
 
     def run():
-        with _streaming_ydl(opts, on_entry) as ydl:
+        with _streaming_ydl(opts, on_entry, site) as ydl:
             return ydl.sanitize_info(ydl.extract_info(url, download=False))
 
     return media._with_retries(run, url)

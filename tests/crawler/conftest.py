@@ -117,3 +117,12 @@ def catalog_store(site_home, store, platform_root):
     from earwitness.app.catalog import import_manifest
     import_manifest(store, platform_root / "catalog" / "manifest.csv")
     return store
+
+
+@pytest.fixture(autouse=True)
+def fresh_politeness():
+    """Each test starts with no per-domain pace or Retry-After hold (one crawl process has one)."""
+    from crawler import politeness
+    politeness.reset()
+    yield
+    politeness.reset()
