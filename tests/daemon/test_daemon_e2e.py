@@ -156,9 +156,9 @@ def test_sigterm_ends_the_daemon_within_seconds_mid_crawl_and_the_crawl_resumes(
     from crawler import frontier
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", platform.url)
     write_config(home, {"crawl": {
-        "func": "earwitness.app.stage_jobs:crawl", "per_site": True, "sites_from": "crawler.config:site_files",
-        "args": ["{site}"], "kwargs": {"query": "", "match": False, "timeout_s": 400},
-        "trigger": {"interval": {"minutes": 60}}}})
+        "func": "earwitness.app.stage_jobs:crawl", "per_site": True,
+        "args": ["{site}"], "kwargs": {"query": "", "timeout_s": 400},
+        "trigger": {"interval": {"minutes": 60}}}}, sites={"fixture": {}})
     d = daemons(home)
     wait(lambda: frontier.counts(store, "fixture").get("fetched", 0) >= 3, 180, "a few fetched items")
     t0 = time.monotonic()
