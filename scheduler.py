@@ -189,7 +189,8 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
             if stop.is_set():
                 log.warning("daemon: second %s, exiting now", signal.Signals(signum).name)
                 os._exit(128 + signum)
-            log.info("daemon: %s received, stopping after running jobs finish", signal.Signals(signum).name)
+            log.info("daemon: %s received, stopping: running jobs have %.0f s to reach a safe point",
+                     signal.Signals(signum).name, STOP_GRACE_S)
             jobs.STOP.set()
             stop.set()
         signal.signal(signal.SIGTERM, handle)
