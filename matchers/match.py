@@ -316,18 +316,20 @@ class Matcher:
         if len(qt) < MIN_VOTES or len(rt) < MIN_VOTES:
             return m
         rel = np.rint(m.tempo_ratio * (qt - lo)).astype(np.int64)     # work frames after the stretch's start
-        n_bins = int(max(rf.max(), qf.max())) + 3
+        # per clip peak, every start frame at which it would land on a work peak (within a frame and a
+        # bin): read from the work's peaks sorted by frequency, so memory stays small for long works
         width = int(np.ceil(rt[-1])) + 2
-        grid = np.zeros((width + int(rel.max()) + 2, n_bins + 1), dtype=bool)
-        gt, gf = np.rint(rt).astype(np.int64), np.rint(rf).astype(np.int64)
-        for dt in (-1, 0, 1):
-            for df in (-1, 0, 1):
-                grid[np.clip(gt + dt, 0, width - 1), np.clip(gf + df, 0, n_bins)] = True
-        ok = (qf >= 0) & (qf <= n_bins)
+        by_f = np.argsort(rf, kind="stable")
+        rf_sorted, rt_sorted = rf[by_f], rt[by_f]
         counts = np.zeros(width, dtype=np.int32)
-        for r, f in zip(rel[ok], qf[ok]):
-            counts += grid[r:r + width, f]
-        lam = float(grid[:width].mean(axis=0)[qf[ok]].sum())
+        lam = 0.0
+        for r, f in zip(rel, qf):
+            a, b = np.searchsorted(rf_sorted, [f - 1.5, f + 1.5])
+            x = np.rint(rt_sorted[a:b]).astype(np.int64) - r
+            x = np.unique(np.concatenate([x - 1, x, x + 1]))
+            x = x[(x >= 0) & (x < width)]
+            counts[x] += 1
+            lam += len(x) / width
         here = int(round((m.work_at_clip_start_s + m.tempo_ratio * start_s) * fps + m.tempo_ratio * lo))
         own = int(counts[max(0, min(here - 2, width - 1)):max(1, min(here + 3, width))].max())
         need = max(MIN_VOTES, int(np.ceil(REPEAT_SHARE * own)))
