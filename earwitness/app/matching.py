@@ -128,6 +128,7 @@ def match_stored_clip(store: Store, clip_id: str) -> list[tuple[str, str]]:
             return []
         clip = s.get(Clip, clip_id)
         dets = match_clip(s, clip)
+        s.flush()   # the detections' ids are given on insert: the caller gets real ids, not None
         return [(d.work_id, d.id) for d in dets if d.review_state != "licensed"]
 
 

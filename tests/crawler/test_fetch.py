@@ -164,3 +164,18 @@ def test_connection_reset_is_retried(site_home, store, platform, monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_stored_clip_handed_to_the_matcher_gets_real_detection_ids(catalog_store, proxy, platform):
+    """The crawler's on_clip_stored answer names the detections it raised, by their ids."""
+    from crawler.ingest import ingest_item
+    from earwitness.app.matching import match_stored_clip
+    from earwitness.kernel.store.models import Detection
+    video = next(v for v in platform.truth["videos"] if v["expect"] == "detect")
+    out = ingest_item(catalog_store, _item(proxy, video["id"]), _site())
+    assert out.state == "fetched", out
+    found = match_stored_clip(catalog_store, out.clip_id)
+    with catalog_store.session() as s:
+        stored = {(d.work_id, d.id) for d in s.scalars(select(Detection).where(Detection.clip_id == out.clip_id))}
+    assert found and set(found) == stored and all(det_id for _, det_id in found)
+    assert [w for w, _ in found] == [video["track_id"]]
