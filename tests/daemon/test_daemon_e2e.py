@@ -78,12 +78,13 @@ def test_sigkill_during_crawl_and_during_matching(home, store, daemons, platform
 
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", platform.url)
     import_manifest(store, platform.root / "catalog" / "manifest.csv")
-    crawl = {"func": "earwitness.app.stage_jobs:crawl", "per_site": True, "sites_from": "crawler.config:site_files",
-             "args": ["{site}"], "kwargs": {"query": "", "match": False, "timeout_s": 400},
+    # the crawl alone (no matcher handed in): clips wait for the match job
+    crawl = {"func": "crawler.run:crawl_site", "per_site": True,
+             "args": ["{site}"], "kwargs": {"query": "", "timeout_s": 400},
              "trigger": {"interval": {"minutes": 60}}, "order": 10}
     match = {"func": "earwitness.app.matching:match_backlog", "store": True,
              "trigger": {"interval": {"seconds": 2}}, "order": 30}
-    write_config(home, {"crawl": crawl})
+    write_config(home, {"crawl": crawl}, sites={"fixture": {}})
     truth = platform.truth["videos"]
 
     # 1. SIGKILL mid-crawl, restart: the interrupted crawl runs again and fetches only the rest
@@ -102,7 +103,7 @@ def test_sigkill_during_crawl_and_during_matching(home, store, daemons, platform
     assert frontier.counts(store, "fixture") == {"fetched": len(truth) - 1, "gone": 1}
 
     # 2. matching added; SIGKILL while it runs, restart: the rest is matched, nothing twice
-    write_config(home, {"crawl": crawl, "match": match})
+    write_config(home, {"crawl": crawl, "match": match}, sites={"fixture": {}})
     d = daemons(home)
 
     def matching_midway():
