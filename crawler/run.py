@@ -166,7 +166,6 @@ def _child(argv: list[str] | None = None) -> int:
                         help="called with (store, clip_id) for every stored clip (the application's matcher)")
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "earwitness-numba-cache"))
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.misc import load_object

@@ -4,7 +4,6 @@
 # (EARWITNESS_TEST_STORE=postgres for PostgreSQL). For the fast part only: python3 -m pytest -m "not slow"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${TMPDIR:-/tmp}/earwitness-numba-cache}"
 # the import layers first (contract in .importlinter; docs/architecture.md explains them)
 lint-imports --no-cache
 if [ $# -gt 0 ]; then exec python3 -m pytest -q "$@"; fi

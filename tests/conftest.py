@@ -4,14 +4,10 @@ Area-specific fixtures live in ``tests/<area>/conftest.py``.
 """
 
 import os
-import tempfile
 
 import pytest
 
 from tests.postgres import postgres_server  # noqa: F401  (the session's throwaway PostgreSQL)
-
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "earwitness-numba-cache"))
-
 
 # Which SQL engine the ``home``/``store`` fixtures use: ``sqlite`` (default) or ``postgres``
 # (a fresh database on the session's throwaway server; scripts/test.sh runs a second pass so).

@@ -2,6 +2,8 @@
 
 Only this layer (and ``scheduler.py``) may import more than one stage; it hands each stage its
 collaborators (what the crawler calls when a clip is stored, the audio test of a re-check).
-"""
 
-from earwitness.app import sections as _sections  # noqa: F401,E402  (every settings section typed before loading)
+Every settings section is typed by :mod:`earwitness.app.sections`; the command line imports it
+before loading the settings, and so does each module here that reads an application section
+(kept out of this package's import, so ``earwitness --help`` stays fast).
+"""

@@ -146,7 +146,7 @@ def main(ctx: click.Context, home: str | None, verbose: int, quiet: bool) -> Non
     Global options may come before or after the command. Lists print tables; --json
     and --format csv give the same records to programs (README, "Output").
     """
-    from earwitness.app import progress
+    from earwitness.app import progress, sections  # noqa: F401  (every section typed before loading)
     from earwitness.kernel import settings
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],

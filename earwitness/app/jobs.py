@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, select, update
 
+from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
 from earwitness.app import logs
 from earwitness.app.daemon_models import JobRun

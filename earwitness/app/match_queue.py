@@ -33,6 +33,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from earwitness.app import matching
+from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
 from earwitness.kernel.store import Store, leases, open_store
 from earwitness.kernel.store.models import Clip

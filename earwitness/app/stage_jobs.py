@@ -12,6 +12,7 @@ from pathlib import Path
 
 from crawler import ingest, live, recheck as crawler_recheck, run
 from earwitness.app import matching
+from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
 from earwitness.kernel.store.case_models import Case
 from matchers.audio import load_audio

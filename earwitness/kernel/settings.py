@@ -209,14 +209,16 @@ def load(home: str | os.PathLike | None = None, *, environ: Mapping[str, str] | 
     merged: dict = {}
     origins: dict[str, str] = {}
     shipped: set[str] = set()
-    if config_dir.is_dir():
-        core = config_dir / CORE_FILE
-        if core.exists():
-            merged = merge(merged, read_yaml(core), origins, str(core))
-        for path in sorted(config_dir.glob("*.yaml")):
-            if path.name != CORE_FILE:
-                shipped.add(path.stem)
-                merged = merge(merged, {path.stem: read_yaml(path)}, origins, str(path))
+    if not config_dir.is_dir():   # an install without its defaults must not run on none at all
+        raise SettingsError(f"no configuration folder at {config_dir}: the installation is incomplete "
+                            "(a wheel ships it as earwitness/config; a checkout has config/)")
+    core = config_dir / CORE_FILE
+    if core.exists():
+        merged = merge(merged, read_yaml(core), origins, str(core))
+    for path in sorted(config_dir.glob("*.yaml")):
+        if path.name != CORE_FILE:
+            shipped.add(path.stem)
+            merged = merge(merged, {path.stem: read_yaml(path)}, origins, str(path))
     home_path = Path(home or environ.get("EARWITNESS_HOME") or merged.get("home") or "./var").expanduser()
     user_file = environ.get("EARWITNESS_CONFIG") or str(home_path / "earwitness.yaml")
     if Path(user_file).is_file():

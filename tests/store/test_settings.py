@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-import earwitness.app  # noqa: F401  (registers every section)
+import earwitness.app.sections  # noqa: F401  (registers every section)
 from earwitness.app.cli import main
 from earwitness.kernel import settings
 
@@ -66,3 +66,8 @@ def test_malformed_yaml_names_the_file(tmp_path):
     with pytest.raises(settings.SettingsError, match="not valid YAML") as err:
         settings.load(tmp_path / "h", environ={})
     assert str(path) in str(err.value)
+
+
+def test_a_missing_configuration_folder_is_an_error_not_an_empty_configuration(tmp_path):
+    with pytest.raises(settings.SettingsError, match="no configuration folder"):
+        settings.load(tmp_path / "h", environ={}, config_dir=tmp_path / "nowhere")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
+from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
 from earwitness.app.elastic import ElasticError, NotConfigured
 
