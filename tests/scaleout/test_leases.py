@@ -123,3 +123,19 @@ def test_workers_take_a_listing_in_batches(any_store, monkeypatch):
     monkeypatch.setattr(leases, "worker_id", lambda: "crawler-1")
     # crawler-1 asks for more while still holding its batch: nothing else is free
     assert frontier.pending(any_store, "s", lease_s=60, limit=3, exclude=["v0", "v1", "v2"]) == []
+
+
+def test_a_lease_held_by_a_dead_process_on_this_host_is_taken_at_once(any_store):
+    """A crawl restarted after a SIGKILL resumes the killed one's items instead of waiting out their leases."""
+    import socket
+    import subprocess
+    import sys
+    ids = _clips(any_store, 2)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone_owner = f"{socket.gethostname()}:{int(dead.stdout)}:feedbeef"
+    with any_store.session() as s:
+        assert sorted(leases.claim(s, "match", _backlog(2), Clip.id, lease_s=600, owner=gone_owner)) == ids
+    with any_store.session() as s:   # a live owner elsewhere is respected; the dead local one is not
+        assert leases.take(s, "match", ids[0], lease_s=600, owner="other-host:1:live")
+    with any_store.session() as s:
+        assert leases.claim(s, "match", _backlog(2), Clip.id, lease_s=600, owner="B") == [ids[1]]

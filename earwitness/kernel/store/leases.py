@@ -13,7 +13,9 @@ both hold an item, on either engine:
 
 A lease is released when its item is finished (same transaction as the
 outcome); a worker that dies simply stops renewing, and its items are taken
-again once ``expires_at`` passes. Items are identified by their own table's id;
+again once ``expires_at`` passes, or at once by a claimer on the same host,
+which sees that the holder's process is gone (a crawl restarted after a
+SIGKILL resumes its items instead of waiting out their leases). Items are identified by their own table's id;
 the table of record (frontier, clips) keeps its own state, leases only say who
 is working on it now.
 """
@@ -67,6 +69,33 @@ def _insert(session: Session):
     raise NotImplementedError(f"leases need SQLite or PostgreSQL, not {dialect}")
 
 
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:   # alive, another user's
+        return False
+    return False
+
+
+def expire_dead_local(session: Session, queue: str, *, now: datetime | None = None) -> int:
+    """Expire the live leases of ``queue`` held by processes of this host that no longer exist."""
+    now = now or utcnow()
+    prefix = f"{socket.gethostname()}:"
+    dead = []
+    for item_id, owner in session.execute(select(WorkLease.item_id, WorkLease.owner).where(
+            WorkLease.queue == queue, WorkLease.expires_at >= now, WorkLease.owner.startswith(prefix))):
+        pid = owner[len(prefix):].split(":", 1)[0]
+        if pid.isdigit() and _process_gone(int(pid)):
+            dead.append((item_id, owner))
+    for item_id, owner in dead:
+        session.execute(WorkLease.__table__.update()
+                        .where(WorkLease.queue == queue, WorkLease.item_id == item_id, WorkLease.owner == owner)
+                        .values(expires_at=now - timedelta(seconds=1)))
+    return len(dead)
+
+
 def _free(queue: str, item_id_col, owner: str, now: datetime):
     """No live lease held by anyone else on the candidate's id."""
     return ~exists().where(WorkLease.queue == queue, WorkLease.item_id == item_id_col,
@@ -83,6 +112,7 @@ def claim(session: Session, queue: str, candidates: Select, item_id_col, *, leas
     """
     owner = owner or worker_id()
     now = now or utcnow()
+    expire_dead_local(session, queue, now=now)
     expires = now + timedelta(seconds=lease_s)
     cand = candidates.where(_free(queue, item_id_col, owner, now))
     if session.get_bind().dialect.name == "postgresql":
@@ -110,6 +140,7 @@ def take(session: Session, queue: str, item_id: str, *, lease_s: float, owner: s
     """Take (or renew) the lease on one item; False when another worker holds a live lease on it."""
     owner = owner or worker_id()
     now = now or utcnow()
+    expire_dead_local(session, queue, now=now)
     ins = _insert(session).values(queue=queue, item_id=item_id, owner=owner,
                                   expires_at=now + timedelta(seconds=lease_s), taken_at=now, times_taken=1)
     stmt = ins.on_conflict_do_update(
