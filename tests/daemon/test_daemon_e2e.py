@@ -79,7 +79,7 @@ def test_sigkill_during_crawl_and_during_matching(home, store, daemons, platform
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL", platform.url)
     import_manifest(store, platform.root / "catalog" / "manifest.csv")
     # the crawl alone (no matcher handed in): clips wait for the match job
-    crawl = {"func": "crawler.run:crawl_site", "per_site": True,
+    crawl = {"func": "crawler.run:crawl_site", "per_site": True, "sites_from": None,   # the fixture site only
              "args": ["{site}"], "kwargs": {"query": "", "timeout_s": 400},
              "trigger": {"interval": {"minutes": 60}}, "order": 10}
     match = {"func": "earwitness.app.matching:match_backlog", "store": True,
