@@ -55,10 +55,10 @@ def build(store, cfg: dict[str, Any] | None = None) -> BackgroundScheduler:
     cfg = jobs.section() if cfg is None else cfg
     return BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=JOB_TABLE)},
-        executors={"default": ThreadPoolExecutor(int(cfg.get("workers", 4)))},
-        job_defaults={"coalesce": bool(cfg.get("coalesce", True)), "max_instances": 1,
-                      "misfire_grace_time": int(cfg.get("misfire_grace_s", 900))},
-        timezone=cfg.get("timezone", "UTC"))
+        executors={"default": ThreadPoolExecutor(int(cfg["workers"]))},
+        job_defaults={"coalesce": bool(cfg["coalesce"]), "max_instances": 1,
+                      "misfire_grace_time": int(cfg["misfire_grace_s"])},
+        timezone=cfg["timezone"])
 
 
 def reconcile(sched: BackgroundScheduler, specs: list[jobs.JobSpec], tz: str = "UTC", *,
@@ -167,7 +167,7 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
     lock = acquire_lock(settings.get().home)  # noqa: F841 - held until the process exits
     cfg = jobs.section()
     specs = jobs.load_jobs()
-    tz = cfg.get("timezone", "UTC")
+    tz = cfg["timezone"]
     stop = stop or threading.Event()
     # cut short by a crash (marked now) or by the last stop's grace running out (marked then)
     interrupted = sorted(set(jobs.mark_interrupted(store))
@@ -175,8 +175,8 @@ def run_forever(store, *, stop: threading.Event | None = None, install_signals: 
     sched = build(store, cfg)
     sched.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
     sched.start(paused=True)
-    changes = reconcile(sched, specs, tz, start_new_now=bool(cfg.get("start_new_jobs_now", True)))
-    if cfg.get("rerun_interrupted", True):
+    changes = reconcile(sched, specs, tz, start_new_now=bool(cfg["start_new_jobs_now"]))
+    if cfg["rerun_interrupted"]:
         # a job cut short by a crash resumes now (its work is resumable), not at its next slot
         for job_id in interrupted:
             if sched.get_job(job_id) is not None:

@@ -43,23 +43,28 @@ class Browser:
             page.close()
 
 
+def chromium_options(section: dict) -> dict:
+    """Playwright's launch options for Debian's chromium, from the ``crawler`` section."""
+    chromium = section["chromium"]
+    return {"executable_path": chromium["executable_path"], "args": list(chromium["args"]), "headless": True}
+
+
 @contextmanager
 def open_browser(user_agent: str | None = None, proxy: str | None = None) -> Iterator[Browser]:
     """Launch Debian's chromium (``crawler.chromium`` settings) for the ``with`` block."""
     from playwright.sync_api import sync_playwright
     sec = config.section()
-    chromium = sec.get("chromium", {})
+    chromium = sec["chromium"]
     with sync_playwright() as pw:
-        launch = {"executable_path": chromium.get("executable_path", "/usr/bin/chromium"),
-                  "args": list(chromium.get("args", [])), "headless": True}
-        if proxy or sec.get("proxy"):
-            launch["proxy"] = {"server": proxy or sec.get("proxy")}
+        launch = chromium_options(sec)
+        if proxy or sec["proxy"]:
+            launch["proxy"] = {"server": proxy or sec["proxy"]}
         browser = pw.chromium.launch(**launch)
         try:
-            context = browser.new_context(user_agent=user_agent or sec.get("user_agent"),
+            context = browser.new_context(user_agent=user_agent or sec["user_agent"],
                                           viewport={"width": 1280, "height": 900})
             context.route("**/*", lambda route: route.abort() if route.request.resource_type == "media"
                           else route.continue_())
-            yield Browser(context, int(chromium.get("navigation_timeout_ms", 30000)))
+            yield Browser(context, int(chromium["navigation_timeout_ms"]))
         finally:
             browser.close()

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from crawler.errors import SiteConfigError
 from earwitness.kernel import settings as ew_settings
@@ -182,12 +181,10 @@ def load_site(name: str) -> SiteConfig:
     path = site_files().get(name)
     if path is not None:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SiteConfigError(f"{path}: not valid YAML: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise SiteConfigError(f"{path}: expected a mapping at top level")
-    overrides = section().get("sites", {}).get(name, {})
+            raw = ew_settings.read_yaml(path)
+        except ew_settings.SettingsError as exc:
+            raise SiteConfigError(str(exc)) from None
+    overrides = section()["sites"].get(name, {})
     raw = ew_settings.merge(raw, overrides or {})
     raw.setdefault("name", name)
     if path is not None:
@@ -203,7 +200,7 @@ def load_site(name: str) -> SiteConfig:
 def licensed_accounts() -> set[tuple[str, str]]:
     """(platform, uploader id or name) pairs whose uploads are licensed."""
     out: set[tuple[str, str]] = set()
-    for entry in section().get("licensed") or []:
+    for entry in section()["licensed"] or []:
         if not isinstance(entry, Mapping) or "platform" not in entry:
             raise SiteConfigError(f"crawler.licensed: each entry needs platform and uploader_id, got {entry!r}")
         who = entry.get("uploader_id") or entry.get("uploader")

@@ -36,6 +36,7 @@ from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
 from crawler import logins, outcomes, politeness
+from crawler.browser import chromium_options  # noqa: F401  (the page discovery launches the same browser)
 from crawler.config import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -135,11 +136,6 @@ class PageResult:
     api_responses: int = 0
     scrolls: int = 0
 
-
-def chromium_options(section: dict[str, Any]) -> dict[str, Any]:
-    chromium = section.get("chromium", {})
-    return {"executable_path": chromium.get("executable_path", "/usr/bin/chromium"),
-            "args": list(chromium.get("args", [])), "headless": True}
 
 
 def discover_in_page(site: SiteConfig, query: str, *, limit: int, profile_dir,

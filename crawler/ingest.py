@@ -70,7 +70,7 @@ def _fetch_audio(store, item: VideoItem, site: config.SiteConfig, out: Outcome):
     """Extract the item and get its audio (downloaded, or reused from the same media file
     fetched via another page); returns (info, source URL, StoredAudio, download SHA-256)."""
     t0 = time.perf_counter()
-    limit = float(config.section().get("media", {}).get("max_duration_s", 1200))
+    limit = float(config.section()["media"]["max_duration_s"])
     if item.duration_s and item.duration_s > limit and not item.is_live:
         raise MediaRejected("too_long", item.url, f"page says {item.duration_s:.0f}s > {limit:.0f}s")
     info = media.extract(item.media_url or item.url, site)
@@ -110,9 +110,9 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stor
                       http_status=item.http_status)
         out.state, out.reason = "gone", item.gone_reason
         return out
-    media_cfg = config.section().get("media", {})
+    media_cfg = config.section()["media"]
     try:
-        with media.time_limit(media_cfg.get("item_time_limit_s")):
+        with media.time_limit(media_cfg["item_time_limit_s"]):
             info, src, audio, download_sha = _fetch_audio(store, item, site, out)
     except ContentGone as exc:
         # the page as first seen (it was up then) is kept: proof the item existed

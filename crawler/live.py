@@ -78,7 +78,7 @@ class LiveReport:
 
 
 def live_settings() -> dict:
-    return config.section().get("live", {})
+    return config.section()["live"]
 
 
 def _live_sites() -> list[config.SiteConfig]:
@@ -182,7 +182,7 @@ def resolve_room(url: str, browser: Browser | None) -> Room:
 
 
 def _sample_rate() -> int:
-    return int(config.section().get("media", {}).get("sample_rate", 22050))
+    return int(config.section()["media"]["sample_rate"])
 
 
 def buffer_root() -> Path:
@@ -197,8 +197,8 @@ def sample_room(store, room: Room, *, window_s: float, evidence_s: float, report
     """
     cfg = live_settings()
     bounds = bounds or Bounds.from_settings(cfg)
-    before_s = float(cfg.get("context_before_s", 10))
-    min_window_s = float(cfg.get("min_window_s", 3))
+    before_s = float(cfg["context_before_s"])
+    min_window_s = float(cfg["min_window_s"])
     sr = _sample_rate()
     site = config.load_site(room.site) if room.site else None
     http_ = stream_http(site, room.headers)
@@ -252,12 +252,12 @@ def sample_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, wi
     """One round over the watched rooms (given, configured, and found on live sites); each window is
     handed to ``on_clip_stored`` (the application's matcher)."""
     cfg = live_settings()
-    window_s = float(window_s or cfg.get("window_s", 20))
-    evidence_s = float(cfg.get("evidence_s", 60) if evidence_s is None else evidence_s)
+    window_s = float(window_s or cfg["window_s"])
+    evidence_s = float(cfg["evidence_s"] if evidence_s is None else evidence_s)
     store = open_store()
     report = LiveReport()
     with open_browser() as browser:
-        urls = list(rooms or []) + list(cfg.get("rooms") or [])
+        urls = list(rooms or []) + list(cfg["rooms"] or [])
         if discover and not rooms:
             for site in _live_sites():
                 try:

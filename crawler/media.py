@@ -67,7 +67,7 @@ class Fetched:
 
 
 def _media_cfg() -> dict:
-    return config.section().get("media", {})
+    return config.section()["media"]
 
 
 def media_root() -> Path:
@@ -110,8 +110,8 @@ def normalise_audio(src: str | Path, *, input_args: list[str] | None = None,
     when ffmpeg fails otherwise.
     """
     cfg = _media_cfg()
-    sr = int(cfg.get("sample_rate", 22050))
-    limit = max_duration_s or float(cfg.get("max_duration_s", 1200))
+    sr = int(cfg["sample_rate"])
+    limit = max_duration_s or float(cfg["max_duration_s"])
     root = media_root()
     root.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=root, suffix=".part.wav")
@@ -197,11 +197,11 @@ def ydl_options(site: config.SiteConfig | None = None, *, outdir: Path | None = 
         return site.option(key) if site is not None else sec.get(key)
 
     opts: dict[str, Any] = {
-        "format": cfg.get("format", "bestaudio/best"),
+        "format": cfg["format"],
         "quiet": True, "no_warnings": True, "noprogress": True, "logger": _YdlLogger(),
         "noplaylist": True, "cachedir": False, "retries": 3, "fragment_retries": 3,
-        "socket_timeout": float(cfg.get("socket_timeout_s", 30)),
-        "max_filesize": int(float(cfg.get("max_filesize_mb", 300)) * 1024 * 1024),
+        "socket_timeout": float(cfg["socket_timeout_s"]),
+        "max_filesize": int(float(cfg["max_filesize_mb"]) * 1024 * 1024),
         "overwrites": False, "continuedl": True, "nopart": False,
         "progress_hooks": [_deadline_hook],
         "http_headers": {"User-Agent": opt("user_agent") or "Mozilla/5.0"},
@@ -260,10 +260,10 @@ def _with_retries(fn, url: str):
     waited out in a worker: the item ends as ``blocked`` (rate limited) at once, carrying
     the delay, so the caller can pause the site instead.
     """
-    r = config.section().get("retry", {})
-    times = int(r.get("times", 6))
-    base = float(r.get("backoff_base_s", 0.5))
-    cap = float(r.get("max_backoff_s", 60))
+    r = config.section()["retry"]
+    times = int(r["times"])
+    base = float(r["backoff_base_s"])
+    cap = float(r["max_backoff_s"])
     for attempt in range(times + 1):
         try:
             return fn()
@@ -327,10 +327,10 @@ def extract(url: str, site: config.SiteConfig | None = None) -> dict[str, Any]:
 def check_limits(info: dict[str, Any], url: str) -> None:
     cfg = _media_cfg()
     duration = info.get("duration")
-    if duration and duration > float(cfg.get("max_duration_s", 1200)) and not info.get("is_live"):
+    if duration and duration > float(cfg["max_duration_s"]) and not info.get("is_live"):
         raise MediaRejected("too_long", url, f"{duration:.0f}s > {cfg.get('max_duration_s')}s")
     size = info.get("filesize") or info.get("filesize_approx")
-    if size and size > float(cfg.get("max_filesize_mb", 300)) * 1024 * 1024:
+    if size and size > float(cfg["max_filesize_mb"]) * 1024 * 1024:
         raise MediaRejected("too_large", url, f"{size} bytes")
 
 

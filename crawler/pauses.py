@@ -63,10 +63,10 @@ def after_crawl(site: str, counts: dict[str, int], *, retry_after_s: float | Non
         if rows.pop(site, None) is not None:
             _save(rows)
         return None
-    cfg = config.section().get("pause", {})
+    cfg = config.section()["pause"]
     strikes = int(rows.get(site, {}).get("strikes", 0)) + 1
-    wait = timedelta(minutes=float(cfg.get("first_min", 30)) * 2 ** (strikes - 1))
-    wait = min(wait, timedelta(hours=float(cfg.get("max_hours", 24))))
+    wait = timedelta(minutes=float(cfg["first_min"]) * 2 ** (strikes - 1))
+    wait = min(wait, timedelta(hours=float(cfg["max_hours"])))
     if retry_after_s and timedelta(seconds=retry_after_s) > wait:
         wait = timedelta(seconds=retry_after_s)
     kind = "needs_login" if any("needs_login" in k for k in walls) else "blocked"

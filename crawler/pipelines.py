@@ -30,7 +30,7 @@ class MediaPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        workers = int(config.section().get("media", {}).get("fetch_workers", 4))
+        workers = int(config.section()["media"]["fetch_workers"])
         return cls(crawler, max(1, workers))
 
     def close(self) -> None:

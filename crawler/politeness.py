@@ -50,7 +50,7 @@ def domain(url: str) -> str:
 def interval_s(site: config.SiteConfig | None) -> float:
     """Seconds between two requests to one domain for ``site`` (0: no limit)."""
     rate = site.option("requests_per_second") if site is not None else \
-        config.section().get("requests_per_second")
+        config.section()["requests_per_second"]
     rate = float(rate or 0)
     return 1.0 / rate if rate > 0 else 0.0
 
@@ -66,7 +66,7 @@ def wait(url: str, site: config.SiteConfig | None) -> float:
 def hold(url: str, seconds: float) -> None:
     """Hold ``url``'s domain for a Retry-After, at most ``retry.max_backoff_s``: a longer wait
     is not sat out in the crawl (the item ends ``blocked`` and the site is paused instead)."""
-    cap = float(config.section().get("retry", {}).get("max_backoff_s", 60))
+    cap = float(config.section()["retry"]["max_backoff_s"])
     LIMITER.hold(domain(url), min(seconds, cap))
 
 

@@ -33,7 +33,7 @@ class Candidate:
 
 def candidates(store) -> list[Candidate]:
     """Every distinct query, keywords first, then per work from most to least specific."""
-    q = config.section().get("queries", {})
+    q = config.section()["queries"]
     out: dict[str, Candidate] = {}
 
     def add(text: str | None, work_id: str | None = None, keyword: bool = False) -> None:
@@ -44,9 +44,9 @@ def candidates(store) -> list[Candidate]:
         if work_id:
             c.work_ids.add(work_id)
 
-    for kw in q.get("keywords") or []:
+    for kw in q["keywords"] or []:
         add(str(kw), keyword=True)
-    if q.get("from_catalog", True):
+    if q["from_catalog"]:
         with store.session() as s:
             works = s.scalars(select(Work).order_by(Work.id)).all()
         for w in works:
@@ -93,7 +93,7 @@ def record_run(site: str, queries: list[str], *, now: datetime | None = None) ->
 
 def catalog_queries(store, *, site: str | None = None, max_queries: int | None = None) -> list[str]:
     """This crawl's queries: keywords, then the candidates ``site`` has not run for longest."""
-    limit = int(max_queries or config.section().get("queries", {}).get("max_queries", 50))
+    limit = int(max_queries or config.section()["queries"]["max_queries"])
     cands = candidates(store)
     ran = history(site) if site else {}
     keywords = [c for c in cands if c.keyword]

@@ -85,7 +85,7 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
         return CrawlReport(site=site, ok=False, errors=[
             f"site {site!r} is paused until {pause['until']} ({pause['state']}: {pause['reason']}); "
             f"`earwitness sites resume {site}` lifts it"], counts={"paused": 1})
-    timeout_s = float(timeout_s or config.section().get("crawl_timeout_s", 1800))
+    timeout_s = float(timeout_s or config.section()["crawl_timeout_s"])
     home = ew_settings.get().home
     with tempfile.NamedTemporaryFile("r", suffix=".json", prefix="crawl-report-", delete=False) as tmp:
         report_path = Path(tmp.name)
@@ -146,7 +146,7 @@ def crawl_site(site: str, *, query: str | list[str] | None = None, limit: int | 
     report.frontier = frontier.counts(open_store(), site)
     from crawler import queries as site_queries
     report.coverage = site_queries.coverage(
-        open_store(), site, days=float(config.section().get("queries", {}).get("coverage_days", 7)))
+        open_store(), site, days=float(config.section()["queries"]["coverage_days"]))
     pause = pauses.after_crawl(site, report.counts, retry_after_s=report.counts.get("retry_after_s"))
     if pause is not None:
         report.errors.append(f"site {site!r} paused until {pause['until']}: {pause['reason']}")

@@ -24,9 +24,9 @@ def _login_state(site: config.SiteConfig) -> dict[str, Any]:
 def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
     """Scrapy settings for a crawl of ``site`` from the ``crawler`` section and the site's YAML."""
     sec = config.section()
-    chromium = sec.get("chromium", {})
-    throttle = {**sec.get("autothrottle", {}), **(site.get("autothrottle") or {})}
-    retry = sec.get("retry", {})
+    chromium = sec["chromium"]
+    throttle = {**sec["autothrottle"], **(site.get("autothrottle") or {})}
+    retry = sec["retry"]
     per_domain = int(site.option("per_domain_concurrency", 4))
     return {
         "BOT_NAME": "earwitness",
@@ -38,20 +38,20 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "REACTOR_THREADPOOL_MAXSIZE": 10,
-        "CONCURRENT_REQUESTS": int(sec.get("concurrency", 8)),
+        "CONCURRENT_REQUESTS": int(sec["concurrency"]),
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_domain,
         "DOWNLOAD_DELAY": float(site.option("download_delay_s", 0.0)),
-        "AUTOTHROTTLE_ENABLED": bool(throttle.get("enabled", True)),
-        "AUTOTHROTTLE_START_DELAY": float(throttle.get("start_delay_s", 0.05)),
-        "AUTOTHROTTLE_MAX_DELAY": float(throttle.get("max_delay_s", 10)),
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(throttle.get("target_concurrency", per_domain)),
+        "AUTOTHROTTLE_ENABLED": bool(throttle["enabled"]),
+        "AUTOTHROTTLE_START_DELAY": float(throttle["start_delay_s"]),
+        "AUTOTHROTTLE_MAX_DELAY": float(throttle["max_delay_s"]),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(throttle["target_concurrency"]),
         "RETRY_ENABLED": True,
-        "RETRY_TIMES": int(retry.get("times", 6)),
-        "RETRY_HTTP_CODES": list(retry.get("http_codes", [408, 429, 500, 502, 503, 504])),
+        "RETRY_TIMES": int(retry["times"]),
+        "RETRY_HTTP_CODES": list(retry["http_codes"]),
         # Scrapy's default network errors, plus the browser's (net::ERR_CONNECTION_RESET, timeouts)
         "RETRY_EXCEPTIONS": [*default_settings.RETRY_EXCEPTIONS, "playwright.async_api.Error"],
-        "EARWITNESS_RETRY_BACKOFF_BASE": float(retry.get("backoff_base_s", 0.5)),
-        "EARWITNESS_RETRY_MAX_BACKOFF": float(retry.get("max_backoff_s", 60)),
+        "EARWITNESS_RETRY_BACKOFF_BASE": float(retry["backoff_base_s"]),
+        "EARWITNESS_RETRY_MAX_BACKOFF": float(retry["max_backoff_s"]),
         "EARWITNESS_PROXY": site.option("proxy"),
         "EARWITNESS_SITE": site.name,
         "DOWNLOADER_MIDDLEWARES": {
@@ -71,13 +71,13 @@ def scrapy_settings(site: config.SiteConfig) -> dict[str, Any]:
         },
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": {
-            "executable_path": chromium.get("executable_path", "/usr/bin/chromium"),
-            "args": list(chromium.get("args", [])),
+            "executable_path": chromium["executable_path"],
+            "args": list(chromium["args"]),
             "headless": True,
             **({"proxy": {"server": site.option("proxy")}} if site.option("proxy") else {}),
         },
-        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": int(chromium.get("navigation_timeout_ms", 30000)),
-        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": int(chromium.get("max_pages", 4)),
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": int(chromium["navigation_timeout_ms"]),
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": int(chromium["max_pages"]),
         "PLAYWRIGHT_CONTEXTS": {"default": {"user_agent": site.option("user_agent"),
                                             "viewport": {"width": 1280, "height": 900},
                                             **_login_state(site)}},

@@ -136,14 +136,14 @@ def watch_room(store, room: Room, *, on_clip_stored: ClipSink, duration_s: float
                evidence_s: float | None = None, bounds: Bounds | None = None) -> WatchReport:
     """Watch ``room`` until ``stop`` is set or ``duration_s`` of wall clock has passed."""
     cfg = live_settings()
-    wcfg = cfg.get("watch") or {}
-    window_s = float(window_s or cfg.get("window_s", 20))
-    hop_s = float(hop_s or wcfg.get("hop_s", 10))
-    after_s = float(cfg.get("evidence_s", 60) if evidence_s is None else evidence_s)
-    before_s = float(cfg.get("context_before_s", 10))
-    keep_s = max(float(wcfg.get("buffer_min", 10)) * 60, window_s + before_s + after_s + 2 * hop_s)
-    reconnect_s = float(wcfg.get("reconnect_s", 5))
-    min_window_s = float(cfg.get("min_window_s", 3))
+    wcfg = cfg["watch"] or {}
+    window_s = float(window_s or cfg["window_s"])
+    hop_s = float(hop_s or wcfg["hop_s"])
+    after_s = float(cfg["evidence_s"] if evidence_s is None else evidence_s)
+    before_s = float(cfg["context_before_s"])
+    keep_s = max(float(wcfg["buffer_min"]) * 60, window_s + before_s + after_s + 2 * hop_s)
+    reconnect_s = float(wcfg["reconnect_s"])
+    min_window_s = float(cfg["min_window_s"])
     bounds = bounds or Bounds.from_settings(cfg)
     stop = stop or threading.Event()
     sr = _sample_rate()
@@ -243,10 +243,10 @@ def watch_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, min
     from earwitness.kernel.store import open_store
 
     cfg = live_settings()
-    wcfg = cfg.get("watch") or {}
-    urls = list(dict.fromkeys(rooms or wcfg.get("rooms") or []))
-    budget = int(wcfg.get("max_rooms", 4))
-    minutes = float(minutes or cfg.get("period_min", 10))
+    wcfg = cfg["watch"] or {}
+    urls = list(dict.fromkeys(rooms or wcfg["rooms"] or []))
+    budget = int(wcfg["max_rooms"])
+    minutes = float(minutes or cfg["period_min"])
     out: dict = {"budget": budget, "rooms": {}, "over_budget": urls[budget:]}
     store = open_store()
     targets = []

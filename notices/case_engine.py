@@ -120,7 +120,7 @@ def transition(session: Session, case_id: str, event: str, *, actor: str, reason
         sent_at = _as_time(details["sent_at"], "sent_at")
         details["sent_at"] = sent_at
         case.sent_at = sent_at
-        case.sla_due_at = sent_at + timedelta(days=float(conf.get("sla_days", 3)))
+        case.sla_due_at = sent_at + timedelta(days=float(conf["sla_days"]))
     elif event == "verify_removed":
         case.removed_at = at
     elif event == "counter_notice":
@@ -134,7 +134,7 @@ def transition(session: Session, case_id: str, event: str, *, actor: str, reason
         if case.sent_at is not None and received < case.sent_at:
             raise MissingDetails(f"a counter-notice received at {received.isoformat()} predates the notice, "
                                  f"sent at {case.sent_at.isoformat()}")
-        period = calendars.period(basis, received, conf.get("dispute") or {})
+        period = calendars.period(basis, received, conf["dispute"])
         details["received_at"] = received
         case.dispute_basis, case.deadline_at = basis, period.ends_at.astimezone(timezone.utc)
         details.update(deadline_at=case.deadline_at, **period.as_details())

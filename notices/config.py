@@ -55,8 +55,6 @@ class NoticesSettings(settings.Section):
     tsa_cert: str | None
     pdf_fonts: list[str]
     template_dir: str | None
-    removal_confirmations: int
-    removal_span_hours: float
 
 
 settings.register_section("notices", NoticesSettings)
@@ -66,8 +64,9 @@ def section() -> Mapping[str, Any]:
     return settings.get().section("notices")
 
 
-def get(key: str, default: Any = None) -> Any:
-    return section().get(key, default)
+def get(key: str) -> Any:
+    """One key of the section; every key is there (the model requires it, the YAML gives its value)."""
+    return section()[key]
 
 
 def per_platform(key: str, platform: str, default: Any = None) -> Any:

@@ -52,7 +52,7 @@ class RecheckResult:
 
 def due(session, *, now: datetime | None = None) -> list[Case]:
     now = now or utcnow()
-    hours = float(config.get("recheck_interval_hours", 12))
+    hours = float(config.get("recheck_interval_hours"))
     cutoff = now - timedelta(hours=hours)
     q = (select(Case).where(Case.state == "notice_sent")
          .where(or_(Case.last_checked_at.is_(None), Case.last_checked_at <= cutoff))
@@ -86,8 +86,8 @@ def gone_run(case: Case) -> list[dict]:
 
 def removal_confirmed(run: list[dict], at: datetime) -> bool:
     """Enough ``gone`` answers (``removal_confirmations``), far enough apart (``removal_span_hours``)."""
-    need = int(config.get("removal_confirmations", 2))
-    span = timedelta(hours=float(config.get("removal_span_hours", 24)))
+    need = int(config.get("removal_confirmations"))
+    span = timedelta(hours=float(config.get("removal_span_hours")))
     if len(run) < max(1, need):
         return False
     first = datetime.fromisoformat(run[0]["checked_at"])
@@ -148,8 +148,8 @@ def recheck_due(store, *, probe: Callable, audio_check: Callable[[Case, Path], b
                     why = "still up"
                 elif kind == "gone":
                     why = (f"the platform says gone ({r.reason}); answer {check['gone_answers']} of "
-                           f"{config.get('removal_confirmations', 2)} needed, "
-                           f"{config.get('removal_span_hours', 24)} h apart, before it counts as removed")
+                           f"{config.get('removal_confirmations')} needed, "
+                           f"{config.get('removal_span_hours')} h apart, before it counts as removed")
                 else:
                     why = f"re-check inconclusive: {kind} ({r.reason})" + (
                         f": {getattr(r, 'detail', '')}" if getattr(r, "detail", "") else "")

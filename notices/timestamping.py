@@ -152,7 +152,7 @@ class Timestamper:
             return None
         cert = config.get("tsa_cert")
         pem = settings.get().path(cert).read_bytes() if cert else None
-        return cls(url, timeout=float(config.get("tsa_timeout_s", 20)), cert_pem=pem)
+        return cls(url, timeout=float(config.get("tsa_timeout_s")), cert_pem=pem)
 
     def __call__(self, digest: bytes) -> bytes:
         return request(digest, self.url, timeout=self.timeout, cert_pem=self.cert_pem)

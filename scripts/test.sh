@@ -12,5 +12,7 @@ python3 -m pytest -q
 # pass 2: every folder whose tests touch the store, again on PostgreSQL (a throwaway server the
 # tests start from Debian's postgresql: tests/postgres.py); tests/concurrency and tests/scaleout
 # already run both engines, tests/matchers and tests/fixtures_platform never open the store
-EARWITNESS_TEST_STORE=postgres python3 -m pytest -q -p no:cacheprovider \
+# (the fast tests: the slow end-to-end ones exercise crawling, browsers and processes, not the engine,
+# and ran in pass 1; this keeps CI well inside its hour)
+EARWITNESS_TEST_STORE=postgres python3 -m pytest -q -p no:cacheprovider -m "not slow" \
     tests/store tests/notices tests/webapp tests/daemon tests/elastic tests/crawler tests/live tests/cli tests/faults

@@ -44,19 +44,17 @@ LOGIN_CSRF_COOKIE = "ew_login_csrf"
 PUBLIC_ENDPOINTS = {"auth.login", "static", "health"}
 # endpoints that serve files: refused with 401 (not redirected) without a session
 FILE_PREFIXES = ("/media/", "/evidence/", "/notices/files/")
-DEFAULTS: dict[str, Any] = {"idle_minutes": 60, "max_hours": 12, "secure_cookies": False,
-                            "cache_dir": "webapp/cache", "lead_in_s": 1.0, "max_excerpt_s": 30.0,
-                            "page_size": 50}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 def read_config(section: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The app's settings: the ``webapp`` section with ``overrides`` on top (nested sections key by key)."""
+    """The app's settings: the validated ``webapp`` section (every key there, defaults in
+    ``config/webapp.yaml``) with ``overrides`` on top (nested sections key by key)."""
     section, overrides = dict(section), dict(overrides or {})
-    conf = {**DEFAULTS, **section, **overrides}
+    conf = {**section, **overrides}
     for key in ("login_throttle", "password"):   # nested sections: an override replaces single keys
-        conf[key] = {**dict(section.get(key) or {}), **dict(overrides.get(key) or {})}
+        conf[key] = {**dict(section[key]), **dict(overrides.get(key) or {})}
     for key in ("idle_minutes", "max_hours", "lead_in_s", "max_excerpt_s"):
         conf[key] = float(conf[key])
     conf["page_size"] = int(conf["page_size"])

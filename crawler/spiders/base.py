@@ -48,11 +48,11 @@ class BaseSpider(scrapy.Spider):
         self.platform = self.site_cfg.platform or self.platform
         self.queries = list(queries or [])
         sec = config.section()
-        self.limit = int(limit) if limit is not None else int(sec.get("default_limit", 200))
-        self.max_attempts = int(sec.get("max_attempts", 3))
+        self.limit = int(limit) if limit is not None else int(sec["default_limit"])
+        self.max_attempts = int(sec["max_attempts"])
         self.claim_batch = 2 * int(sec["media"]["fetch_workers"])
         self.on_clip_stored = on_clip_stored
-        ev = sec.get("evidence", {})
+        ev = sec["evidence"]
         self.want_screenshot = bool(self.site_cfg.get("screenshot", ev.get("screenshot", True)))
         self.store = open_store()
         self.scheduled: set[str] = set()

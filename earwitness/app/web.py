@@ -55,17 +55,17 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     from webapp import secrets_file
     s = settings.get()
     conf = s.section("webapp")
-    host = host or conf.get("host", "127.0.0.1")
-    port = int(port if port is not None else conf.get("port", 8650))
-    workers = workers or int(conf.get("workers", 4))
-    threads = threads or int(conf.get("threads", 4))
+    host = host or conf["host"]
+    port = int(port if port is not None else conf["port"])
+    workers = workers or int(conf["workers"])
+    threads = threads or int(conf["threads"])
     # made once, before the fork, so every worker signs with the same key
-    secrets_file.load_or_create(conf.get("secret_key") or None, s.path(conf.get("secret_key_file", "webapp/secret_key")))
+    secrets_file.load_or_create(conf["secret_key"] or None, s.path(conf["secret_key_file"]))
     from earwitness.kernel.store import open_store
     open_store().dispose()   # migrate the store once, here, not in every worker at once; no pooled fd forks
     options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                "worker_class": "gthread" if threads > 1 else "sync",
-               "timeout": int(float(conf.get("timeout_s", 120))), "graceful_timeout": 30,
+               "timeout": int(float(conf["timeout_s"])), "graceful_timeout": 30,
                "accesslog": "-", "errorlog": "-", "loglevel": "info", "proc_name": "earwitness-review",
                # the proxy's X-Forwarded-* headers are trusted by the app's ProxyFix (webapp.proxy_count)
                "forwarded_allow_ips": "127.0.0.1"}
