@@ -232,7 +232,8 @@ def test_cli_sync_status_reindex(es_settings, store):
     from click.testing import CliRunner
     from earwitness.app.cli import main
     add_records(store, 3)
-    home = str(store.url.split("sqlite:///")[1].rsplit("/", 1)[0])
+    from earwitness.kernel import settings
+    home = str(settings.get().home)
     run = lambda *a: CliRunner().invoke(main, ["--home", home, *a])  # noqa: E731
     res = run("es", "status")
     assert res.exit_code == 0 and "outbox: 9 rows waiting" in res.output, res.output
