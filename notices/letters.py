@@ -412,30 +412,26 @@ def mark_sent(session: Session, notice_id: str, *, actor: str, channel: str, rec
 
 def withdraw(session: Session, notice_id: str, *, actor: str, reason: str) -> Notice:
     """Withdraw an unsent letter; its cases go back to ``confirmed``."""
-    notice = get_notice(session, notice_id)
-    _check_letter(notice, "withdraw", reason)
-    _check_cases(notice, "notice_drafted", "withdraw_draft", reason=reason)
-    at = utcnow()
-    for case in notice.cases:
-        case_engine.transition(session, case.id, "withdraw_draft", actor=actor, reason=reason, at=at,
-                               notice_id=notice.id)
-    notice.closed_at = at
-    _letter_event(session, notice, "withdraw", actor=actor, at=at, reason=reason,
-                  details={"cases": [c.id for c in notice.cases]})
-    return notice
+    return _close(session, notice_id, "withdraw", "notice_drafted", "withdraw_draft", actor=actor, reason=reason)
 
 
 def retract(session: Session, notice_id: str, *, actor: str, reason: str) -> Notice:
     """Retract a sent letter: refused once any of its cases moved on (removed, disputed...)."""
+    return _close(session, notice_id, "retract", "notice_sent", "retract_notice", actor=actor, reason=reason)
+
+
+def _close(session: Session, notice_id: str, letter_event: str, case_state: str, case_event: str, *,
+           actor: str, reason: str) -> Notice:
+    """End a letter: every case must be in ``case_state`` and takes ``case_event``, all or none."""
     notice = get_notice(session, notice_id)
-    _check_letter(notice, "retract", reason)
-    _check_cases(notice, "notice_sent", "retract_notice", reason=reason)
+    _check_letter(notice, letter_event, reason)
+    _check_cases(notice, case_state, case_event, reason=reason)
     at = utcnow()
     for case in notice.cases:
-        case_engine.transition(session, case.id, "retract_notice", actor=actor, reason=reason, at=at,
+        case_engine.transition(session, case.id, case_event, actor=actor, reason=reason, at=at,
                                notice_id=notice.id)
     notice.closed_at = at
-    _letter_event(session, notice, "retract", actor=actor, at=at, reason=reason,
+    _letter_event(session, notice, letter_event, actor=actor, at=at, reason=reason,
                   details={"cases": [c.id for c in notice.cases]})
     return notice
 
