@@ -2,7 +2,10 @@
 
 :func:`transition` applies a :mod:`~notices.lifecycle` event to one case and
 writes one :class:`~earwitness.kernel.store.case_models.CaseEvent` (actor, time,
-reason, details); :func:`record` appends events that keep the state. It knows
+reason, details); :func:`record` appends events that keep the state. A move is
+conditional on the state it read (``UPDATE ... WHERE id = ? AND state = ? AND
+state_since = ?``): of two writers racing two events on one case, exactly one
+applies, and the other gets :class:`CaseConflict` with nothing of it written. It knows
 nothing of letters: :mod:`notices.letters` and :func:`notices.cases.apply` use it
 to move cases and letters together, and are what the rest of the system calls.
 """
@@ -12,13 +15,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from earwitness.kernel.store.case_models import Case, CaseEvent
 from earwitness.kernel.store.models import utcnow
 from notices import calendars, config, lifecycle
 from notices.exceptions import MissingDetails, NotFound, NoticesError, TransitionNotAllowed
+
+
+class CaseConflict(NoticesError):
+    """Another writer moved the case between this transition's read and its write."""
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -111,19 +118,29 @@ def transition(session: Session, case_id: str, event: str, *, actor: str, reason
     if missing:
         raise MissingDetails(f"event {event!r} on case {case.id} needs: {', '.join(missing)}")
     at = _as_time(at, "at") if at is not None else utcnow()
+    changes = _event_changes(case, event, at, details)
+    before = case.state
+    _claim(session, case, event, {"state": t.target, "state_since": at, **changes})
+    for name, value in {"state": t.target, "state_since": at, **changes}.items():
+        setattr(case, name, value)      # the same values on the object: the flush mirrors the change
+    _append(session, case, event, before, actor=actor, reason=reason, at=at, details=details)
+    return case
+
+
+def _event_changes(case: Case, event: str, at: datetime, details: dict[str, Any]) -> dict[str, Any]:
+    """The columns ``event`` sets besides the state (validating its details; ``details`` is completed)."""
     conf = config.section()
     if event == "draft_notice":
-        case.notice_id = details["notice_id"]
-    elif event == "withdraw_draft":
-        case.notice_id = None
-    elif event == "send_notice":
+        return {"notice_id": details["notice_id"]}
+    if event == "withdraw_draft":
+        return {"notice_id": None}
+    if event == "send_notice":
         sent_at = _as_time(details["sent_at"], "sent_at")
         details["sent_at"] = sent_at
-        case.sent_at = sent_at
-        case.sla_due_at = sent_at + timedelta(days=float(conf["sla_days"]))
-    elif event == "verify_removed":
-        case.removed_at = at
-    elif event == "counter_notice":
+        return {"sent_at": sent_at, "sla_due_at": sent_at + timedelta(days=float(conf["sla_days"]))}
+    if event == "verify_removed":
+        return {"removed_at": at}
+    if event == "counter_notice":
         basis = details["basis"]
         if basis not in lifecycle.DISPUTE_BASES:
             raise MissingDetails(f"unknown dispute basis {basis!r}; one of: "
@@ -135,17 +152,38 @@ def transition(session: Session, case_id: str, event: str, *, actor: str, reason
             raise MissingDetails(f"a counter-notice received at {received.isoformat()} predates the notice, "
                                  f"sent at {case.sent_at.isoformat()}")
         period = calendars.period(basis, received, conf["dispute"])
+        deadline = period.ends_at.astimezone(timezone.utc)
         details["received_at"] = received
-        case.dispute_basis, case.deadline_at = basis, period.ends_at.astimezone(timezone.utc)
-        details.update(deadline_at=case.deadline_at, **period.as_details())
-    elif event in ("close", "withdraw", "retract_notice"):
-        case.closed_at = at
-        if event == "withdraw":
-            case.notice_id = None        # dropped before sending: in no letter
-    before = case.state
-    case.state, case.state_since = t.target, at
-    _append(session, case, event, before, actor=actor, reason=reason, at=at, details=details)
-    return case
+        details.update(deadline_at=deadline, **period.as_details())
+        return {"dispute_basis": basis, "deadline_at": deadline}
+    if event in ("close", "withdraw", "retract_notice"):
+        # withdraw: dropped before sending, so in no letter
+        return {"closed_at": at, **({"notice_id": None} if event == "withdraw" else {})}
+    return {}
+
+
+def _claim(session: Session, case: Case, event: str, values: dict[str, Any]) -> None:
+    """Write ``values`` only if the case is still in the state this transition read.
+
+    The UPDATE is conditional on the state and the time it was entered (the
+    version: it changes with every move, so a case that left the state and came
+    back is not taken for unchanged). On PostgreSQL a concurrent writer's row lock
+    makes this wait, then the condition is checked on the committed row; on SQLite
+    writes are serialised and the condition sees the last commit. No row means
+    another writer got there first: :class:`CaseConflict`, nothing written.
+    """
+    read_state, read_since = case.state, case.state_since
+    session.flush()
+    res = session.execute(update(Case)
+                          .where(Case.id == case.id, Case.state == read_state, Case.state_since == read_since)
+                          .values(**values)
+                          .execution_options(synchronize_session=False))
+    if res.rowcount == 1:
+        return
+    now = session.execute(select(Case.state, Case.state_since).where(Case.id == case.id)).first()
+    raise CaseConflict(f"case {case.id} changed while {event!r} was being applied: it was {read_state!r} "
+                       f"when read and is now {now.state if now else 'gone'!r}; nothing was recorded, "
+                       f"look at the case again")
 
 
 def record(session: Session, case_id: str, event: str, *, actor: str, reason: str | None = None,

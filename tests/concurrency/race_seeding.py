@@ -43,3 +43,18 @@ class Seeder:
             s.add(det)
             s.flush()
             return det.id
+
+    def case(self, state: str, *, media_id: str | None = None, platform: str = "fixture") -> str:
+        """A case in ``state`` (with its opening event), as a letter or a re-check left it."""
+        from earwitness.kernel.store.case_models import Case, CaseEvent
+        self.n += 1
+        media_id = media_id or f"c{self.n:04d}"
+        with self.store.session() as s:
+            case = Case(platform=platform, media_id=media_id, url=f"https://{platform}.example/video/{media_id}",
+                        uploader="uploader_a", title=f"video {media_id}", state=state, opened_at=T0,
+                        state_since=T0, sent_at=T0 if state == "notice_sent" else None)
+            s.add(case)
+            s.flush()
+            s.add(CaseEvent(case_id=case.id, seq=1, event="opened", from_state=None, to_state=state,
+                            actor="seed", at=T0, details={}))
+            return case.id

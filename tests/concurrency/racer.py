@@ -90,6 +90,29 @@ def reject(det_id: str) -> dict:
         return {"false_positive": fp.id}
 
 
+def apply(case_id: str, event: str, *details: str, engine: bool = False) -> dict:
+    """Apply one case event; ``details`` are KEY=VALUE (a JSON value where it parses as one).
+    ``engine``: through the case engine alone, as the letter functions do."""
+    from earwitness.kernel.store import open_store
+    from notices import case_engine, cases
+    parsed = {}
+    for item in details:
+        key, _, value = item.partition("=")
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            parsed[key] = value
+    reason = parsed.pop("reason", None)
+    with open_store().session() as s:
+        move = case_engine.transition if engine else cases.apply
+        case = move(s, case_id, event, actor=f"clerk-{os.getpid()}", reason=reason, **parsed)
+        return {"state": case.state}
+
+
+def transition(case_id: str, event: str, *details: str) -> dict:
+    return apply(case_id, event, *details, engine=True)
+
+
 def bundle(det_id: str) -> dict:
     from earwitness.kernel.store import open_store
     from notices import evidence
@@ -116,7 +139,7 @@ def match() -> dict:
     return match_backlog(open_store()).as_dict()
 
 
-ACTIONS = {"confirm": confirm, "reject": reject, "bundle": bundle, "sync": sync,
+ACTIONS = {"apply": apply, "transition": transition, "confirm": confirm, "reject": reject, "bundle": bundle, "sync": sync,
            "reject-and-sync": reject_and_sync, "match": match}
 
 
