@@ -178,23 +178,41 @@ class FingerprintIndex:
         a, b = w["peak_start"], w["peak_end"]
         return (np.asarray(seg.peak_t[a:b], np.float32) / T_SCALE, np.asarray(seg.peak_f[a:b], np.float32) / F_SCALE)
 
-    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None
+    def bucket_sizes(self, keys: np.ndarray) -> np.ndarray:
+        """How many entries each key holds, summed over every segment (int64, one per key)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        total = np.zeros(len(keys), dtype=np.int64)
+        for seg in self._segments:
+            lo, hi = seg.buckets(keys)
+            total += (hi - lo).astype(np.int64)
+        return total
+
+    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None, sizes: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every stored entry under each key (keys holding more than ``max_bucket`` entries are skipped:
         so common in music that they say nothing about which work this is).
+
+        A key's size is its total over every segment, or ``sizes`` when given (a sharded
+        index passes the totals over all its shards), so how the works are split into
+        segments or shards never changes which keys are skipped.
 
         Returns ``(probe, work, t_ref, f_ref, span_ref)``: the position in ``keys``
         of each hit, the hit's work (as an index into :meth:`work_ids` order),
         and its anchor's time (frames) and frequency (bins) and the triplet's span (frames).
         """
         keys = np.asarray(keys, dtype=np.int64)
+        spans = [seg.buckets(keys) for seg in self._segments]
+        skip = None
+        if max_bucket is not None:
+            if sizes is None:
+                sizes = sum(((hi - lo).astype(np.int64) for lo, hi in spans), np.zeros(len(keys), dtype=np.int64))
+            skip = np.asarray(sizes) > max_bucket
         out = ([], [], [], [], [])
         work_base = 0
-        for seg in self._segments:
-            lo, hi = seg.buckets(keys)
+        for seg, (lo, hi) in zip(self._segments, spans):
             counts = (hi - lo).astype(np.int64)
-            if max_bucket is not None:
-                counts[counts > max_bucket] = 0
+            if skip is not None:
+                counts[skip] = 0
             total = int(counts.sum())
             if total:
                 probe = np.repeat(np.arange(len(keys)), counts)
