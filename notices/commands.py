@@ -445,22 +445,30 @@ def evidence_build(detection_id) -> None:
 @evidence.command("verify")
 @click.option("--bundle", "bundle_zip", type=click.Path(exists=True, dir_okay=False),
               help="Verify an exported letter zip on its own (no store, no data home needed).")
+@click.option("--trust-root", "trust_roots", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="PEM root certificate(s) a time-stamp's signer must chain to (repeatable; default: "
+                   "notices.tsa_trust_roots).")
 @click.option("--cert", "cert_file", type=click.Path(exists=True, dir_okay=False),
-              help="PEM certificate of the time-stamp authority to pin (with --bundle).")
+              help="PEM certificate of the time-stamp authority to pin, on top of the chain.")
 @click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")
 @friendly
-def evidence_verify(bundle_zip, cert_file, as_json) -> None:
+def evidence_verify(bundle_zip, trust_roots, cert_file, as_json) -> None:
     """Check every ledger entry and evidence file; exit 1 naming each problem.
 
-    Warnings (entries whose transaction rolled back or whose writer stopped, a torn
-    last line) are listed but do not fail: they are accounted for, not tampering.
+    Time-stamp tokens count only when their signer chains to a trust root you hold
+    (never one the zip brings). Warnings (entries whose transaction rolled back or
+    whose writer stopped, a torn last line) are listed but do not fail: they are
+    accounted for, not tampering.
     """
-    from notices.timestamping import pinned_cert
+    from notices.timestamping import Trust
+    home = settings.get().home
+    configured = Trust.from_settings(home)
+    given = Trust.from_files([Path(p) for p in trust_roots], Path(cert_file) if cert_file else None)
+    trust = Trust(given.roots or configured.roots, given.pin or configured.pin)
     if bundle_zip:
-        rep = ledger.verify_bundle(Path(bundle_zip), cert_pem=Path(cert_file).read_bytes() if cert_file else None)
+        rep = ledger.verify_bundle(Path(bundle_zip), trust)
     else:
-        home = settings.get().home
-        rep = ledger.verify(home, store=_store(), cert_pem=pinned_cert(home))
+        rep = ledger.verify(home, store=_store(), trust=trust)
     if as_json:
         click.echo(output.to_json({"ok": rep.ok, "entries": rep.entries, "files_checked": rep.files_checked,
                     "timestamps_checked": rep.timestamps_checked,

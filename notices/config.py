@@ -52,6 +52,7 @@ class NoticesSettings(settings.Section):
     auto_confirm: _AutoConfirm
     tsa_url: str | None
     tsa_timeout_s: float
+    tsa_trust_roots: list[str]
     tsa_cert: str | None
     pdf_fonts: list[str]
     template_dir: str | None

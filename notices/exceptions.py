@@ -45,7 +45,12 @@ class LedgerError(NoticesError):
 
 
 class TimestampError(NoticesError):
-    """The time-stamp authority refused, could not be reached, or answered wrongly."""
+    """The time-stamp authority refused, could not be reached, or answered wrongly; or a token does
+    not verify (``reason`` names which check failed, see :mod:`notices.timestamping`)."""
+
+    def __init__(self, message: str, *, reason: str = "authority") -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class LetterOnlyEvent(NoticesError):

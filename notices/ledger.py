@@ -186,15 +186,32 @@ def _home_store(home: Path):
     return open_store(conf.store_url)
 
 
+def _check_token(report: VerifyReport, entry: dict, where: str, trust) -> None:
+    """One entry's RFC 3161 token against the trust roots; a failure names the check that failed."""
+    from notices import timestamping
+    report.timestamps_checked += 1
+    try:
+        timestamping.verify_token(base64.b64decode(entry["tst"]), bytes.fromhex(entry["hash"]), trust)
+    except TimestampError as exc:
+        report.problems.append(Problem("timestamp_invalid", where, f"{exc.reason}: {exc}"))
+    except ValueError as exc:
+        report.problems.append(Problem("timestamp_invalid", where, f"malformed: {exc}"))
+
+
 def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: bool = True,
-           cert_pem: bytes | None = None, store=None, use_store: bool = True) -> VerifyReport:
+           trust=None, store=None, use_store: bool = True) -> VerifyReport:
     """Check the ledger and every file it lists; name every problem found.
 
     ``expected`` maps ledger seq -> entry hash as the store recorded them; it is
     read from the evidence bundles in ``store`` (default: the configured store,
     when ``home`` is the configured data home; ``use_store=False``: the file alone).
+    ``trust`` (a :class:`notices.timestamping.Trust`; default: the configured roots) is what
+    each time-stamp's signer must chain to.
     """
     home = Path(home)
+    if trust is None:
+        from notices.timestamping import Trust
+        trust = Trust.from_settings(home)
     if expected is None and store is None and use_store:
         store = _home_store(home)
     rows: dict[str, int] | None = None      # bundle id -> ledger seq, as the store recorded them
@@ -265,13 +282,7 @@ def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: b
                     report.problems.append(Problem("file_altered", meta["path"],
                                                    f"{name} of entry {seq} does not match its SHA-256"))
         if e.get("tst"):
-            report.timestamps_checked += 1
-            from notices import timestamping
-            try:
-                timestamping.verify_token(base64.b64decode(e["tst"]), bytes.fromhex(stored),
-                                          cert_pem=cert_pem)
-            except (TimestampError, ValueError) as exc:
-                report.problems.append(Problem("timestamp_invalid", where, str(exc)))
+            _check_token(report, e, where, trust)
     aborted = {e.get("aborts") for e in by_seq.values() if e.get("kind") == "abort"}
     for seq, e in sorted(by_seq.items()):
         if e.get("kind") == "torn_tail_recovered":
@@ -300,9 +311,10 @@ def verify(home: Path, *, expected: dict[int, str] | None = None, check_files: b
     return report
 
 
-def verify_bundle(zip_path: Path, *, cert_pem: bytes | None = None) -> VerifyReport:
+def verify_bundle(zip_path: Path, trust) -> VerifyReport:
     """Check an exported letter zip on its own: every member against the manifest, each bundle's
-    ledger entry (its hash, the files it commits to, its time-stamp token)."""
+    ledger entry (its hash, the files it commits to, its time-stamp token against ``trust``, a
+    :class:`notices.timestamping.Trust`: the recipient's own roots, never ones the zip brings)."""
     report = VerifyReport()
     try:
         zf = zipfile.ZipFile(zip_path)
@@ -348,11 +360,5 @@ def verify_bundle(zip_path: Path, *, cert_pem: bytes | None = None) -> VerifyRep
                 elif sha(arc) != meta["sha256"]:
                     report.problems.append(Problem("file_altered", arc, f"{name} does not match {where}"))
             if e.get("tst"):
-                report.timestamps_checked += 1
-                from notices import timestamping
-                try:
-                    timestamping.verify_token(base64.b64decode(e["tst"]), bytes.fromhex(e["hash"]),
-                                              cert_pem=cert_pem)
-                except (TimestampError, ValueError) as exc:
-                    report.problems.append(Problem("timestamp_invalid", where, str(exc)))
+                _check_token(report, e, where, trust)
     return report

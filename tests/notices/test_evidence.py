@@ -156,19 +156,20 @@ def test_garbage_line(store, seed, home):
 
 def test_timestamped_entries(store, seed, home, tsa):
     auth, url = tsa
-    stamper = timestamping.Timestamper(url, cert_pem=auth.cert_pem)
+    stamper = timestamping.Timestamper(url, auth.trust())
     bundles = _bundles(store, seed, n=2, timestamper=stamper)
     assert all(b.timestamped for b in bundles) and auth.requests == 2
     entries = ledger.read(home)
     info = timestamping.verify_token(base64.b64decode(entries[0]["tst"]),
-                                     bytes.fromhex(entries[0]["hash"]), cert_pem=auth.cert_pem)
+                                     bytes.fromhex(entries[0]["hash"]), auth.trust())
     assert info.serial_number == 1 and "Earwitness Test TSA" in info.tsa_subject
-    rep = ledger.verify(home, store=store, cert_pem=auth.cert_pem)
+    assert "Earwitness Test Root CA" in info.trust_root
+    rep = ledger.verify(home, store=store, trust=auth.trust())
     assert rep.ok and rep.timestamps_checked == 2
     # a token moved onto another entry no longer matches that entry
     entries[1]["tst"] = entries[0]["tst"]
     _rewrite(home, entries)
-    rep = ledger.verify(home, store=store)
+    rep = ledger.verify(home, store=store, trust=auth.trust())
     assert [(p.kind, p.where) for p in rep.problems] == [("timestamp_invalid", "entry 2 (line 2)")]
     assert "imprint" in rep.problems[0].message
 
@@ -177,24 +178,29 @@ def test_timestamp_from_settings_and_pin(store, seed, home, tsa, monkeypatch):
     from earwitness.kernel import settings
     auth, url = tsa
     (home / "tsa.pem").write_bytes(auth.cert_pem)
+    (home / "root.pem").write_bytes(auth.root_pem)
     monkeypatch.setenv("EARWITNESS__NOTICES__TSA_URL", url)
+    monkeypatch.setenv("EARWITNESS__NOTICES__TSA_TRUST_ROOTS", '["root.pem"]')
     monkeypatch.setenv("EARWITNESS__NOTICES__TSA_CERT", "tsa.pem")
     settings.configure(home)
     b = _bundles(store, seed, n=1)[0]
     assert b.timestamped
-    other = Authority()
+    assert ledger.verify(home, store=store).ok          # the configured roots and pin
+    other = Authority(auth.ca)                           # same root, another certificate
+    pinned_other = timestamping.Trust(auth.trust().roots, other.cert)
     with pytest.raises(TimestampError, match="pinned"):
         timestamping.verify_token(base64.b64decode(ledger.read(home)[0]["tst"]),
-                                  bytes.fromhex(b.ledger_hash), cert_pem=other.cert_pem)
+                                  bytes.fromhex(b.ledger_hash), pinned_other)
 
 
 def test_forged_signature_detected(tsa):
     auth, url = tsa
     digest = timestamping.sha256(b"entry")
-    token = bytearray(timestamping.request(digest, url))
+    token = bytearray(timestamping.request(digest, url, auth.trust()))
     token[-5] ^= 0xFF              # inside the signature bytes at the end of the SignerInfo
-    with pytest.raises(TimestampError):
-        timestamping.verify_token(bytes(token), digest)
+    with pytest.raises(TimestampError) as err:
+        timestamping.verify_token(bytes(token), digest, auth.trust())
+    assert err.value.reason == "bad_signature"
 
 
 def test_refusing_or_absent_authority_loses_nothing(store, seed, home):
@@ -202,12 +208,12 @@ def test_refusing_or_absent_authority_loses_nothing(store, seed, home):
     server, url = serve(auth)
     try:
         with pytest.raises(TimestampError, match="rejection"):
-            _bundles(store, seed, n=1, timestamper=timestamping.Timestamper(url))
+            _bundles(store, seed, n=1, timestamper=timestamping.Timestamper(url, auth.trust()))
     finally:
         server.shutdown()
         server.server_close()
     with pytest.raises(TimestampError, match="unreachable"):
-        _bundles(store, seed, n=1, timestamper=timestamping.Timestamper(url, timeout=2))
+        _bundles(store, seed, n=1, timestamper=timestamping.Timestamper(url, auth.trust(), timeout=2))
     assert ledger.read(home) == []
     from earwitness.kernel.store.case_models import EvidenceBundle
     with store.session() as s:
