@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
-from crawler import config, media
+from crawler import config, js_runtime, media
 from crawler.browser import Browser, open_browser
 from crawler.buffer import RoomBuffer
 from crawler.capture import Bounds, StreamEnded, StreamHttp, open_stream, protocol_of
@@ -161,6 +161,7 @@ def resolve_room(url: str, browser: Browser | None) -> Room:
         room_id = stem if stem not in ("index", "playlist", "manifest") else Path(parts.path).parent.name
         return Room(url=url, platform=(site.platform if site else parts.hostname or "stream"), room_id=room_id,
                     site=site.name if site else None, stream=url, protocol=protocol_of(url))
+    js_runtime.ensure_phantomjs()     # Douyu: yt-dlp runs the page's signing JS through `phantomjs`
     info = media.extract(url, site)   # real platforms: yt-dlp's live extractors choose the format
     fmt = (info.get("requested_formats") or [info])[0]
     html = screenshot = None
