@@ -91,9 +91,11 @@ def draft_notices(store, *, stop: Event | None = None) -> dict:
             "refused": refused, "failed": failed, "stopped": stopped, "errors": errors[:20]}
 
 
-def recheck(store, *, probe, audio_check=None) -> dict:
-    """Re-check the cases due; ``probe`` and ``audio_check`` come from the application layer."""
-    return recheck_mod.recheck_due(store, probe=probe, audio_check=audio_check).as_dict()
+def recheck(store, *, probe, audio_check=None, stop: Event | None = None, deadline_s: float | None = None) -> dict:
+    """Re-check the cases due; ``probe`` and ``audio_check`` come from the application layer;
+    ``stop`` and ``deadline_s`` end the loop between cases (the rest stay due for the next run)."""
+    return recheck_mod.recheck_due(store, probe=probe, audio_check=audio_check, stop=stop,
+                                   deadline_s=deadline_s).as_dict()
 
 
 def monthly_report(store, month: str | None = None) -> dict:

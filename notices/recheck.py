@@ -15,14 +15,23 @@ it answered with). A case moves to ``removed`` only when the platform said ``gon
 case's works. An ``up`` answer starts the count again; walls (``blocked``,
 ``needs_login``) and errors say nothing about the item: they never move a case and
 neither count nor break a run of ``gone``. A case past its SLA shows as overdue.
+
+The loop contains each case: one whose check raises (a broken record, a probe that
+crashed, a case another writer moved meanwhile) is rolled back alone, named with its
+reason in the result, and the loop goes on; the run's ``status`` is then ``partial``
+(``failed`` when no case could be checked), never ``ok``. A ``stop`` event (the
+daemon's shutdown) or ``deadline_s`` ends the loop between cases: the case in hand is
+finished or rolled back, and the cases left are still due, so the next run resumes them.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from threading import Event
 from typing import Callable
 
 from sqlalchemy import or_, select
@@ -30,6 +39,7 @@ from sqlalchemy import or_, select
 from earwitness.kernel import settings
 from earwitness.kernel.store.models import utcnow
 from notices import cases, config
+from notices.case_engine import CaseConflict
 from earwitness.kernel.store.case_models import Case
 
 log = logging.getLogger(__name__)
@@ -44,10 +54,37 @@ class RecheckResult:
     errors: int = 0            # the probe learnt nothing about the item (walls, network, broken)
     overdue: int = 0
     gone_pending: int = 0      # said gone, not yet confirmed (see removal_confirmations)
+    failed: int = 0            # the check itself failed (rolled back, named in ``failures``)
+    skipped: int = 0           # moved by another writer while it was being checked
+    stopped: bool = False      # ended by ``stop`` or the deadline, ``left`` cases still due
+    stopped_by: str | None = None
+    left: int = 0
+    failures: list[str] = field(default_factory=list)
     details: list[dict] = field(default_factory=list)
 
+    @property
+    def status(self) -> str:
+        """``ok``; ``partial`` when a case failed, every probe was inconclusive while others were
+        not, or the deadline left cases unchecked; ``failed`` when no case could be checked at all."""
+        attempted = self.checked + self.failed
+        if attempted and (self.failed == attempted or self.errors == attempted):
+            return "failed"
+        if self.failed or self.errors or (self.stopped_by == "deadline" and self.left):
+            return "partial"
+        return "ok"
+
+    def reason(self) -> str | None:
+        parts = list(self.failures[:3])
+        if self.errors:
+            parts.append(f"{self.errors} of {self.checked} re-checks inconclusive (walls, network)")
+        if self.stopped:
+            parts.append(f"stopped by the {self.stopped_by}: {self.left} due cases left for the next run")
+        return "; ".join(parts) or None
+
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "details"}
+        out = {k: v for k, v in self.__dict__.items() if k != "details"}
+        out["status"], out["reason"] = self.status, self.reason()
+        return out
 
 
 def due(session, *, now: datetime | None = None) -> list[Case]:
@@ -96,68 +133,102 @@ def removal_confirmed(run: list[dict], at: datetime) -> bool:
 
 
 def recheck_due(store, *, probe: Callable, audio_check: Callable[[Case, Path], bool] | None = None,
-                now: datetime | None = None, limit: int | None = None) -> RecheckResult:
+                now: datetime | None = None, limit: int | None = None, stop: Event | None = None,
+                deadline_s: float | None = None) -> RecheckResult:
     """Probe every case due for a re-check, one transaction per case; counts.
 
     ``audio_check(case, path)`` says whether re-fetched audio still holds one of the
     case's works; without it a probe's audio is kept in the record but not judged.
     """
     result = RecheckResult()
+    ends = None if deadline_s is None else time.monotonic() + float(deadline_s)
     with store.session() as s:
         ids = [c.id for c in due(s, now=now)][:limit]
-    for case_id in ids:
-        with store.session() as s:
-            case = s.get(Case, case_id)
-            if case is None or case.state != "notice_sent":
-                continue
-            r = probe(case.url, case.platform)
-            at = now or r.checked_at or utcnow()
-            status = getattr(r, "http_status", None)
-            kind = _outcome(r)
-            check = {"outcome": kind, "reason": r.reason, "http_status": status, "url": case.url,
-                     "checked_at": at.isoformat(), "probed_at": (r.checked_at or at).isoformat(),
-                     "detail": (getattr(r, "detail", "") or "")[:500]}
-            for key in ("page_path", "page_sha256", "audio_path", "audio_sha256"):
-                if getattr(r, key, None):
-                    check[key] = getattr(r, key)
-            gone = False
-            if kind == "gone":
-                run = gone_run(case) + [check]
-                gone = removal_confirmed(run, at)
-                check["gone_answers"] = len(run)
-                if gone:
-                    check["gone_run"] = [{k: c.get(k) for k in ("checked_at", "reason", "http_status",
-                                                                 "page_sha256")} for c in run]
-            if kind == "up" and audio_check is not None and getattr(r, "audio_path", None):
-                path = settings.get().path(r.audio_path)
-                try:
-                    if not audio_check(case, path):
-                        gone, check["reason"] = True, "audio_no_longer_matches"
-                except Exception as exc:  # noqa: BLE001  a broken file is a failed check, not a crash
-                    log.warning("case %s: audio re-check failed: %s", case.id, exc)
-                    check["audio_error"] = str(exc)
-            case.last_checked_at = at
-            result.checked += 1
-            if gone:
-                cases.apply(s, case.id, "verify_removed", actor=ACTOR, at=at,
-                            reason=f"re-check: {check['reason']}", check=check)
-                result.removed += 1
-            else:
-                overdue = case.is_overdue(at)
-                if kind == "up":
-                    why = "still up"
-                elif kind == "gone":
-                    why = (f"the platform says gone ({r.reason}); answer {check['gone_answers']} of "
-                           f"{config.get('removal_confirmations')} needed, "
-                           f"{config.get('removal_span_hours')} h apart, before it counts as removed")
-                else:
-                    why = f"re-check inconclusive: {kind} ({r.reason})" + (
-                        f": {getattr(r, 'detail', '')}" if getattr(r, "detail", "") else "")
-                cases.record(s, case.id, "recheck", actor=ACTOR, at=at,
-                             reason=why + (" (overdue)" if overdue else ""), check=check, overdue=overdue)
-                result.still_up += kind == "up"
-                result.gone_pending += kind == "gone"
-                result.errors += kind not in ("up", "gone")
-                result.overdue += overdue
-            result.details.append({"case_id": case.id, **check, "removed": gone})
+    for n, case_id in enumerate(ids):
+        why_stop = ("stop signal" if stop is not None and stop.is_set()
+                    else "deadline" if ends is not None and time.monotonic() >= ends else None)
+        if why_stop:
+            result.stopped, result.stopped_by, result.left = True, why_stop.split()[0], len(ids) - n
+            log.info("re-check stopped by the %s: %d due cases left for the next run", why_stop, result.left)
+            break
+        try:
+            with store.session() as s:
+                checked = _check_one(s, case_id, probe=probe, audio_check=audio_check, now=now)
+            if checked is not None:      # counted once committed, so a rolled-back case is only "failed"
+                _count(result, checked)
+        except CaseConflict as exc:   # a person moved the case meanwhile: their move stands
+            log.info("case %s: %s", case_id, exc)
+            result.skipped += 1
+        except Exception as exc:  # noqa: BLE001 - one case's failure never stops the others
+            reason = f"case {case_id}: {type(exc).__name__}: {exc}"
+            log.warning("re-check of %s", reason)
+            result.failed += 1
+            if len(result.failures) < 20:
+                result.failures.append(reason[:500])
     return result
+
+
+def _count(result: RecheckResult, checked: dict) -> None:
+    kind, gone = checked["outcome"], checked["removed"]
+    result.checked += 1
+    result.removed += gone
+    if not gone:
+        result.still_up += kind == "up"
+        result.gone_pending += kind == "gone"
+        result.errors += kind not in ("up", "gone")
+        result.overdue += checked["overdue"]
+    result.details.append(checked)
+
+
+def _check_one(s, case_id: str, *, probe: Callable, audio_check: Callable[[Case, Path], bool] | None,
+               now: datetime | None) -> dict | None:
+    """Probe one case and record what the platform answered, in the caller's transaction; what
+    was found (None when the case is no longer waiting for a re-check)."""
+    case = s.get(Case, case_id)
+    if case is None or case.state != "notice_sent":
+        return None
+    r = probe(case.url, case.platform)
+    at = now or r.checked_at or utcnow()
+    status = getattr(r, "http_status", None)
+    kind = _outcome(r)
+    check = {"outcome": kind, "reason": r.reason, "http_status": status, "url": case.url,
+             "checked_at": at.isoformat(), "probed_at": (r.checked_at or at).isoformat(),
+             "detail": (getattr(r, "detail", "") or "")[:500]}
+    for key in ("page_path", "page_sha256", "audio_path", "audio_sha256"):
+        if getattr(r, key, None):
+            check[key] = getattr(r, key)
+    gone = False
+    if kind == "gone":
+        run = gone_run(case) + [check]
+        gone = removal_confirmed(run, at)
+        check["gone_answers"] = len(run)
+        if gone:
+            check["gone_run"] = [{k: c.get(k) for k in ("checked_at", "reason", "http_status",
+                                                         "page_sha256")} for c in run]
+    if kind == "up" and audio_check is not None and getattr(r, "audio_path", None):
+        path = settings.get().path(r.audio_path)
+        try:
+            if not audio_check(case, path):
+                gone, check["reason"] = True, "audio_no_longer_matches"
+        except Exception as exc:  # noqa: BLE001  a broken file is a failed check, not a crash
+            log.warning("case %s: audio re-check failed: %s", case.id, exc)
+            check["audio_error"] = str(exc)
+    case.last_checked_at = at
+    overdue = False
+    if gone:
+        cases.apply(s, case.id, "verify_removed", actor=ACTOR, at=at,
+                    reason=f"re-check: {check['reason']}", check=check)
+    else:
+        overdue = case.is_overdue(at)
+        if kind == "up":
+            why = "still up"
+        elif kind == "gone":
+            why = (f"the platform says gone ({r.reason}); answer {check['gone_answers']} of "
+                   f"{config.get('removal_confirmations')} needed, "
+                   f"{config.get('removal_span_hours')} h apart, before it counts as removed")
+        else:
+            why = f"re-check inconclusive: {kind} ({r.reason})" + (
+                f": {getattr(r, 'detail', '')}" if getattr(r, "detail", "") else "")
+        cases.record(s, case.id, "recheck", actor=ACTOR, at=at,
+                     reason=why + (" (overdue)" if overdue else ""), check=check, overdue=overdue)
+    return {"case_id": case.id, **check, "removed": gone, "overdue": overdue}

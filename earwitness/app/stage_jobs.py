@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from threading import Event
 
 from crawler import ingest, live, recheck as crawler_recheck, run
 from earwitness.app import matching
@@ -52,7 +53,13 @@ def audio_still_matches(case: Case, audio_path: Path) -> bool:
     return bool(found & set(case.work_ids()))
 
 
-def recheck(store) -> dict:
-    """Re-check sent cases through the crawler's fetch path and the matcher's audio test."""
+def recheck(store, *, stop: Event | None = None, deadline_s: float | None = None) -> dict:
+    """Re-check sent cases through the crawler's fetch path and the matcher's audio test.
+
+    The daemon hands ``stop`` (set on SIGTERM); ``deadline_s`` (a job kwarg in
+    ``config/scheduler.yaml``) bounds one run. Either ends the loop between cases;
+    the cases left stay due and the next run takes them.
+    """
     probe = functools.partial(crawler_recheck.probe, fetch_audio=bool(notices_config.get("recheck_audio")))
-    return notices_jobs.recheck(store, probe=probe, audio_check=audio_still_matches)
+    return notices_jobs.recheck(store, probe=probe, audio_check=audio_still_matches, stop=stop,
+                                deadline_s=deadline_s)

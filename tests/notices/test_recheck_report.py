@@ -76,8 +76,10 @@ def test_recheck_moves_gone_items_and_marks_overdue(store, seed, site, home, mon
         ids = {m: _sent_case(s, seed, base, m) for m in ("v404", "v410", "v200", "v500")}
     now = T0 + timedelta(days=4)
     res = recheck.recheck_due(store, probe=http_probe, now=now)
-    assert res.as_dict() == {"checked": 4, "removed": 2, "still_up": 1, "errors": 1, "overdue": 2,
-                             "gone_pending": 0}
+    counts = ("checked", "removed", "still_up", "errors", "overdue", "gone_pending", "failed")
+    assert {k: res.as_dict()[k] for k in counts} == {"checked": 4, "removed": 2, "still_up": 1, "errors": 1,
+                                                      "overdue": 2, "gone_pending": 0, "failed": 0}
+    assert res.as_dict()["status"] == "partial"          # the 500 taught nothing about its item
     with store.session() as s:
         c404, c410, c200, c500 = (s.get(Case, ids[m]) for m in ("v404", "v410", "v200", "v500"))
         assert (c404.state, c410.state, c200.state, c500.state) == \
@@ -154,8 +156,8 @@ def test_monthly_report_arithmetic(store, seed, tmp_path):
         rep = report.monthly(s, "2026-03")
     fx, bl, tot = rep.platforms["fixture"], rep.platforms["bilibili"], rep.totals
     assert fx["verified"] == 4 and bl["verified"] == 2 and tot["verified"] == 6
-    assert (fx["removed"], fx["pending"], fx["disputed"], fx["withdrawn"]) == (1, 2, 0, 1)
-    assert (bl["removed"], bl["pending"], bl["disputed"], bl["withdrawn"]) == (1, 0, 1, 0)
+    assert (fx["removed"], fx["resolved"], fx["pending"], fx["disputed"], fx["withdrawn"]) == (1, 0, 2, 0, 1)
+    assert (bl["removed"], bl["resolved"], bl["pending"], bl["disputed"], bl["withdrawn"]) == (0, 1, 0, 1, 0)
     assert fx["found"] == 4 and bl["found"] == 3 and tot["found"] == 7      # the April one excluded
     assert (tot["reviewed"], tot["rejected"]) == (7, 1)
     assert (fx["notified"], bl["notified"], tot["letters"]) == (2, 2, 4)
@@ -170,16 +172,19 @@ def test_monthly_report_arithmetic(store, seed, tmp_path):
     assert rep.weekly[0]["week_start"] == "2026-03-01" and rep.weekly[1]["week_start"] == "2026-03-02"
     assert rep.top_works[0] == {"work_id": "T001", "title": "Neon River", "artist": "Lin Qiao", "cases": 4}
     assert rep.top_works[1]["cases"] == 2
-    md, pdf = report.write(rep, tmp_path)
+    md_zh, pdf_zh, md, pdf = report.write(rep, tmp_path)
     text = md.read_text("utf-8")
     assert "| Outcome | bilibili | fixture | Total |" in text
-    assert "| removed or resolved | 1 (50.0%) | 1 (25.0%) | 2 (33.3%) |" in text
+    assert "| removed | 0 (0.0%) | 1 (25.0%) | 1 (16.7%) |" in text
+    assert "| resolved | 1 (50.0%) | 0 (0.0%) | 1 (16.7%) |" in text
     assert "| CN | 4 | 100.0% |" in text
     assert "| False positives rejected | 1 | 14.3% |" in text
     assert "42.0 h (1.8 days)" in text
     import subprocess
     pdf_text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert "监测月报" in pdf_text and "Most infringed works" in pdf_text and "Neon River" in pdf_text
+    assert "Most infringed works" in pdf_text and "Neon River" in pdf_text
+    zh_text = subprocess.run(["pdftotext", str(pdf_zh), "-"], capture_output=True, text=True, check=True).stdout
+    assert "监测月报" in zh_text and "被侵权最多的作品" in zh_text and "Neon River" in zh_text
 
 
 def test_report_bad_month():
@@ -209,4 +214,4 @@ def test_jobs(store, seed, monkeypatch, home, site):
     assert jobs.recheck(store, probe=http_probe)["checked"] == 0
     from zoneinfo import ZoneInfo
     out = jobs.monthly_report(store, month=utcnow().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m"))
-    assert out["cases"] == 1 and len(out["files"]) == 2
+    assert out["cases"] == 1 and len(out["files"]) == 4     # zh and en, Markdown and PDF
