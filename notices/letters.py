@@ -39,9 +39,9 @@ from notices.exceptions import (LetterTransitionNotAllowed, MissingDetails, Miss
 LANGS = ("zh", "en")
 LABELS = {
     "zh": {"url": "网址", "bundle": "证据包", "entry": "台账第{seq}条", "file": "文件", "none": "无",
-           "sep": "：", "confirmed": "人工确认：{who}，{at}"},
+           "sep": "：", "hash_columns": ["序号", "证据包编号", "台账条目", "确认记录"]},
     "en": {"url": "URL", "bundle": "Evidence bundle", "entry": "ledger entry #{seq}", "file": "file",
-           "none": "none", "sep": ": ", "confirmed": "confirmed by {who} at {at}"},
+           "none": "none", "sep": ": ", "hash_columns": ["#", "Evidence bundle", "Ledger entry", "Confirmed"]},
 }
 
 
@@ -113,7 +113,10 @@ def build_content(session: Session, case_list: list[Case], *, lang: str, platfor
             row = {"ref": f"{i}.{len([d for d in dets if d['item'] == i]) + 1}", "item": i,
                    "detection_id": det.id, "media_id": case.media_id, "work": w.title or w.id,
                    "clip_offset_s": round(det.clip_offset_s, 2), "ref_offset_s": round(det.ref_offset_s, 2),
-                   "duration_s": round(det.duration_s, 2), "score": round(det.score, 3),
+                   "duration_s": round(det.duration_s, 2),
+                   "pair": {k: round(v, 2) for k, v in letter_tables.pair(
+                       {"clip_offset_s": det.clip_offset_s, "ref_offset_s": det.ref_offset_s,
+                        "duration_s": det.duration_s, "tempo_ratio": det.tempo_ratio}).items()}, "score": round(det.score, 3),
                    "pitch_semitones": round(det.pitch_semitones, 2), "tempo_ratio": round(det.tempo_ratio, 3),
                    "captured": _local(det.clip.captured_at), "bundle": None,
                    "reviewed_by": det.reviewed_by or "", "reviewed_at": _local(det.reviewed_at)}
@@ -181,12 +184,21 @@ def ensure_complete(content: dict) -> None:
 
 # --- blocks: what both renderers draw --------------------------------------------------------------
 
+HASH_ANNEX = {"zh": "附件：证据包哈希值", "en": "Annex: evidence hashes"}
+
+
 def blocks(content: dict) -> list[tuple]:
-    """The letter as ("title"|"heading"|"para"|"small", text) and ("table", columns, rows) blocks."""
+    """The letter as ("title"|"heading"|"para"|"small", text) and ("table", columns, rows) blocks.
+
+    The body quotes positions as matched pairs; every SHA-256 is in an annex: the
+    title and identity annexes, and the evidence hashes annex (the template's
+    ``hashes`` section, or one added at the end for a letter drafted before it).
+    """
     ensure_complete(content)
     content = _legacy(content)
     lab = LABELS[content["lang"]]
     out: list[tuple] = [("title", content["title"])]
+    hash_annex = any(sec["table"] == "hashes" for sec in content["sections"])
     for sec in content["sections"]:
         if sec["heading"]:
             out.append(("heading", sec["heading"]))
@@ -204,18 +216,10 @@ def blocks(content: dict) -> list[tuple]:
         if sec["table"] == "items":
             for it in content["items"]:
                 out.append(("para", f"[{it['n']}] {lab['url']}: {it['url']}"))
-        elif sec["table"] == "detections":
-            for d in content["detections"]:
-                b = d["bundle"]
-                if not b:
-                    continue
-                out.append(("small", f"[{d['ref']}] {lab['bundle']} {b['id']}, "
-                                     f"{lab['entry'].format(seq=b['ledger_seq'])}"))
-                if d.get("reviewed_by"):
-                    out.append(("small", lab["confirmed"].format(who=d["reviewed_by"], at=d["reviewed_at"])))
-                out.append(("small", f"manifest.json SHA-256: {b['manifest_sha256']}"))
-                for name, sha in b["files"].items():
-                    out.append(("small", f"{name} SHA-256: {sha}"))
+    if not hash_annex and letter_tables.rows(content, "hashes"):
+        out.append(("heading", HASH_ANNEX[content["lang"]]))
+        out.append(("table", lab["hash_columns"], letter_tables.rows(content, "hashes")))
+        out += [("small", line) for line in letter_tables.hash_lines(content, "hashes")]
     return out
 
 

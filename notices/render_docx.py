@@ -1,7 +1,9 @@
 """DOCX rendering with python-docx: the letter as a document legal can edit.
 
 East Asian text gets an East Asian font in the run properties (``w:eastAsia``),
-so Word shows the Chinese in a CJK face rather than a fallback.
+so Word shows the Chinese in a CJK face rather than a fallback. The page is A4
+with the letter's running header and "page n of N" (Word fields) in the footer,
+as the PDF; a table row never breaks across pages and the header row repeats.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from pathlib import Path
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.oxml import OxmlElement
+from docx.shared import Mm, Pt
 
 EAST_ASIA_FONT = "Noto Sans CJK SC"
 LATIN_FONT = "Arial"
@@ -27,9 +30,62 @@ def _fonts(style_or_run) -> None:
     rfonts.set(qn("w:eastAsia"), EAST_ASIA_FONT)
 
 
-def write(block_list: list[tuple], path: Path, *, title: str = "") -> Path:
+PAGE_LABEL = {"zh": ("第 ", " 页 / 共 ", " 页"), "en": ("Page ", " of ", "")}
+
+
+def _field(run, instruction: str) -> None:
+    """A Word field (PAGE, NUMPAGES) in ``run``: Word fills in the number."""
+    for kind, text in (("begin", None), ("instr", instruction), ("separate", None), ("text", "1"), ("end", None)):
+        if kind == "instr":
+            el = OxmlElement("w:instrText")
+            el.set(qn("xml:space"), "preserve")
+            el.text = f" {text} "
+        elif kind == "text":
+            el = OxmlElement("w:t")
+            el.text = text
+        else:
+            el = OxmlElement("w:fldChar")
+            el.set(qn("w:fldCharType"), kind)
+        run._r.append(el)
+
+
+def _page_setup(doc, header: str, lang: str) -> None:
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Mm(18))
+    if header:
+        hp = section.header.paragraphs[0]
+        run = hp.add_run(header)
+        run.font.size = Pt(7.5)
+        _fonts(run)
+    fp = section.footer.paragraphs[0]
+    fp.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    before, middle, after = PAGE_LABEL.get(lang, PAGE_LABEL["en"])
+    for piece, field in ((before, "PAGE"), (middle, "NUMPAGES"), (after, None)):
+        if piece:
+            r = fp.add_run(piece)
+            r.font.size = Pt(7.5)
+            _fonts(r)
+        if field:
+            r = fp.add_run()
+            r.font.size = Pt(7.5)
+            _field(r, field)
+
+
+def _keep_rows_whole(table) -> None:
+    """No row breaks across a page; the first row repeats on each page."""
+    for i, row in enumerate(table.rows):
+        trpr = row._tr.get_or_add_trPr()
+        trpr.append(OxmlElement("w:cantSplit"))
+        if i == 0:
+            trpr.append(OxmlElement("w:tblHeader"))
+
+
+def write(block_list: list[tuple], path: Path, *, title: str = "", header: str = "", lang: str = "en") -> Path:
     doc = Document()
     doc.core_properties.title = title
+    _page_setup(doc, header, lang)
     for name in ("Normal", "Title", "Heading 2"):
         _fonts(doc.styles[name])
     doc.styles["Normal"].font.size = Pt(10.5)
@@ -54,13 +110,16 @@ def write(block_list: list[tuple], path: Path, *, title: str = "") -> Path:
             for r in rows:
                 for cell, text in zip(t.add_row().cells, r):
                     cell.text = str(text)
+            _keep_rows_whole(t)
     doc.save(str(path))
     return path
 
 
 def letter(content: dict, path: Path) -> Path:
     from notices.letters import blocks
-    return write(blocks(content), path, title=content["title"])
+    from notices.render_pdf import running_header
+    return write(blocks(content), path, title=content["title"], header=running_header(content),
+                 lang=content["lang"])
 
 
 def text(path: Path) -> str:

@@ -7,6 +7,7 @@ are refused by reportlab). Text stays text: ``pdftotext`` gets the Chinese back.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from reportlab.lib import colors
@@ -15,6 +16,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont, TTFError
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
@@ -52,28 +54,67 @@ def cjk_font() -> str:
 def styles() -> dict[str, ParagraphStyle]:
     f = cjk_font()
     base = ParagraphStyle("body", fontName=f, fontSize=10.5, leading=15, wordWrap="CJK")
+    cell = ParagraphStyle("cell", parent=base, fontSize=7.8, leading=10)
     return {
         "title": ParagraphStyle("title", parent=base, fontSize=17, leading=24, alignment=TA_CENTER,
                                 spaceAfter=8),
         "heading": ParagraphStyle("heading", parent=base, fontSize=12, leading=17, spaceBefore=8,
-                                  spaceAfter=3),
+                                  spaceAfter=3, keepWithNext=1),
         "para": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=7.2, leading=9.5),
-        "cell": ParagraphStyle("cell", parent=base, fontSize=7.8, leading=10),
+        "small": ParagraphStyle("small", parent=base, fontSize=7.2, leading=9.5, wordWrap=None),
+        "cell": cell,
+        # ids, numbers, hashes, times: lines break only between words, never inside one
+        "cell_words": ParagraphStyle("cell_words", parent=cell, wordWrap=None),
     }
 
 
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+_WORD = re.compile(r"[0-9A-Za-z]{3,}")
+CELL_PADDING = 12        # reportlab's table cell padding, left + right
+
+
+def keeps_words(text: str) -> bool:
+    """A cell that must never break inside a word: anything but plain East Asian prose.
+
+    East Asian prose breaks between characters; a cell holding Latin words, ids,
+    numbers or times breaks only at spaces, so ``01J...`` or ``85.000`` stays whole.
+    """
+    return not _CJK.search(text) or bool(_WORD.search(text))
+
+
+def _widest_word(text: str, style: ParagraphStyle) -> float:
+    words = text.split() if keeps_words(text) else [ch for ch in text if not ch.isspace()]
+    return max((stringWidth(w, style.fontName, style.fontSize) for w in words), default=0.0)
+
+
+def column_widths(columns: list[str], rows: list[list[str]], style: ParagraphStyle, width: float) -> list[float]:
+    """Widths that share ``width`` by each column's text, each at least its widest unbreakable word."""
+    cells = [[str(c)] + [str(r[i]) for r in rows] for i, c in enumerate(columns)]
+    need = [max(_widest_word(t, style) for t in col) + CELL_PADDING for col in cells]
+    weight = [min(24, max(6, *(len(w) for w in col[0].split()), *(len(t) for t in col[1:])))
+              for col in cells]
+    share = [max(n, width * w / sum(weight)) for n, w in zip(need, weight)]
+    extra = sum(share) - width
+    if extra > 0:           # take the excess from the columns above their need, in proportion
+        slack = [s - n for s, n in zip(share, need)]
+        total = sum(slack)
+        if total > 0:
+            share = [s - extra * sl / total for s, sl in zip(share, slack)]
+    return share
+
+
 def table(columns: list[str], rows: list[list[str]], st: dict, width: float) -> Table:
-    data = [[Paragraph(escape(str(c)), st["cell"]) for c in columns]]
-    data += [[Paragraph(escape(str(v)), st["cell"]) for v in r] for r in rows]
-    # columns share the width by their longest text, within bounds, so short numbers stay narrow
-    weight = [min(24, max(6, *(len(w) for w in str(c).split()), *(len(str(r[i])) for r in rows)))
-              for i, c in enumerate(columns)]
-    t = Table(data, colWidths=[width * w / sum(weight) for w in weight], repeatRows=1)
+    def cell(v) -> Paragraph:
+        text = str(v)
+        return Paragraph(escape(text), st["cell_words"] if keeps_words(text) else st["cell"])
+
+    data = [[cell(c) for c in columns]] + [[cell(v) for v in r] for r in rows]
+    t = Table(data, colWidths=column_widths(columns, rows, st["cell"], width), repeatRows=1)
     t.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("NOSPLIT", (0, 0), (-1, -1)) if len(rows) < 6 else ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
     return t
 
@@ -139,10 +180,15 @@ def write(block_list: list[tuple], path: Path, *, title: str = "", author: str =
     return path
 
 
-def letter(content: dict, path: Path) -> Path:
-    from notices.letters import blocks
+def running_header(content: dict) -> str:
+    """The line at the top of every page of a letter: sender, title, reference."""
     ref = "函件编号" if content["lang"] == "zh" else "Reference"
     holder = content["rights_holder"].get("name_zh" if content["lang"] == "zh" else "name") \
         or content["rights_holder"].get("name", "")
+    return f"{holder} · {content['title']} · {ref} {content['notice_id']}"
+
+
+def letter(content: dict, path: Path) -> Path:
+    from notices.letters import blocks
     return write(blocks(content), path, title=content["title"], author=content["rights_holder"].get("name", ""),
-                 header=f"{holder} · {content['title']} · {ref} {content['notice_id']}", lang=content["lang"])
+                 header=running_header(content), lang=content["lang"])

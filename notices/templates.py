@@ -5,7 +5,7 @@
 it satisfies (checked by :mod:`notices.jurisdictions` on the rendered letter) and
 holds any of: ``text`` (Jinja2), ``fields`` (labelled values, each a Jinja2
 expression, so an empty value is seen as empty), ``table`` (works | items |
-detections) with its ``columns``, or ``statement``: the id of a statutory statement
+detections | titles | identity | hashes) with its ``columns``, or ``statement``: the id of a statutory statement
 in ``statements.yaml``. Statements are fixed texts, versioned, with their SHA-256
 recorded beside them; the letter carries the text exactly, and a text that no
 longer matches its hash refuses to load. A template cannot write its own text
@@ -30,7 +30,7 @@ from notices import config
 from notices.exceptions import TemplateError
 
 STATEMENTS_FILE = "statements.yaml"
-TABLES = ("works", "items", "detections", "titles", "identity")
+TABLES = ("works", "items", "detections", "titles", "identity", "hashes")
 SECTION_KEYS = {"element", "heading", "text", "fields", "table", "columns", "statement", "when"}
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)

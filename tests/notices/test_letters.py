@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from earwitness.kernel import settings
-from notices import export, ledger, letters, render_docx, review
+from notices import export, ledger, letter_tables, letters, render_docx, review
 from notices.exceptions import MissingElements, NoticesError
 
 from tests.notices.conftest import T0
@@ -78,7 +78,8 @@ def test_every_element_in_pdf_and_docx(store, seed, home, tmp_path, monkeypatch,
             assert d["bundle"]["manifest_sha256"] in flat
             for sha in d["bundle"]["files"].values():
                 assert sha in flat
-            assert f"{d['score']:.3f}" in flat and f"{d['tempo_ratio']:.3f}" in flat
+            assert f"{d['score']:.1f}" in flat and f"{d['tempo_ratio']:.3f}" in flat
+            assert _squash(letter_tables.position_text(d, lang)) in flat    # the matched pair
 
 
 def test_batches_one_letter_per_platform(store, seed):

@@ -83,7 +83,9 @@ def test_auto_confirmed_detections_need_a_named_legal_user(store, seed, home):
         det = seed.detection(s, score=97.0)
         case = review.confirm(s, det.id, actor="auto-confirm")
         n = letters.draft(s, platform="fixture", lang="en", actor="daemon")
-        assert "confirmed by auto-confirm at" in letters.plain_text(n.content)
+        text = letters.plain_text(n.content)
+        assert "confirmed automatically under the auto-confirm policy" in text   # named as such, not as a person
+        assert "auto-confirm," not in text
         for program in ("auto-confirm", "daemon", ""):
             with pytest.raises(MissingDetails, match="named legal user"):
                 letters.approve(s, n.id, actor=program)
