@@ -11,24 +11,33 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from crawler import config
+from crawler.page_capture import NetworkRecorder, PageCapture, capture_sync
+from earwitness.kernel import settings as ew_settings
 
 
 @dataclass
 class Rendered:
+    """One visit: the page's HTML, and with ``screenshot=True`` its capture (:mod:`crawler.page_capture`):
+    ``screenshot`` is the stamped picture, None when the page was a wall (``capture.refused``)."""
+
     url: str
     status: int | None
     html: bytes
     screenshot: bytes | None
+    capture: PageCapture | None = None
 
 
 class Browser:
     """One Chromium with one context; :meth:`render` is one page visit."""
 
-    def __init__(self, context, timeout_ms: int) -> None:
-        self.context, self.timeout_ms = context, timeout_ms
+    def __init__(self, context, timeout_ms: int, zone: str = "UTC") -> None:
+        self.context, self.timeout_ms, self.zone = context, timeout_ms, zone
 
     def render(self, url: str, *, wait_for: str | None = None, screenshot: bool = True) -> Rendered:
         page = self.context.new_page()
+        recorder = NetworkRecorder()
+        if screenshot:
+            page.on("response", recorder.on_response)
         try:
             resp = page.goto(url, wait_until="load", timeout=self.timeout_ms)
             if wait_for:
@@ -36,9 +45,10 @@ class Browser:
                     page.wait_for_selector(wait_for, state="attached", timeout=min(self.timeout_ms, 15000))
                 except Exception:  # the page rendered without it: the caller decides
                     pass
-            png = page.screenshot(full_page=True, type="png") if screenshot else None
+            capture = capture_sync(page, recorder, zone=self.zone) if screenshot else None
             return Rendered(url=page.url, status=resp.status if resp else None,
-                            html=page.content().encode("utf-8"), screenshot=png)
+                            html=page.content().encode("utf-8"),
+                            screenshot=capture.screenshot if capture else None, capture=capture)
         finally:
             page.close()
 
@@ -65,6 +75,6 @@ def open_browser(user_agent: str | None = None, proxy: str | None = None) -> Ite
                                           viewport={"width": 1280, "height": 900})
             context.route("**/*", lambda route: route.abort() if route.request.resource_type == "media"
                           else route.continue_())
-            yield Browser(context, int(chromium["navigation_timeout_ms"]))
+            yield Browser(context, int(chromium["navigation_timeout_ms"]), ew_settings.get().local_zone.key)
         finally:
             browser.close()

@@ -44,11 +44,14 @@ class Outcome:
 
 
 def store_evidence(item: VideoItem) -> dict[str, str | None]:
-    """Screenshot PNG and HTML of the page, content addressed under ``<home>/evidence/pages``."""
+    """Screenshot PNG, network WARC and HTML of the page, content addressed under ``<home>/evidence/pages``."""
     out: dict[str, str | None] = {}
     if item.screenshot:
         out["screenshot_sha256"], out["screenshot_path"] = media.store_bytes(
             item.screenshot, folder="evidence/pages", suffix=".png")
+    if item.warc:
+        out["warc_sha256"], out["warc_path"] = media.store_bytes(item.warc, folder="evidence/pages",
+                                                                 suffix=".warc.gz")
     if item.html:
         out["html_sha256"], out["html_path"] = media.store_bytes(item.html, folder="evidence/pages",
                                                                  suffix=".html")
@@ -68,7 +71,7 @@ ClipSink = Callable[[Any, str], list[tuple[str, str]]]
 
 def _fetch_audio(store, item: VideoItem, site: config.SiteConfig, out: Outcome):
     """Extract the item and get its audio (downloaded, or reused from the same media file
-    fetched via another page); returns (info, source URL, StoredAudio, download SHA-256)."""
+    fetched via another page); returns (info, source URL, StoredAudio, (original's SHA-256, its path))."""
     t0 = time.perf_counter()
     limit = float(config.section()["media"]["max_duration_s"])
     if item.duration_s and item.duration_s > limit and not item.is_live:
@@ -86,10 +89,10 @@ def _fetch_audio(store, item: VideoItem, site: config.SiteConfig, out: Outcome):
             if clip is not None and clip.media_path and ew_settings.get().path(clip.media_path).exists():
                 out.reused_audio = True
                 return (info, src, media.StoredAudio(clip.audio_sha256, clip.media_path, clip.duration_s or 0.0),
-                        (clip.extra or {}).get("download_sha256"))
+                        (clip.original_sha256 or (clip.extra or {}).get("download_sha256"), clip.original_path))
     fetched = media.download(info, site)
     out.timings.update(fetched.timings)
-    return info, src, fetched.audio, fetched.media_sha256
+    return info, src, fetched.audio, (fetched.media_sha256, fetched.original_path)
 
 
 def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stored: ClipSink | None = None,
@@ -113,7 +116,7 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stor
     media_cfg = config.section()["media"]
     try:
         with media.time_limit(media_cfg["item_time_limit_s"]):
-            info, src, audio, download_sha = _fetch_audio(store, item, site, out)
+            info, src, audio, (download_sha, original_path) = _fetch_audio(store, item, site, out)
     except ContentGone as exc:
         # the page as first seen (it was up then) is kept: proof the item existed
         fields = {}
@@ -150,6 +153,7 @@ def ingest_item(store, item: VideoItem, site: config.SiteConfig, *, on_clip_stor
         title=_first(item.title, info.get("title")),
         published_at=_first(media.parse_time(item.published_at), media.parse_time(info.get("timestamp")),
                             media.parse_time(info.get("upload_date"))),
+        original_path=original_path, original_sha256=download_sha if original_path else None,
         captured_at=utcnow(), view_count=_first(item.view_count, media.parse_count(info.get("view_count"))),
         is_live=bool(item.is_live or info.get("is_live")),
         extra={"site": item.site, "query": item.query, "found_on": item.found_on, "download_sha256": download_sha,

@@ -10,7 +10,8 @@ from typing import Any
 class VideoItem:
     """One item page seen by a spider, ready for the media pipeline.
 
-    ``screenshot`` and ``html`` are the page as captured (evidence); ``gone_reason``
+    ``screenshot`` (stamped with URL and time), ``warc`` (the page's network record) and ``html``
+    are the page as captured (evidence; :mod:`crawler.page_capture`); ``gone_reason``
     is set when the page itself said the item is gone (404/410), and then no
     media is fetched.
     """
@@ -33,4 +34,5 @@ class VideoItem:
     gone_reason: str | None = None
     html: bytes | None = field(default=None, repr=False)
     screenshot: bytes | None = field(default=None, repr=False)
+    warc: bytes | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)

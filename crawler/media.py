@@ -63,6 +63,7 @@ class Fetched:
     source_url: str | None
     audio: StoredAudio | None = None
     media_sha256: str | None = None   # hash of the file as downloaded, before ffmpeg
+    original_path: str | None = None  # that file, kept under <home>/media/originals (relative to the home)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -371,12 +372,23 @@ def download(info: dict[str, Any], site: config.SiteConfig | None = None) -> Fet
     raw = max(files, key=lambda p: p.stat().st_size)
     _refuse_pages_served_as_media(raw, url)
     t1 = time.perf_counter()
-    media_sha = sha256_file(raw)
     audio = normalise_audio(raw)
     t2 = time.perf_counter()
+    original = keep_original(raw)
     shutil.rmtree(folder, ignore_errors=True)
     return Fetched(url=url, info=done or info, source_url=source_url(info), audio=audio,
-                   media_sha256=media_sha, timings={"download": t1 - t0, "decode": t2 - t1})
+                   media_sha256=original.sha256, original_path=original.path,
+                   timings={"download": t1 - t0, "decode": t2 - t1})
+
+
+ORIGINALS = "media/originals"
+
+
+def keep_original(raw: Path):
+    """Move the downloaded file (the container as the platform served it) into the blob store beside the
+    normalised audio: evidence of what was downloaded, re-hashable by anyone. Returns the kernel Blob."""
+    suffix = raw.suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", raw.suffix or "") else ".bin"
+    return BlobStore(ew_settings.get().home).move_in(raw, folder=ORIGINALS, suffix=suffix)
 
 
 def _refuse_pages_served_as_media(path: Path, url: str) -> None:

@@ -111,13 +111,3 @@ async def load_all_results(page, *, load_more: str | None, done: str | None, ite
             except Exception:
                 log.warning("%s: a click on %s added nothing", page.url, load_more)
                 return {"clicks": clicks, "complete": False}
-
-
-async def capture_screenshot(page, *, full_page: bool = True, attempts: int = 2) -> bytes | None:
-    """A PNG of the page (evidence); None rather than a failed item when Chromium cannot take it."""
-    for attempt in range(attempts):
-        try:
-            return await page.screenshot(full_page=full_page, type="png", timeout=15000)
-        except Exception as exc:  # playwright Error: "Unable to capture screenshot" under load
-            log.warning("%s: screenshot attempt %d failed: %s", page.url, attempt + 1, str(exc).splitlines()[0])
-    return None

@@ -1,7 +1,10 @@
 """Evidence bundles: everything a detection rests on, hashed, stored and entered in the ledger.
 
-A bundle holds the captured clip, the page screenshot and HTML (where the
-crawler captured them), and ``metadata.json`` (offsets in clip and reference,
+A bundle holds the captured clip (the normalised audio the matcher heard), the
+file as downloaded (``original.*``: the container as the platform served it), the
+page screenshot (stamped with its URL and capture time), the page's network
+record (``network.warc.gz``) and HTML (where the crawler captured them), and
+``metadata.json`` (offsets in clip and reference,
 score, estimated pitch and tempo, clip and work details, capture time in UTC and
 in the team's ``local_timezone``, software versions). Files are stored
 content-addressed under ``<home>/evidence/objects/``; the manifest (stored the
@@ -53,6 +56,12 @@ def _times(t: datetime | None) -> dict | None:
             zone: t.astimezone(ZoneInfo(zone)).isoformat()}
 
 
+def _suffix(rel: str) -> str:
+    """A stored file's suffix as a bundle member keeps it (``.warc.gz`` whole)."""
+    path = Path(rel)
+    return "".join(path.suffixes[-2:]).lower() if rel.endswith(".warc.gz") else path.suffix.lower()
+
+
 OBJECTS = "evidence/objects"   # the bundles' content-addressed files, under the data home
 
 
@@ -87,6 +96,8 @@ def metadata(det: Detection, files: dict[str, dict], not_captured: list[str]) ->
             "is_live": clip.is_live, "live_window_start": _times(clip.live_window_start),
             "live_window_end": _times(clip.live_window_end), "view_count": clip.view_count,
             "audio_sha256": clip.audio_sha256, "duration_s": clip.duration_s,
+            "original_sha256": clip.original_sha256,
+            "page_capture": (clip.extra or {}).get("page_capture"),
         },
         "work": {"id": work.id, "title": work.title, "artist": work.artist, "isrc": work.isrc,
                  "owner": work.owner, "audio_sha256": work.audio_sha256},
@@ -179,7 +190,9 @@ def build_bundle(session: Session, detection_id: str, *, home: Path | None = Non
         raise NotFound(f"no detection {detection_id!r}")
     clip = det.clip
     sources = [("clip", clip.media_path, clip.media_sha256, True),
+               ("original", clip.original_path, clip.original_sha256, False),
                ("screenshot", clip.screenshot_path, clip.screenshot_sha256, False),
+               ("network", clip.warc_path, clip.warc_sha256, False),
                ("page", clip.html_path, clip.html_sha256, False)]
     files: dict[str, dict] = {}
     not_captured: list[str] = []
@@ -196,7 +209,7 @@ def build_bundle(session: Session, detection_id: str, *, home: Path | None = Non
         if recorded and recorded != sha:
             raise EvidenceError(f"{name} of clip {clip.id} changed since capture: {rel} has "
                                 f"SHA-256 {sha}, capture recorded {recorded}")
-        files[name + src.suffix.lower()] = {"sha256": sha, "bytes": src.stat().st_size,
+        files[name + _suffix(rel)] = {"sha256": sha, "bytes": src.stat().st_size,
                                             "path": _store_object(home, src, sha), "source": rel}
     meta = metadata(det, files, not_captured)
     meta_path, meta_sha = _put_bytes(home, json.dumps(meta, indent=2, ensure_ascii=False,

@@ -24,7 +24,8 @@ from crawler.errors import LayoutChanged
 from crawler.frontier import Found
 from crawler.ingest import ClipSink
 from crawler.items import VideoItem
-from crawler.middlewares import capture_screenshot
+from crawler.page_capture import NetworkRecorder, PageCapture, capture_async
+from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.store import open_store
 
 log = logging.getLogger(__name__)
@@ -148,13 +149,17 @@ class BaseSpider(scrapy.Spider):
             yield self.item_request(f)
 
     def item_request(self, found: Found) -> Request:
-        """The request for an item page; rendered (with a screenshot) when evidence is on."""
+        """The request for an item page; rendered when evidence is on, with its page capture (the stamped
+        screenshot and the network's WARC, or the wall it refused: :mod:`crawler.page_capture`)."""
         render = self.render_item_pages()
         meta: dict[str, Any] = {"found": found, "handle_httpstatus_list": list(GONE_HTTP)}
         if render:
             meta["playwright"] = True
             if self.want_screenshot:
-                meta["playwright_page_methods"] = [PageMethod(capture_screenshot, full_page=True)]
+                recorder = NetworkRecorder()
+                meta["playwright_page_event_handlers"] = {"response": recorder.on_response}
+                meta["playwright_page_methods"] = [PageMethod(capture_async, recorder=recorder,
+                                                              zone=ew_settings.get().local_zone.key)]
         return Request(found.url, callback=self._parse_item, errback=self._item_failed, meta=meta,
                        dont_filter=False)
 
@@ -191,13 +196,26 @@ class BaseSpider(scrapy.Spider):
         if self.site_cfg.get("evidence_html", True):
             item.html = response.body
         for pm in response.meta.get("playwright_page_methods") or ():
-            if isinstance(pm, PageMethod) and pm.method is capture_screenshot:
-                if isinstance(pm.result, bytes):
-                    item.screenshot = pm.result
-                else:
-                    item.extra["screenshot_error"] = "Chromium could not capture the page"
-                    self.stats_counter["no_screenshot"] += 1
+            if isinstance(pm, PageMethod) and pm.method is capture_async:
+                self._take_capture(item, pm.result)
         yield item
+
+    def _take_capture(self, item: VideoItem, capture: PageCapture | Any) -> None:
+        """The capture's picture and WARC onto the item; a refused wall or a failed picture recorded instead."""
+        if not isinstance(capture, PageCapture):
+            item.extra["screenshot_error"] = f"the page capture failed: {capture!r}"[:300]
+            self.stats_counter["no_screenshot"] += 1
+            return
+        item.extra["page_capture"] = {"url": capture.url, "captured_at": capture.captured_at.isoformat(),
+                                      "exchanges": capture.exchanges}
+        if capture.refused is not None:
+            item.extra["page_capture"]["refused"] = capture.refused
+            self.stats_counter[f"capture_refused_{capture.refused['reason']}"] += 1
+            return
+        item.screenshot, item.warc = capture.screenshot, capture.warc
+        if capture.screenshot is None:
+            item.extra["screenshot_error"] = capture.error or "Chromium could not capture the page"
+            self.stats_counter["no_screenshot"] += 1
 
     def _item_failed(self, failure) -> None:
         request = failure.request

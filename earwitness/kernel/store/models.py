@@ -83,6 +83,10 @@ class Clip(Base):
     may share it, and matching is done once per hash. Where the stored file is
     the normalised audio itself, the two hashes are equal; the hash of the file
     as first downloaded, if different, is kept in ``extra["download_sha256"]``.
+    ``original_path``/``original_sha256`` keep that downloaded file itself (the
+    container as the platform served it, before ffmpeg) beside the normalised
+    audio; ``warc_path``/``warc_sha256`` the page's network record (WARC) taken
+    with the screenshot.
     """
 
     __tablename__ = "clips"
@@ -115,6 +119,10 @@ class Clip(Base):
     screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
     html_path: Mapped[str | None] = mapped_column(Text)
     html_sha256: Mapped[str | None] = mapped_column(String(64))
+    warc_path: Mapped[str | None] = mapped_column(Text)
+    warc_sha256: Mapped[str | None] = mapped_column(String(64))
+    original_path: Mapped[str | None] = mapped_column(Text)          # the file as downloaded, kept
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
     # fetched -> matched | failed; 'gone' when the platform removed it
     status: Mapped[str] = mapped_column(String(16), default="fetched")
     error: Mapped[str | None] = mapped_column(Text)
