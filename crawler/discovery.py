@@ -42,7 +42,8 @@ from crawler.config import SiteConfig
 log = logging.getLogger(__name__)
 
 NO_MORE = (None, 0, False, "", "0", "no_more")   # has_more values that mean "the last page"
-FIELDS = ("id", "url", "title", "uploader", "uploader_id", "published_at", "duration_s", "view_count", "is_live")
+FIELDS = ("id", "url", "title", "uploader", "uploader_id", "published_at", "duration_s", "view_count", "is_live",
+          "category")
 
 
 def dig(data: Any, path: str | None) -> Any:
@@ -157,7 +158,8 @@ def discover_in_page(site: SiteConfig, query: str, *, limit: int, profile_dir,
     more = True
 
     def take(resp) -> None:
-        if any(p in urlsplit(resp.url).path for p in spec.api_paths):
+        parts = urlsplit(resp.url)   # an API path with "?" is matched with its query (an API at "/?m=...")
+        if any(p in (f"{parts.path}?{parts.query}" if "?" in p else parts.path) for p in spec.api_paths):
             pending.append(resp)
 
     profile_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
