@@ -76,6 +76,14 @@ class _LiveWatch(ew_settings.Section):
     max_rooms: int
 
 
+class _LiveSearch(ew_settings.Section):
+    sites: list[str]
+    max_queries: int
+    per_query: int
+    music_categories: list[str]
+    rotate_min: float
+
+
 class _Live(ew_settings.Section):
     window_s: float
     period_min: float
@@ -90,6 +98,7 @@ class _Live(ew_settings.Section):
     max_stream_mb: float
     max_playlist_kb: float
     watch: _LiveWatch
+    search: _LiveSearch
 
 
 class _Pause(ew_settings.Section):
