@@ -61,6 +61,9 @@ def test_crawl_renders_fetches_and_matches(catalog_store, proxy, platform):
     assert not problems, problems
     one = next(c for c, _ in clips.values())
     assert one.screenshot_sha256 and one.html_sha256 and one.uploader_id and one.published_at and one.view_count
+    # the page capture: a stamped picture, the page's WARC, the downloaded original (crawler.page_capture)
+    assert one.warc_sha256 and one.original_sha256 and one.extra["page_capture"]["url"] == one.url
+    assert one.extra["page_capture"]["exchanges"] >= 1 and "refused" not in one.extra["page_capture"]
 
 
 def test_sigkill_mid_crawl_loses_nothing_fetches_nothing_twice(site_home, store, proxy, platform):
