@@ -9,14 +9,14 @@ that yt-dlp still marks the extractors the adapter relies on as working. One row
            (``unchecked``: no canary configured and nothing known to be wrong; never a guess)
 ``reason`` why, naming the extractor, API path or answer.
 
-The rows are kept in ``<home>/crawler/sites.json`` (the latest per site) for ``earwitness
-status``, the review app and the Elasticsearch mirror.
+Every check is a row of the store's ``site_checks`` table (:class:`crawler.models.SiteCheck`):
+:func:`latest` gives each site's newest row, which ``earwitness status``, the review app's Sites
+page and the Elasticsearch mirror (family ``site_checks``, through the outbox) all read. The
+daemon's ``canary`` job (:func:`canary_job`, daily in config/scheduler.yaml) runs the check.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -112,11 +112,15 @@ def check_site(name: str) -> SiteCheck:
     problems = extractor_problems(site)
     canary = site.get("canary") or {}
     rows: list[tuple[str, str]] = [("broken", p) for p in problems]
+    unanswered = False
     if "query" in canary:
         answer, url = _search_answer(site, str(canary["query"]))
         rows.append((_state_of(answer), f"search {url}: {answer.kind} ({answer.reason})"
                      + (f": {answer.detail}" if answer.detail else "")))
-    if canary.get("item"):
+        unanswered = answer.kind == "transient" and answer.http_status is None
+    if canary.get("item") and unanswered:    # the same host: yt-dlp's retries would only add half a minute
+        rows.append(("unreachable", f"item {site.url(str(canary['item']))}: not probed, the search did not answer"))
+    elif canary.get("item"):
         from crawler.recheck import probe
         url = site.url(str(canary["item"]))
         r = probe(url, site.platform, keep_evidence=False)
@@ -135,39 +139,80 @@ def check_site(name: str) -> SiteCheck:
     return SiteCheck(name, state, reason, now)
 
 
-def state_file():
-    return ew_settings.get().path("crawler") / "sites.json"
+def record(store, checks: list[SiteCheck]) -> None:
+    """Keep each check as a row (history stays; :func:`latest` reads the newest per site)."""
+    from crawler.models import SiteCheck as SiteCheckRow
+    with store.session() as s:
+        s.add_all(SiteCheckRow(site=c.site, state=c.state, reason=c.reason,
+                               checked_at=datetime.fromisoformat(c.checked_at)) for c in checks)
 
 
-def record(checks: list[SiteCheck]) -> None:
-    """Keep the latest row per site (written whole, atomically)."""
-    path = state_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = last_checks()
-    rows.update({c.site: c.as_dict() for c in checks})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+def latest(session) -> dict[str, dict[str, Any]]:
+    """Each site's newest check (``site``, ``state``, ``reason``, ``checked_at`` ISO), by site name;
+    ``since``: when the site went into this state (as far as the kept rows tell)."""
+    from sqlalchemy import select
+    from crawler.models import SiteCheck as SiteCheckRow
+    out: dict[str, dict[str, Any]] = {}
+    still_same: set[str] = set()
+    rows = session.scalars(select(SiteCheckRow).order_by(SiteCheckRow.site, SiteCheckRow.checked_at.desc(),
+                                                         SiteCheckRow.id.desc()))
+    for row in rows:
+        at = row.checked_at.isoformat(timespec="seconds")
+        mine = out.get(row.site)
+        if mine is None:
+            out[row.site] = {"site": row.site, "state": row.state, "reason": row.reason, "checked_at": at,
+                             "since": at}
+            still_same.add(row.site)
+        elif row.site in still_same and row.state == mine["state"]:
+            mine["since"] = at
+        else:
+            still_same.discard(row.site)
+    return out
 
 
-def last_checks() -> dict[str, dict[str, Any]]:
-    path = state_file()
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}
+def with_pauses(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``rows`` (from :func:`latest`) with each site's crawl pause (``paused``: until, reason) where
+    one is on now; a paused site with no check yet gets a row of its own. Sorted by site."""
+    from crawler import pauses
+    out = {site: dict(row) for site, row in rows.items()}
+    for site in pauses.load():
+        pause = pauses.paused(site)
+        if pause is not None:
+            out.setdefault(site, {"site": site, "state": "unchecked", "reason": "no canary check yet",
+                                  "checked_at": None, "since": None})["paused"] = pause
+    return dict(sorted(out.items()))
 
 
-def check_sites(names: list[str] | None = None) -> list[SiteCheck]:
-    """Check ``names`` (default: every configured site) and keep the rows; a paused site's row
-    says so (crawler/pauses.py)."""
+def needs_attention(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows an operator must act on (a state other than ``ok``/``unchecked``, or crawls
+    paused), worst first."""
+    bad = [r for r in rows.values() if r["state"] not in ("ok", "unchecked") or r.get("paused")]
+    return sorted(bad, key=lambda r: (_WORST_FIRST.index(r["state"]), r["site"]))
+
+
+def check_sites(store, names: list[str] | None = None) -> list[SiteCheck]:
+    """Check ``names`` (default: every configured site) and keep the rows in ``store``; a paused
+    site's row says so (crawler/pauses.py)."""
     from crawler import pauses
     checks = [check_site(n) for n in (names or configured_sites())]
     for c in checks:
         pause = pauses.paused(c.site)
         if pause is not None:
             c.reason += f"; crawls paused until {pause['until']} ({pause['reason']})"
-    record(checks)
+    record(store, checks)
     return checks
+
+
+def canary_job(store, sites: list[str] | None = None) -> dict[str, Any]:
+    """The daemon's daily job: check every configured site (or ``sites``) and keep the rows.
+
+    The job itself is ok when the checks ran; each site's state is the finding, reported in the
+    result (``states``, ``attention``) and shown by ``status``, the app and the mirror. A site that
+    is not ok does not make the job fail: the job did its work, and the site's own row is red.
+    """
+    checks = check_sites(store, list(sites) if sites else None)
+    bad = needs_attention({c.site: c.as_dict() for c in checks})
+    return {"checked": len(checks),
+            "states": {state: sum(c.state == state for c in checks) for state in STATES
+                       if any(c.state == state for c in checks)},
+            "attention": [f"{r['site']}: {r['state']}" for r in bad]}

@@ -51,3 +51,22 @@ class FrontierEntry(Base):
     listing: Mapped[dict[str, Any]] = mapped_column(default=dict)  # fields seen on the listing
     discovered_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SiteCheck(Base):
+    """One canary check of one site (``earwitness sites check``, the daemon's daily ``canary`` job).
+
+    Every check is kept (the latest per site is the site's state; older rows say since when), and
+    mirrored to Elasticsearch as the ``site_checks`` family so Kibana can chart sites over time.
+    ``state`` is one of :data:`crawler.canary.STATES`.
+    """
+
+    __tablename__ = "site_checks"
+    __outbox__ = "site_checks"
+    __table_args__ = (Index("ix_site_checks_site_at", "site", "checked_at"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    site: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)

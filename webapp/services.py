@@ -23,7 +23,9 @@ class Services:
     ``evidence``: ``bundle_for``; ``ledger``: ``verify``; ``letters``: ``draft``, ``blocks``,
     ``mark_sent``, ``withdraw``; ``export``: ``export``. ``error`` is the class of the
     stages' expected failures (shown to the user, never a 500); ``alignment(session,
-    detection_id)`` gives the review picture's peak coordinates.
+    detection_id)`` gives the review picture's peak coordinates; ``site_checks(session)`` the
+    crawler canary's latest row per site (``site``, ``state``, ``reason``, ``checked_at``, ``since``,
+    ``paused`` when crawls are paused), for the Sites page.
     """
 
     review: Any
@@ -35,6 +37,7 @@ class Services:
     export: Any
     error: type[Exception]
     alignment: Callable[[Any, str], dict]
+    site_checks: Callable[[Any], dict]
 
 
 def services() -> Services:

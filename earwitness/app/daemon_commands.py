@@ -11,7 +11,7 @@ import click
 from sqlalchemy import column, func, inspect, select, table
 
 from crawler import live_store
-from earwitness.app import jobs, logs
+from earwitness.app import jobs, logs, site_commands
 
 
 def _store():
@@ -171,7 +171,8 @@ def collect_status(store) -> dict[str, Any]:
             "config_error": config_error, "jobs": rows,
             "other_jobs": {j: {"status": runs[j].get("status"), "started_at": _iso(runs[j].get("started_at"))}
                            for j in orphans},
-            "backlog": backlog(store), "live_coverage": live_store.coverage(store)}
+            "backlog": backlog(store), "live_coverage": live_store.coverage(store),
+            **site_commands.site_status(store)}
 
 
 def _ago(iso: str | None, now: datetime) -> str:
@@ -219,6 +220,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         else:
             text = str(counts)
         click.echo(f"{name + ':':<12} {text}")
+    site_commands.echo_site_status(st)
     cov = st["live_coverage"]
     if cov["rooms"]:
         sites = ", ".join(f"{p} {v:.1%}" for p, v in cov["sites"].items())

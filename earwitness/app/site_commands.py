@@ -52,9 +52,11 @@ def sites():
 def check(names, as_json):
     """Probe each site (or NAMES) with its known search and item: one row per site with
     site, state (ok / needs_login / blocked / broken / unreachable / unchecked), reason, checked_at.
+    The rows are kept in the store (shown by `earwitness status`, the review app and the mirror).
     Exits 1 when a site is not ok (unchecked: no canary configured, does not count)."""
     from crawler import canary
-    rows = [c.as_dict() for c in canary.check_sites(list(names) or None)]
+    from earwitness.app.daemon_commands import _store
+    rows = [c.as_dict() for c in canary.check_sites(_store(), list(names) or None)]
     if as_json:
         click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
     else:
@@ -73,3 +75,33 @@ def resume(site):
     row = pauses.paused(site)
     pauses.clear(site)
     click.echo(f"{site}: " + (f"pause lifted (was until {row['until']}: {row['reason']})" if row else "was not paused"))
+
+
+def site_status(store) -> dict:
+    """For ``earwitness status``: each site's latest canary row (with its crawl pause, if one is on),
+    and the sites an operator must act on (needs_login, blocked, unreachable, broken, paused), worst first."""
+    from crawler import canary
+    with store.session() as s:
+        rows = canary.with_pauses(canary.latest(s))
+    return {"sites": rows, "sites_attention": [r["site"] for r in canary.needs_attention(rows)]}
+
+
+def echo_site_status(st: dict) -> None:
+    """The site rows of ``earwitness status``: red and flagged (``!``) where a person must act."""
+    rows = st["sites"]
+    if not rows:
+        click.echo("sites: never checked (run `earwitness sites check`; the daemon's canary job does it daily)")
+        return
+    attention = set(st["sites_attention"])
+    click.echo(f"sites (canary): {len(attention)} need attention" if attention else "sites (canary): all ok")
+    width = max(len(s) for s in rows)
+    for site, r in rows.items():
+        state = f"{r['state']:<11}"
+        if site in attention:
+            state = click.style(state, fg="red", bold=True)
+        elif r["state"] == "ok":
+            state = click.style(state, fg="green")
+        since = f" since {r['since']}" if r.get("since") and r["since"] != r["checked_at"] else ""
+        pause = f"; crawls paused until {r['paused']['until']}" if r.get("paused") else ""
+        mark = "!" if site in attention else " "
+        click.echo(f" {mark} {site:<{width}}  {state} checked {r['checked_at'] or '-'}{since}  {r['reason']}{pause}")

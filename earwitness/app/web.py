@@ -19,9 +19,16 @@ from webapp.services import Services
 
 
 def services() -> Services:
-    """The notices stage's operations and the matcher's alignment picture, for the web app."""
+    """The notices stage's operations, the matcher's alignment picture and the crawler canary's
+    site rows, for the web app."""
     return Services(review=review, cases=cases, lifecycle=lifecycle, evidence=evidence, ledger=ledger,
-                    letters=letters, export=export, error=NoticesError, alignment=matching.alignment)
+                    letters=letters, export=export, error=NoticesError, alignment=matching.alignment,
+                    site_checks=_site_checks)
+
+
+def _site_checks(session) -> dict:
+    from crawler import canary
+    return canary.with_pauses(canary.latest(session))
 
 
 def _gunicorn_app(options: dict):

@@ -126,3 +126,23 @@ def fresh_politeness():
     politeness.reset()
     yield
     politeness.reset()
+
+
+@pytest.fixture
+def app_client():
+    """The review app (as ``earwitness serve`` wires it) on ``store``, with an analyst logged in: Flask's
+    test client, for pages that only read."""
+    import re
+
+    def make(store):
+        from earwitness.app.web import services
+        from webapp import auth, create_app
+        with store.session() as s:
+            auth.create_user(s, "ann", role="analyst", password="analyst-pass-1")
+        client = create_app(store, services=services()).test_client()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+        got = client.post("/login", data={"name": "ann", "password": "analyst-pass-1", "csrf_token": token,
+                                          "next": "/"})
+        assert got.status_code in (302, 303), got.status_code
+        return client
+    return make

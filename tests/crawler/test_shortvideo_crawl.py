@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import urllib.request
@@ -79,7 +80,7 @@ def test_full_crawl_after_login_finds_every_upload_and_walls_stay_walls(sv_home,
     assert not any(r.state == "gone" for r in rows.values() if truth[r.media_id]["wall"])
 
 
-def test_expired_login_and_captcha_in_sites_check(sv_home, platform):
+def test_expired_login_and_captcha_in_sites_check(sv_home, platform, store, app_client):
     from earwitness.app.site_commands import sites
     home, site = sv_home
     _login_with_cookies(home, site)
@@ -91,24 +92,43 @@ def test_expired_login_and_captcha_in_sites_check(sv_home, platform):
     expired = CliRunner().invoke(sites, ["check", "shortvideo", "--json"])
     row = json.loads(expired.output)[0]
     assert expired.exit_code == 1 and row["state"] == "needs_login", row
+    # the same row in `earwitness status` (flagged) and in the review app (its Sites page, the menu's count)
+    from earwitness.app.cli import main
+    status = CliRunner().invoke(main, ["--home", str(home), "status"]).output
+    assert re.search(r"^ ! shortvideo\s+needs_login ", status, re.M), status
+    client = app_client(store)
+    assert '<tr data-site="shortvideo" data-state="needs_login">' in client.get("/sites/").get_data(as_text=True)
+    assert re.search(r'id="nav-sites">Sites <b class="badge[^"]*"[^>]*>1</b>', client.get("/").get_data(as_text=True))
     _login_with_cookies(home, site)
     site.captcha_after = 0
     walled = json.loads(CliRunner().invoke(sites, ["check", "shortvideo", "--json"]).output)[0]
     assert walled["state"] == "blocked", walled
     from crawler import canary
-    assert canary.last_checks()["shortvideo"]["state"] == "blocked"
+    with store.session() as s:
+        assert canary.latest(s)["shortvideo"]["state"] == "blocked"
 
 
-def test_every_configured_site_gets_a_row(sv_home):
-    """No traffic leaves 127.0.0.1: the real adapters have no canary here, so they are 'unchecked'
-    unless yt-dlp itself marks an extractor they use as not working."""
+def test_every_configured_site_gets_a_row(sv_home, store):
+    """`earwitness sites check --json` with no names: one row per configured site, each with site,
+    state, reason, checked_at. No traffic leaves 127.0.0.1: the real adapters have no canary here, so
+    they are 'unchecked' unless yt-dlp itself marks an extractor they use as not working; the
+    short-video site, with no login kept, answers with its login wall."""
     from crawler import canary
     from crawler.spiders import ADAPTERS
-    rows = {c.site: c for c in canary.check_sites([n for n in canary.configured_sites() if n != "shortvideo"])}
+    from earwitness.app.site_commands import sites
+    got = CliRunner().invoke(sites, ["check", "--json"])
+    listed = json.loads(got.output)
+    assert got.exit_code == 1, got.output                      # tiktok and shortvideo are not ok
+    assert [r["site"] for r in listed] == canary.configured_sites()
+    assert all(set(r) == {"site", "state", "reason", "checked_at"} and r["state"] in canary.STATES for r in listed)
+    rows = {r["site"]: r for r in listed}
     assert set(ADAPTERS) <= set(rows) and "fixture" in rows
-    assert rows["tiktok"].state == "broken" and "TikTok" in rows["tiktok"].reason
-    assert rows["youtube"].state == "unchecked"
-    assert rows["fixture"].state == "ok", rows["fixture"]
+    assert rows["tiktok"]["state"] == "broken" and "TikTok" in rows["tiktok"]["reason"]
+    assert rows["youtube"]["state"] == "unchecked"
+    assert rows["fixture"]["state"] == "ok", rows["fixture"]
+    assert rows["shortvideo"]["state"] == "needs_login", rows["shortvideo"]
+    with store.session() as s:
+        assert {site: r["state"] for site, r in canary.latest(s).items()} == {r["site"]: r["state"] for r in listed}
 
 
 def test_qr_login_by_a_scripted_scan(sv_home):

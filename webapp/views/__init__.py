@@ -22,6 +22,6 @@ def require(permission: str):
 
 
 def register(app: Flask) -> None:
-    from webapp.views import auth, cases, media, notices, overview, review, users
-    for module in (auth, overview, review, media, cases, notices, users):
+    from webapp.views import auth, cases, media, notices, overview, review, sites, users
+    for module in (auth, overview, review, media, cases, notices, users, sites):
         app.register_blueprint(module.bp)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, selectinload
 
+from crawler import models as _crawler_models  # noqa: F401  (registers the canary's site_checks family)
 from earwitness.kernel.store.models import Base, Clip, Detection, Work
 from notices.lifecycle import TERMINAL
 

@@ -85,6 +85,8 @@ PROPERTIES: dict[str, dict[str, Any]] = {
         "id": KEYWORD, "detection_id": KEYWORD, "manifest_path": STORED, "manifest_sha256": KEYWORD,
         "ledger_seq": LONG, "ledger_hash": KEYWORD, "timestamped": BOOL, "created_at": DATE,
     },
+    # the crawler canary: one document per check of one site (crawler/canary.py)
+    "site_checks": {"id": KEYWORD, "site": KEYWORD, "state": KEYWORD, "reason": TEXT, "checked_at": DATE},
 }
 
 # families without a declared mapping (a record class added later): strings as keywords
