@@ -121,3 +121,37 @@ def test_capture_with_chromium_stamps_records_and_refuses_walls(home, site):
     assert walls["/captcha"].capture.refused["reason"] == "captcha"
     assert walls["/consent"].capture.refused == {"kind": "blocked", "reason": "consent_wall",
                                                  "detail": "Before you continue"}
+
+
+@pytest.mark.slow
+def test_async_capture_as_the_crawl_runs_it(home, site):
+    """The scrapy-playwright path: the recorder attached before navigation, the capture as a page method."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from crawler import config
+    from crawler.browser import chromium_options
+
+    async def run():
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(**chromium_options(config.section()))
+            try:
+                out = {}
+                for path in ("/video/v1", "/consent"):
+                    page = await browser.new_page()
+                    recorder = page_capture.NetworkRecorder()
+                    page.on("response", recorder.on_response)
+                    await page.goto(f"{site}{path}")
+                    out[path] = await page_capture.capture_async(page, recorder, zone="Asia/Shanghai")
+                    await page.close()
+                return out
+            finally:
+                await browser.close()
+
+    caps = asyncio.run(run())
+    item = caps["/video/v1"]
+    assert item.refused is None and item.screenshot[:8] == b"\x89PNG\r\n\x1a\n" and item.exchanges == 3
+    assert {uri for kind, uri, _, _ in _warc_records(item.warc) if kind == "response"} == \
+        {f"{site}/video/v1", f"{site}/style.css", f"{site}/thumb.png"}
+    assert caps["/consent"].refused["reason"] == "consent_wall" and caps["/consent"].screenshot is None
