@@ -147,17 +147,27 @@ def coverage(store, *, hours: float = 24.0, now: datetime | None = None) -> dict
 
     A room's airtime is the whole period (it is on air around the clock for all we know); a
     site's share is the mean over its rooms seen in the period. Overlapping windows count once.
+    Per room also: its URL, the seconds of programme heard (``heard_s``), when its last window
+    ended (``last_window_at``) and when its last hit was on air (``last_hit_at``, or None).
     """
     now = now or utcnow()
     since = now - timedelta(hours=hours)
     with store.session() as s:
-        rows = s.execute(select(Clip.platform, Clip.extra, Clip.live_window_start, Clip.live_window_end)
+        rows = s.execute(select(Clip.id, Clip.platform, Clip.url, Clip.extra, Clip.live_window_start,
+                                Clip.live_window_end)
                          .where(Clip.is_live.is_(True), Clip.status == "matched",
                                 Clip.live_window_end >= since)).all()
+        hit_clips = set(s.scalars(select(Detection.clip_id).join(Clip, Clip.id == Detection.clip_id)
+                                  .where(Clip.is_live.is_(True), Clip.live_window_end >= since)))
     spans: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
-    for platform, extra, a, b in rows:
-        room = (extra or {}).get("room_id") or "?"
-        spans.setdefault((platform, room), []).append((max(a, since), min(b, now)))
+    about: dict[tuple[str, str], dict] = {}
+    for clip_id, platform, url, extra, a, b in rows:
+        key = (platform, (extra or {}).get("room_id") or "?")
+        spans.setdefault(key, []).append((max(a, since), min(b, now)))
+        info = about.setdefault(key, {"url": url, "last_window_at": b, "last_hit_at": None})
+        info["last_window_at"] = max(info["last_window_at"], b)
+        if clip_id in hit_clips:
+            info["last_hit_at"] = a if info["last_hit_at"] is None else max(info["last_hit_at"], a)
     period = hours * 3600.0
     rooms = {}
     for key, ivs in spans.items():
@@ -169,10 +179,15 @@ def coverage(store, *, hours: float = 24.0, now: datetime | None = None) -> dict
                 covered += (b - a).total_seconds()
                 end = b
             end = max(end, b) if end else b
-        rooms[key] = covered / period
+        rooms[key] = covered
     sites: dict[str, list[float]] = {}
-    for (platform, _), share in rooms.items():
-        sites.setdefault(platform, []).append(share)
+    for (platform, _), heard in rooms.items():
+        sites.setdefault(platform, []).append(heard / period)
+
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t is not None else None
     return {"hours": hours,
-            "rooms": [{"platform": p, "room_id": r, "share": round(v, 6)} for (p, r), v in sorted(rooms.items())],
+            "rooms": [{"platform": p, "room_id": r, "share": round(v / period, 6), "heard_s": round(v, 1),
+                       "url": about[(p, r)]["url"], "last_window_at": iso(about[(p, r)]["last_window_at"]),
+                       "last_hit_at": iso(about[(p, r)]["last_hit_at"])} for (p, r), v in sorted(rooms.items())],
             "sites": {p: round(sum(v) / len(v), 6) for p, v in sorted(sites.items())}}

@@ -130,3 +130,47 @@ def rank_rooms(found: list[Found], *, recent: dict[str, dict], music_categories:
         return (not rested, not hit, not is_music, -math.log1p(max(0, viewers)))
 
     return sorted(found, key=key)
+
+
+def recent_activity(store, *, now: datetime) -> dict[str, dict]:
+    """Room URL -> when its last window ended and its last hit was on air (the last day's windows)."""
+    from crawler.live_store import coverage
+    out = {}
+    for r in coverage(store, hours=24.0, now=now)["rooms"]:
+        out[r["url"]] = {k: datetime.fromisoformat(r[k]) if r[k] else None for k in ("last_window_at", "last_hit_at")}
+    return out
+
+
+def plan_watch(store, *, now: datetime, search: Search | None = None) -> dict[str, Any]:
+    """This period's rooms: the watch list first, then rooms found by search on ``live.search.sites``,
+    ranked (:func:`rank_rooms`), cut at the budget ``live.watch.max_rooms``. Returns ``watch`` (URLs),
+    ``rotating`` (found rooms past the budget, in rank order), ``found`` (frontier items by URL),
+    ``queries`` (per site) and ``problems`` (answers that were not ``up``, as text)."""
+    from crawler import queries as catalog_queries
+    live = config.section()["live"]
+    scfg = live["search"]
+    budget = int(live["watch"]["max_rooms"])
+    fixed = list(dict.fromkeys(live["watch"]["rooms"] or []))
+    found: dict[str, Found] = {}
+    problems: list[str] = []
+    asked: dict[str, list[str]] = {}
+    for name in scfg["sites"] or []:
+        site = config.load_site(name)
+        history_key = f"live-{name}"
+        qs = catalog_queries.catalog_queries(store, site=history_key, max_queries=int(scfg["max_queries"]))
+        asked[name] = qs
+        try:
+            rooms, answers = search_rooms(site, qs, limit=int(scfg["per_query"]), search=search)
+        except Exception as exc:  # noqa: BLE001  one site's search failing must not stop the others
+            problems.append(f"{name}: {exc}")
+            continue
+        catalog_queries.record_run(history_key, qs)
+        problems += [f"{name}: {a.kind} ({a.reason}{': ' + a.detail if a.detail else ''})" for a in answers]
+        for f in rooms:
+            found.setdefault(f.url, f)
+    ranked = [f.url for f in rank_rooms(list(found.values()), recent=recent_activity(store, now=now),
+                                        music_categories=list(scfg["music_categories"]),
+                                        rotate_min=float(scfg["rotate_min"]), now=now) if f.url not in fixed]
+    order = fixed + ranked
+    return {"watch": order[:budget], "rotating": order[budget:], "found": found, "queries": asked,
+            "problems": problems}

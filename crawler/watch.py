@@ -230,37 +230,50 @@ def _match_window(store, room: Room, buf: RoomBuffer, t0: float, window_s: float
 
 
 def watch_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, minutes: float | None = None,
-                stop: threading.Event | None = None) -> dict:
-    """Watch the watch list (``live.watch.rooms``, or ``rooms``) continuously for ``minutes`` (default
-    ``live.period_min``), each room in its own thread, never more than ``live.watch.max_rooms`` at once
-    (the budget: see the README for what one core can watch). Rooms past the budget are reported
-    ``over_budget``, not silently dropped."""
+                stop: threading.Event | None = None, search: bool = True) -> dict:
+    """Watch rooms continuously for ``minutes`` (default ``live.period_min``), each room in its own thread,
+    never more than ``live.watch.max_rooms`` at once (the budget: see the README for what one core can
+    watch). ``rooms`` given: those. Otherwise the watch list (``live.watch.rooms``) and, with ``search``,
+    the rooms found by search on ``live.search.sites`` ranked behind it (:func:`crawler.rooms.plan_watch`).
+    Rooms past the budget are reported ``over_budget`` (they rotate in at later periods), never silently
+    dropped; a search that met a wall or a changed page is in ``search.problems``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from crawler.browser import open_browser
     from crawler.errors import CrawlerError
     from crawler.live import resolve_room
+    from crawler.rooms import plan_watch
     from earwitness.kernel.store import open_store
+    from earwitness.kernel.store.models import utcnow
 
     cfg = live_settings()
     wcfg = cfg["watch"] or {}
-    urls = list(dict.fromkeys(rooms or wcfg["rooms"] or []))
     budget = int(wcfg["max_rooms"])
     minutes = float(minutes or cfg["period_min"])
-    out: dict = {"budget": budget, "rooms": {}, "over_budget": urls[budget:]}
     store = open_store()
+    out: dict = {"budget": budget, "rooms": {}}
+    if rooms or not search:
+        urls = list(dict.fromkeys(rooms or wcfg["rooms"] or []))
+        chosen, out["over_budget"] = urls[:budget], urls[budget:]
+    else:
+        plan = plan_watch(store, now=utcnow())     # before the browser opens: the search has its own
+        chosen, out["over_budget"] = plan["watch"], plan["rotating"]
+        out["search"] = {"queries": plan["queries"], "problems": plan["problems"],
+                         "found": {u: {"room_id": f.media_id, "query": f.query, **f.listing}
+                                   for u, f in plan["found"].items()}}
     targets = []
-    with open_browser() as browser:
-        for url in urls[:budget]:
-            try:
-                room = resolve_room(url, browser)
-            except CrawlerError as exc:
-                out["rooms"][url] = {"outcome": getattr(exc, "kind", "transient"), "error": str(exc)}
-                continue
-            if room.is_live and room.stream:
-                targets.append(room)
-            else:
-                out["rooms"][url] = {"outcome": "offline", "reason": "not_live"}
+    if chosen:
+        with open_browser() as browser:
+            for url in chosen:
+                try:
+                    room = resolve_room(url, browser)
+                except CrawlerError as exc:
+                    out["rooms"][url] = {"outcome": getattr(exc, "kind", "transient"), "error": str(exc)}
+                    continue
+                if room.is_live and room.stream:
+                    targets.append(room)
+                else:
+                    out["rooms"][url] = {"outcome": "offline", "reason": "not_live"}
     if targets:
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
             futures = {pool.submit(watch_room, store, r, on_clip_stored=on_clip_stored, duration_s=minutes * 60,

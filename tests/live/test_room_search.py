@@ -131,3 +131,37 @@ def test_twitch_search_page_gives_live_channels_and_skips_offline_ones(search_si
     assert found[0].url == f"{rep.url}/chilltv"
     assert found[0].listing == {"title": "chill beats w/ ads", "uploader": "ChillTV", "uploader_id": "731400123",
                                 "view_count": 2140, "category": "Music"}
+
+
+def test_catalog_queries_find_fixture_rooms_ranked_into_the_budget_and_watched(live_home, live_store, platform,
+                                                                               monkeypatch):
+    """The fixture platform's live search, asked with the catalog's rotating queries: rooms ranked (music
+    first, then viewers), the budget watched (their windows stored and matched), the rest reported as
+    rotating in; the next period asks the next queries."""
+    from crawler import queries
+    from crawler.rooms import plan_watch
+    from crawler.watch import watch_rooms
+    from earwitness.app.matching import match_stored_clip
+    from earwitness.kernel import settings
+    from earwitness.kernel.store.models import Clip, utcnow
+    from sqlalchemy import select
+    monkeypatch.setenv("EARWITNESS__CRAWLER__LIVE__WATCH__MAX_ROOMS", "2")
+    monkeypatch.setenv("EARWITNESS__CRAWLER__LIVE__SEARCH__MAX_QUERIES", "4")
+    settings.configure(live_home)
+    first = queries.catalog_queries(live_store, site="live-fixture", max_queries=4)
+    assert first[0] == "Velvet Morning Lin Qiao" and len(first) == 4
+    out = watch_rooms(match_stored_clip, minutes=0.4)
+    base = f"{platform.url}/live/room/"
+    assert out["search"]["queries"] == {"fixture": first} and not out["search"]["problems"], out["search"]
+    # demo001..004 by title and artist: rooms 808 (three of them), 101 and 808 (Signal Autumn), 404 (Silver Echo)
+    assert set(out["search"]["found"]) == {base + "room808", base + "room101", base + "room404"}
+    # music rooms by viewers (404: 8812, 808: 640) fill the budget of 2; room101 (no category) rotates in later
+    assert list(out["rooms"]) == [base + "room404", base + "room808"] and out["over_budget"] == [base + "room101"]
+    for url in out["rooms"]:
+        assert out["rooms"][url]["windows"] >= 1, out["rooms"][url]
+    with live_store.session() as s:
+        watched = {c.extra["room_id"] for c in s.scalars(select(Clip).where(Clip.is_live.is_(True)))}
+    assert watched == {"room404", "room808"}
+    # the next period: the queries not asked yet, and the rooms just watched yield to the others
+    nxt = plan_watch(live_store, now=utcnow())
+    assert nxt["queries"]["fixture"] and not set(nxt["queries"]["fixture"]) & set(first)
