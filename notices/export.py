@@ -3,7 +3,9 @@
 The zip carries the letter, the evidence bundles, and the annexed title and
 identity documents (``annex/``), and the bundles' ledger entries with their
 time-stamp tokens (``ledger/entries.jsonl``), so a recipient can re-verify it alone
-(``earwitness evidence verify --bundle ZIP``, :func:`notices.ledger.verify_bundle`).
+(``earwitness evidence verify --bundle ZIP --trust-root ROOT.pem``, :func:`notices.ledger.verify_bundle`):
+the clip's normalised audio and downloaded original, the stamped page picture and the page's WARC
+are bundle files, each hashed into its ledger entry.
 Its ``manifest.json`` lists the SHA-256 of every member and, per detection,
 the ledger entry its bundle was committed to, so the recipient can check the
 evidence against the hashes printed in the letter. Rendered files' hashes are

@@ -157,7 +157,8 @@ class Problem:
 
 
 # what an interrupted writer or a rolled-back transaction leaves: reported, not tampering
-WARNING_KINDS = ("orphan_entry", "entry_without_row", "torn_tail", "torn_tail_recovered")
+WARNING_KINDS = ("orphan_entry", "entry_without_row", "torn_tail", "torn_tail_recovered",
+                 "not_timestamped")   # the last: a zip's entry without a token (intact, time unproven)
 
 
 @dataclass
@@ -361,4 +362,7 @@ def verify_bundle(zip_path: Path, trust) -> VerifyReport:
                     report.problems.append(Problem("file_altered", arc, f"{name} does not match {where}"))
             if e.get("tst"):
                 _check_token(report, e, where, trust)
+            else:
+                report.warnings.append(Problem("not_timestamped", where, "no time-stamp token: the zip shows the "
+                                               "evidence is intact as entered, not when it was entered"))
     return report

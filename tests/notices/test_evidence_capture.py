@@ -68,6 +68,18 @@ def test_bundle_carries_original_capture_and_warc(store, seed, home):
     assert ledger.verify(home, store=store).ok
 
 
+def test_zip_without_time_stamps_says_so(store, seed, home, tmp_path):
+    with store.session() as s:
+        det = _capture(s, seed, home, 0)
+        evidence.build_bundle(s, det.id)
+        review.confirm(s, det.id, actor="reviewer")
+        n = letters.draft(s, platform="fixture", lang="zh", actor="legal")
+        z, = export.export(s, n.id, "zip", tmp_path / "out")
+    rep = ledger.verify_bundle(z, timestamping.Trust(()))
+    assert rep.ok and rep.timestamps_checked == 0
+    assert [(w.kind, w.where) for w in rep.warnings] == [("not_timestamped", "entry 1")]
+
+
 def test_changed_original_is_refused_not_bundled(store, seed, home):
     with store.session() as s:
         det = _capture(s, seed, home, 0)
