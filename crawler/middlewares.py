@@ -31,6 +31,14 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.base = settings.getfloat("EARWITNESS_RETRY_BACKOFF_BASE", 0.5)
         self.cap = settings.getfloat("EARWITNESS_RETRY_MAX_BACKOFF", 60.0)
 
+    def process_exception(self, request: Request, exception: Exception, spider=None):
+        """Retried as Scrapy does, except an item page cut at the item time limit: its time is up
+        (failed now, an attempt counted, tried again by a later crawl)."""
+        from scrapy.exceptions import DownloadTimeoutError
+        if request.meta.get("item_time_limit") and isinstance(exception, DownloadTimeoutError):
+            return None
+        return super().process_exception(request, exception)
+
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response

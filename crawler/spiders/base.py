@@ -152,7 +152,13 @@ class BaseSpider(scrapy.Spider):
         """The request for an item page; rendered when evidence is on, with its page capture (the stamped
         screenshot and the network's WARC, or the wall it refused: :mod:`crawler.page_capture`)."""
         render = self.render_item_pages()
-        meta: dict[str, Any] = {"found": found, "handle_httpstatus_list": list(GONE_HTTP)}
+        media_cfg = config.section()["media"]
+        # the item's page is bounded like its media: a page that trickles or never ends (a 24/7
+        # stream served as the item) is cut at the item time limit and not retried in this crawl
+        meta: dict[str, Any] = {"found": found, "handle_httpstatus_list": list(GONE_HTTP),
+                                "download_timeout": float(media_cfg["item_time_limit_s"]),
+                                "download_maxsize": int(float(media_cfg["max_filesize_mb"]) * 1024 * 1024),
+                                "item_time_limit": True}
         if render:
             meta["playwright"] = True
             if self.want_screenshot:
@@ -229,6 +235,10 @@ class BaseSpider(scrapy.Spider):
             return
         kind = answer.kind if answer is not None else "transient"
         reason = f"{kind}: HTTP {status}" if status else f"{kind}: {failure.getErrorMessage()}"
+        from scrapy.exceptions import DownloadTimeoutError
+        if failure.check(DownloadTimeoutError) and request.meta.get("item_time_limit"):
+            reason = (f"transient: the item time limit ({request.meta['download_timeout']:g} s) passed "
+                      f"during the item page's download")
         self.item_failed_attempt(found, reason, status)
         self.stats_counter[kind] += 1
         self.note_error(request.url, reason)

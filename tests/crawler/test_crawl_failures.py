@@ -94,3 +94,33 @@ def test_a_restarted_crawl_matches_clips_a_killed_one_stored(catalog_store, prox
         assert set(s.scalars(select(Clip.status))) == {"matched"}
         found = set(s.scalars(select(Detection.work_id)))
     assert {v["track_id"] for v in copies} <= found
+
+
+def test_a_trickle_and_a_24_7_stream_in_a_crawl_are_cut_and_the_crawl_goes_on(hostile_home, store, home, monkeypatch):
+    """A whole crawl whose listing holds a trickling download and an endless stream between ordinary
+    items: both end as failed at the item time limit (their page download is bounded like their media,
+    and not retried in this crawl), every other item is fetched, the crawl is ok and ends long before
+    its own timeout. (Before: the item page went through Scrapy unbounded, and the endless one held
+    the crawl until its timeout killed it.)"""
+    import time
+
+    from crawler.models import FrontierEntry
+    from crawler.run import crawl_site
+    from earwitness.kernel import settings
+    site, configure = hostile_home
+    monkeypatch.setenv("EARWITNESS__CRAWLER__MEDIA__ITEM_TIME_LIMIT_S", "8")   # an ordinary item takes ~1 s
+    settings.configure(home)
+    site.feed = ["/media/c0.wav", "/trickle/slow.wav", "/endless.wav", "/media/c1.wav", "/media/c2.wav"]
+    t0 = time.monotonic()
+    report = crawl_site("hostile", timeout_s=240)
+    took = time.monotonic() - t0
+    assert report.ok, report
+    with store.session() as s:
+        rows = {r.media_id: r for r in s.scalars(select(FrontierEntry))}
+    for cut in ("slow.wav", "endless.wav"):
+        assert rows[cut].state == "failed" and "item time limit" in rows[cut].reason, (cut, rows[cut].reason)
+        assert rows[cut].attempts == 1
+    assert {m for m, r in rows.items() if r.state == "fetched"} == {"c0.wav", "c1.wav", "c2.wav"}, \
+        {m: (r.state, r.reason) for m, r in rows.items()}
+    assert report.counts["fetched"] == 3, report.counts
+    assert took < 150, took                       # nowhere near the crawl's 240 s timeout
