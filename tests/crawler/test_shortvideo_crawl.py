@@ -158,3 +158,46 @@ def test_qr_login_by_a_scripted_scan(sv_home):
     state = logins.load_state("shortvideo")
     sid = next(c["value"] for c in state["cookies"] if c["name"] == "sv_sid")
     assert site.session(f"sv_sid={sid}") is not None
+
+
+def test_captcha_mid_crawl_and_in_rechecks_is_blocked_and_moves_no_case(sv_home, catalog_store, platform):
+    """The captcha interstitial switched on a few requests into the session: the crawl's walls end as
+    ``blocked`` (never ``gone``), and five re-checks of a sent case on that site, through the
+    crawler's real probe, leave it sent with each probe recorded as blocked."""
+    from datetime import datetime, timedelta, timezone
+
+    from crawler.models import FrontierEntry
+    from crawler.recheck import probe
+    from crawler.run import crawl_site
+    from earwitness.kernel.store.case_models import Case
+    from notices import recheck
+    home, site = sv_home
+    _login_with_cookies(home, site)
+    truth = {v["id"]: v for v in site.truth["videos"]}
+    item = next(v for v in truth.values() if v["kind"] == "catalog" and not v["wall"])
+    sent_at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with catalog_store.session() as s:
+        case = Case(platform="shortvideo", media_id=item["id"], url=f"{platform.url}/sv/video/{item['id']}",
+                    state="notice_sent", opened_at=sent_at, state_since=sent_at, sent_at=sent_at)
+        s.add(case)
+        s.flush()
+        case_id = case.id
+    site.captcha_after = 6                       # the page and a few signed calls, then the captcha
+    report = crawl_site("shortvideo", query="", timeout_s=900)
+    walls = report.counts.get("blocked", 0) + report.counts.get("listing_blocked", 0)
+    assert walls >= 1, report.counts
+    with catalog_store.session() as s:
+        rows = list(s.scalars(select(FrontierEntry).where(FrontierEntry.site == "shortvideo")))
+    for row in rows:
+        if row.state == "gone":      # only what the platform itself removed (410), never a wall
+            assert truth[row.media_id]["kind"] == "removed" and row.http_status == 410, (row.media_id, row.reason)
+        elif row.state == "failed":
+            assert not row.reason.startswith("gone"), (row.media_id, row.reason)
+    for i in range(5):
+        res = recheck.recheck_due(catalog_store, probe=probe, now=sent_at + timedelta(days=3, hours=13 * i))
+        assert res.removed == 0, res
+    with catalog_store.session() as s:
+        case = s.get(Case, case_id)
+        assert case.state == "notice_sent" and case.removed_at is None
+        checks = [e.details["check"] for e in case.events if e.event == "recheck"]
+        assert len(checks) == 5 and {c["outcome"] for c in checks} == {"blocked"}, checks
