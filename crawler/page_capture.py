@@ -37,7 +37,7 @@ from crawler import outcomes
 
 BANNER_FONT_PX = 16
 BANNER_WRAP = 150          # characters per banner line before a long URL wraps
-VISIBLE_TEXT_LIMIT = 6000  # characters of the page's visible text read for walls
+VISIBLE_TEXT_LIMIT = 4000  # characters of visible text read for walls: what crawler.outcomes.page_text reads
 
 # Consent walls: a page that asks to accept cookies or terms before showing anything. Not a
 # crawl failure (the HTML may hold the item), but a picture of one is not a picture of the item.
@@ -206,6 +206,11 @@ def _finish(url: str, at: datetime, png: bytes | None, exchanges: list[Exchange]
     return cap
 
 
+def _refusal(url: str, at: datetime, visible_text: str) -> PageCapture | None:
+    wall = wall_in(" ".join(visible_text.split())[:VISIBLE_TEXT_LIMIT])
+    return PageCapture(url=url, captured_at=at, refused=wall) if wall is not None else None
+
+
 async def capture_async(page, recorder: NetworkRecorder, *, zone: str,
                         full_page: bool = True, attempts: int = 2) -> PageCapture:
     """A scrapy-playwright page method: refuse a walled page, else the stamped picture and the WARC."""
@@ -214,9 +219,9 @@ async def capture_async(page, recorder: NetworkRecorder, *, zone: str,
         text = await page.inner_text("body", timeout=5000)
     except Exception:
         text = ""
-    wall = wall_in(text[:VISIBLE_TEXT_LIMIT])
-    if wall is not None:
-        return PageCapture(url=page.url, captured_at=at, refused=wall)
+    refused = _refusal(page.url, at, text)
+    if refused is not None:
+        return refused
     png, error = None, None
     for _ in range(attempts):
         try:
@@ -239,9 +244,9 @@ def capture_sync(page, recorder: NetworkRecorder, *, zone: str,
         text = page.inner_text("body", timeout=5000)
     except Exception:
         text = ""
-    wall = wall_in(text[:VISIBLE_TEXT_LIMIT])
-    if wall is not None:
-        return PageCapture(url=page.url, captured_at=at, refused=wall)
+    refused = _refusal(page.url, at, text)
+    if refused is not None:
+        return refused
     try:
         png, error = page.screenshot(full_page=full_page, type="png"), None
     except Exception as exc:
