@@ -57,15 +57,22 @@ def configured_sites() -> list[str]:
     return sorted(set(config.site_files()) | set(ADAPTERS))
 
 
-def extractor_problems(site: config.SiteConfig) -> list[str]:
-    """yt-dlp extractors this site's adapter relies on that yt-dlp itself marks as not working."""
+def _adapter_class(site: config.SiteConfig):
+    """The spider class of a built-in adapter site (None for a YAML site of its own)."""
     from crawler.spiders import ADAPTERS
     target = ADAPTERS.get(site.get("adapter") or site.name)
     if target is None:
-        return []
+        return None
     import importlib
     module, attr = target.split(":")
-    cls = getattr(importlib.import_module(module), attr)
+    return getattr(importlib.import_module(module), attr)
+
+
+def extractor_problems(site: config.SiteConfig) -> list[str]:
+    """yt-dlp extractors this site's adapter relies on that yt-dlp itself marks as not working."""
+    cls = _adapter_class(site)
+    if cls is None:
+        return []
     from yt_dlp.extractor import gen_extractor_classes, get_info_extractor
     ies = []
     if getattr(cls, "ie_name", ""):
@@ -81,8 +88,27 @@ def extractor_problems(site: config.SiteConfig) -> list[str]:
     return sorted({f"yt-dlp marks its {ie.ie_key()} extractor as not working" for ie in ies if not ie.working()})
 
 
+def _ytdlp_search_answer(site: config.SiteConfig, template: str, query: str) -> tuple[outcomes.Answer, str]:
+    """The known search through the adapter's own path (yt-dlp's flat extraction of its search
+    key, one entry): the platform's walls and errors as the fetch path classifies them."""
+    from crawler.errors import ContentGone, FetchFailed, MediaRejected, Refused
+    from crawler.spiders.ytdlp import flat_extract
+    url = template.format(n=1, query=query)
+    try:
+        info = flat_extract(url, site, limit=1)
+    except Refused as exc:
+        return outcomes.Answer(exc.kind, exc.reason, exc.http_status, exc.detail), url
+    except (ContentGone, MediaRejected) as exc:   # a search is never "removed": it changed
+        return outcomes.Answer("broken", exc.reason, getattr(exc, "http_status", None), str(exc)), url
+    except FetchFailed as exc:
+        return outcomes.Answer(exc.kind, exc.reason, exc.http_status, str(exc)), url
+    if not list(info.get("entries") or []):
+        return outcomes.Answer("broken", "no_results", None, f"the known search {query!r} found nothing"), url
+    return outcomes.Answer("up", "results"), url
+
+
 def _search_answer(site: config.SiteConfig, query: str) -> tuple[outcomes.Answer, str]:
-    if site.get("kind") == "browser":
+    if site.get("kind") == "browser" or site.get("discovery"):   # the page's own search (douyin, tiktok, kuaishou)
         from crawler import discovery
         result = discovery.discover_in_page(
             site, query, limit=1, profile_dir=ew_settings.get().path("browser") / site.name,
@@ -91,9 +117,14 @@ def _search_answer(site: config.SiteConfig, query: str) -> tuple[outcomes.Answer
             return outcomes.Answer("broken", "no_results", None, f"the known search {query!r} found nothing"), \
                 result.url
         return result.answer, result.url
+    cls = _adapter_class(site)
+    if getattr(cls, "search_template", None):
+        return _ytdlp_search_answer(site, cls.search_template, query)
     template = site.get("api_url") or site.get("search_url")
     if not template:
-        return outcomes.Answer("up", "no_search"), ""
+        return outcomes.Answer("broken", "no_search", None,
+                               f"site {site.name!r} has no search to check (canary.query set, but no search "
+                               f"configured: use canary.item only)"), ""
     from crawler import recheck
     url = site.url(template, query=query, page="1")
     page = recheck.keep_page(url, site, store=False)

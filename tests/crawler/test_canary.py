@@ -124,3 +124,38 @@ def test_daemon_canary_covers_every_configured_site_and_an_unlogged_site_needs_l
     assert st["sites"]["fixture"]["state"] == "ok", st["sites"]["fixture"]
     assert st["sites"]["shortvideo"]["state"] == "needs_login", st["sites"]["shortvideo"]
     assert "shortvideo: needs_login" in run["result"]["attention"]
+
+
+@pytest.fixture
+def youtube_canary(home, monkeypatch):
+    """A canary block for the YouTube adapter (as a deployment sets it in earwitness.yaml)."""
+    from earwitness.kernel import settings
+    monkeypatch.setenv("EARWITNESS__CRAWLER__RETRY__TIMES", "0")
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__YOUTUBE__CANARY__QUERY", "velvet morning")
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__YOUTUBE__CANARY__ITEM",
+                       "https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__BILIBILI__CANARY__QUERY", "velvet morning")
+    settings.configure(home)
+
+
+def test_youtube_canary_runs_the_adapters_search_through_ytdlp_and_names_the_bot_check(youtube_canary, monkeypatch):
+    """The known search goes through the adapter's own path (yt-dlp's YoutubeSearchIE on the replayed
+    innertube answer), the known item through the fetch path (YoutubeIE meeting the bot check):
+    the row is ``blocked`` naming the bot check, and the search part is ok. (Before: an adapter's
+    canary query was never run and counted as ok.)"""
+    from crawler import canary
+    from tests.crawler.replay import replayed
+    with replayed(monkeypatch, "youtube", "youtube_botcheck") as replay:
+        row = canary.check_site("youtube")
+    assert row.state == "blocked" and "item https://www.youtube.com/watch?v=dQw4w9WgXcQ: blocked (bot_check)" \
+        in row.reason, row
+    assert any(m == "POST" and "/youtubei/v1/search" in u for m, u in replay.log), replay.log
+
+
+def test_bilibili_canary_search_is_ok_on_the_replayed_api(youtube_canary, monkeypatch):
+    from crawler import canary
+    from tests.crawler.replay import replayed
+    with replayed(monkeypatch, "bilibili") as replay:
+        row = canary.check_site("bilibili")
+    assert row.state == "ok" and row.reason == "search bilisearch1:velvet morning: up (results)", row
+    assert len(replay.log) == 1 and not replay.unmatched

@@ -163,3 +163,18 @@ def test_tiktok_and_kuaishou_search_read_from_their_pages(replayed_site, store, 
     assert found[0].url == f"{site.base_url}{path}{ids[0]}"
     state["mode"] = "captcha"
     assert _search(name=name)[1].answer.kind == "blocked"
+
+
+def test_douyin_canary_searches_in_the_page_and_says_blocked_on_the_captcha(douyin, monkeypatch, store):
+    """`sites check douyin` with a canary query runs the discovery in the page (Douyin's kind is
+    ``adapter`` with a ``discovery:`` block: before, its query was not run at all and counted ok)."""
+    from crawler import canary
+    from earwitness.kernel import settings
+    monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__DOUYIN__CANARY__QUERY", "velvet morning")
+    settings.configure(settings.get().home)
+    row = canary.check_site("douyin")
+    assert row.state == "ok" and "/search/velvet" in row.reason, row
+    assert douyin["api"], "the page's own signed API call was made"
+    douyin["mode"] = "captcha"
+    row = canary.check_site("douyin")
+    assert row.state == "blocked", row
