@@ -50,14 +50,15 @@ def apply(session: Session, case_id: str, event: str, *, actor: str, reason: str
     return transition(session, case.id, event, actor=actor, reason=reason, at=at, **details)
 
 
-def follow_up(session: Session, case_id: str, *, channel: str, text: str, actor: str) -> None:
+def follow_up(session: Session, case_id: str, *, channel: str, text: str, actor: str,
+              at: datetime | None = None) -> None:
     """Record a follow-up with the platform (a notice it ignored or rejected): channel and what was said."""
     case = get_case(session, case_id)
     if case.state not in ("notice_sent", "rejected"):
         raise NoticesError(f"case {case.id} is {case.state}: a follow-up is for a sent or rejected notice")
     if not (channel.strip() and text.strip()):
         raise MissingDetails("a follow-up needs its channel and what was said")
-    record(session, case.id, "follow_up", actor=actor, reason=text, channel=channel)
+    record(session, case.id, "follow_up", actor=actor, reason=text, at=at, channel=channel)
 
 
 def case_for_detection(session: Session, detection_id: str) -> Case | None:

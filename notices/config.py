@@ -45,6 +45,7 @@ class NoticesSettings(settings.Section):
     language_jurisdictions: dict[str, str]
     sla_days: float
     recheck_interval_hours: float
+    recheck_after_removal_hours: float
     recheck_audio: bool
     removal_confirmations: int
     removal_span_hours: float

@@ -92,10 +92,20 @@ def draft_notices(store, *, stop: Event | None = None) -> dict:
 
 
 def recheck(store, *, probe, audio_check=None, stop: Event | None = None, deadline_s: float | None = None) -> dict:
-    """Re-check the cases due; ``probe`` and ``audio_check`` come from the application layer;
-    ``stop`` and ``deadline_s`` end the loop between cases (the rest stay due for the next run)."""
-    return recheck_mod.recheck_due(store, probe=probe, audio_check=audio_check, stop=stop,
-                                   deadline_s=deadline_s).as_dict()
+    """Re-check the cases due: sent notices, then removed, resolved and restored items on their slower
+    schedule; ``probe`` and ``audio_check`` come from the application layer; ``stop`` and
+    ``deadline_s`` end the loop between cases (the rest stay due for the next run)."""
+    out = recheck_mod.recheck_due(store, probe=probe, audio_check=audio_check, stop=stop,
+                                  deadline_s=deadline_s).as_dict()
+    # then the removed, resolved and restored items, on their slower schedule (unless stopped)
+    if not out.get("stopped"):
+        after = recheck_mod.recheck_after_removal(store, probe=probe, audio_check=audio_check, stop=stop,
+                                                  deadline_s=deadline_s)
+        out["after_removal"] = {k: v for k, v in after.items() if k != "details"}
+        if after["failed"] and out.get("status") == "ok":    # a failed item is never "ok"
+            out["status"] = "partial" if out.get("checked") or after["checked"] else "failed"
+            out["reason"] = "; ".join(filter(None, [out.get("reason"), *after["failures"][:3]]))
+    return out
 
 
 def monthly_report(store, month: str | None = None) -> dict:

@@ -10,6 +10,7 @@
     notice_sent ─notice_rejected─► rejected ─resubmit─► confirmed (a new letter)
     notice_sent | rejected ─complain_to_regulator─► escalated;   rejected ─close─► closed
     notice_sent ─retract_notice─► closed
+    removed | resolved ─reappeared─► notice_sent   (the re-check after removal found it up again)
 
 ``draft_notice``, ``send_notice`` and ``retract_notice`` are letter events
 (:data:`LETTER_ONLY`): a case takes them only with its letter
@@ -20,7 +21,9 @@ recipient and the time: nothing in this package sends or marks sent on its own.
 ``withdraw_draft`` and ``withdraw`` on a case in an open letter take the case out
 of the letter (a new revision without it, or the letter withdrawn if it was the last).
 ``verify_removed`` is applied by the re-check (or by a person with the check's
-result). A counter-notice sets a deadline from its legal basis (:data:`DISPUTE_BASES`,
+result); removed, resolved and restored cases keep being re-checked on a slower
+schedule (:func:`notices.recheck.recheck_after_removal`), and an item found up
+again after its removal takes ``reappeared``. A counter-notice sets a deadline from its legal basis (:data:`DISPUTE_BASES`,
 computed by :mod:`notices.calendars`).
 
 Records that do not move the case (``opened``, ``detection_attached``,
@@ -78,6 +81,9 @@ TRANSITIONS: dict[str, Transition] = {t.event: t for t in (
                needs_reason=True,
                doc="the platform refused or ignored the notice: complaint to the regulator "
                    "(e.g. 国家版权局 / 12315) by the channel named"),
+    Transition("reappeared", ("removed", "resolved"), "notice_sent", ("check",),
+               doc="the re-check after removal found the item up again (confirmed like a removal): the "
+                   "notice stands and the case awaits removal again"),
     Transition("resubmit", ("rejected",), "confirmed", needs_reason=True,
                doc="the notice will be sent again (a new letter), e.g. with the evidence the platform asked for"),
 )}

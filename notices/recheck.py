@@ -22,6 +22,15 @@ reason in the result, and the loop goes on; the run's ``status`` is then ``parti
 (``failed`` when no case could be checked), never ``ok``. A ``stop`` event (the
 daemon's shutdown) or ``deadline_s`` ends the loop between cases: the case in hand is
 finished or rolled back, and the cases left are still due, so the next run resumes them.
+
+A removal is not the end: removed, resolved and restored cases are re-checked every
+``recheck_after_removal_hours`` (:func:`recheck_after_removal`, run by the same daemon
+job). An item found up again after its verified removal (``up`` answered
+``removal_confirmations`` times in a row, ``removal_span_hours`` apart, like a
+removal; and, with ``audio_check``, still holding the works) takes ``reappeared`` and
+goes back to ``notice_sent``, to be re-checked like any sent notice; while a run of
+``up`` answers is building, the case is probed at the ordinary interval. A restored
+case (put back after a dispute) is only recorded: it is up by right.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from sqlalchemy import or_, select
 
 from earwitness.kernel import settings
 from earwitness.kernel.store.models import utcnow
-from notices import cases, config
+from notices import cases, config, lifecycle
 from notices.case_engine import CaseConflict
 from earwitness.kernel.store.case_models import Case
 
@@ -110,6 +119,9 @@ def gone_run(case: Case) -> list[dict]:
     ``up`` answer ends a run; every other answer (walls, errors) is skipped."""
     run: list[dict] = []
     for ev in case.events:
+        if ev.event in ("verify_removed", "reappeared"):     # a new episode: earlier answers are spent
+            run = []
+            continue
         check = (ev.details or {}).get("check") if ev.event == "recheck" else None
         if not check:
             continue
@@ -232,3 +244,138 @@ def _check_one(s, case_id: str, *, probe: Callable, audio_check: Callable[[Case,
         cases.record(s, case.id, "recheck", actor=ACTOR, at=at,
                      reason=why + (" (overdue)" if overdue else ""), check=check, overdue=overdue)
     return {"case_id": case.id, **check, "removed": gone, "overdue": overdue}
+
+
+# --- after removal: removed, resolved and restored cases keep being checked ------------------------
+
+AFTER_REMOVAL = ("removed", "resolved", "restored")
+CAN_REAPPEAR = tuple(lifecycle.TRANSITIONS["reappeared"].sources)
+
+
+def up_run(case: Case) -> list[dict]:
+    """The checks of the unbroken run of ``up`` answers since the case's latest verified removal."""
+    run: list[dict] = []
+    for ev in case.events:
+        if ev.event == "verify_removed":
+            run = []
+            continue
+        check = (ev.details or {}).get("check") if ev.event == "recheck" else None
+        if not check:
+            continue
+        kind = check.get("outcome") or ("transient" if check.get("reason") == "error" else "up")
+        if kind == "up":
+            run.append(check)
+        elif kind == "gone":
+            run = []
+    return run
+
+
+def due_after_removal(session, *, now: datetime | None = None) -> list[Case]:
+    """Removed, resolved and restored cases not checked for ``recheck_after_removal_hours`` (the
+    ordinary ``recheck_interval_hours`` while a run of ``up`` answers is building)."""
+    now = now or utcnow()
+    slow = now - timedelta(hours=float(config.get("recheck_after_removal_hours")))
+    fast = now - timedelta(hours=float(config.get("recheck_interval_hours")))
+    q = (select(Case).where(Case.state.in_(AFTER_REMOVAL))
+         .where(or_(Case.last_checked_at.is_(None), Case.last_checked_at <= fast))
+         .order_by(Case.removed_at))
+    out = []
+    for case in session.scalars(q):
+        building = case.state in CAN_REAPPEAR and bool(up_run(case))
+        if case.last_checked_at is None or building or case.last_checked_at <= slow:
+            out.append(case)
+    return out
+
+
+def _open_case_for_item(session, case: Case) -> Case | None:
+    """Another case open for the same item before removal (a re-upload case), if any."""
+    return session.scalars(select(Case).where(Case.platform == case.platform, Case.media_id == case.media_id,
+                                              Case.id != case.id,
+                                              Case.state.in_(("confirmed", "notice_drafted", "notice_sent")))
+                           ).first()
+
+
+def recheck_after_removal(store, *, probe: Callable, audio_check: Callable[[Case, Path], bool] | None = None,
+                          now: datetime | None = None, limit: int | None = None, stop: Event | None = None,
+                          deadline_s: float | None = None) -> dict:
+    """Probe the removed, resolved and restored cases due; an item up again takes ``reappeared``.
+
+    One transaction per case, each contained like :func:`recheck_due` (a failing case is
+    rolled back alone and named; ``stop`` and ``deadline_s`` end the loop between cases).
+    Counts: checked, still_gone, up_again (answered ``up``, not yet confirmed),
+    reappeared (back to ``notice_sent``), restored_checked, errors (walls and failures
+    of the probe: nothing learnt), failed, skipped.
+    """
+    counts = dict.fromkeys(("checked", "still_gone", "up_again", "reappeared", "restored_checked", "errors",
+                            "failed", "skipped"), 0)
+    out: dict = {**counts, "stopped": False, "failures": [], "details": []}
+    ends = None if deadline_s is None else time.monotonic() + float(deadline_s)
+    with store.session() as s:
+        ids = [c.id for c in due_after_removal(s, now=now)][:limit]
+    for case_id in ids:
+        if (stop is not None and stop.is_set()) or (ends is not None and time.monotonic() >= ends):
+            out["stopped"] = True
+            break
+        try:
+            with store.session() as s:
+                checked = _check_after_removal(s, case_id, probe=probe, audio_check=audio_check, now=now)
+            if checked is not None:
+                out["checked"] += 1
+                out[checked.pop("counted_as")] += 1
+                out["details"].append(checked)
+        except CaseConflict as exc:       # a person moved the case meanwhile: their move stands
+            log.info("case %s: %s", case_id, exc)
+            out["skipped"] += 1
+        except Exception as exc:  # noqa: BLE001 - one case's failure never stops the others
+            out["failed"] += 1
+            if len(out["failures"]) < 20:
+                out["failures"].append(f"case {case_id}: {type(exc).__name__}: {exc}"[:500])
+    return out
+
+
+def _check_after_removal(s, case_id: str, *, probe: Callable, audio_check: Callable[[Case, Path], bool] | None,
+                         now: datetime | None) -> dict | None:
+    """Probe one removed, resolved or restored case and record the answer (or move it back)."""
+    case = s.get(Case, case_id)
+    if case is None or case.state not in AFTER_REMOVAL:
+        return None
+    r = probe(case.url, case.platform)
+    at = now or r.checked_at or utcnow()
+    kind = _outcome(r)
+    check = {"outcome": kind, "reason": r.reason, "http_status": getattr(r, "http_status", None),
+             "url": case.url, "checked_at": at.isoformat(), "probed_at": (r.checked_at or at).isoformat(),
+             "detail": (getattr(r, "detail", "") or "")[:500], "after_removal": True}
+    for key in ("page_path", "page_sha256", "audio_path", "audio_sha256"):
+        if getattr(r, key, None):
+            check[key] = getattr(r, key)
+    if kind == "up" and audio_check is not None and getattr(r, "audio_path", None):
+        try:
+            if not audio_check(case, settings.get().path(r.audio_path)):
+                kind = check["outcome"] = "gone"          # the page is up, the works are not: still removed
+                check["reason"] = "audio_no_longer_matches"
+        except Exception as exc:  # noqa: BLE001  a broken file is a failed check, not a crash
+            log.warning("case %s: audio re-check failed: %s", case.id, exc)
+            check["audio_error"] = str(exc)
+    case.last_checked_at = at
+    if case.state == "restored":
+        counted, why = "restored_checked", f"re-check of a restored item: {kind} ({r.reason})"
+    elif kind == "up":
+        run = up_run(case) + [check]
+        check["up_answers"] = len(run)
+        other = _open_case_for_item(s, case)
+        if removal_confirmed(run, at) and other is None:
+            check["up_run"] = [{k: c.get(k) for k in ("checked_at", "reason", "http_status", "page_sha256")}
+                               for c in run]
+            cases.apply(s, case.id, "reappeared", actor=ACTOR, at=at, check=check,
+                        reason=f"the item is up again after its removal ({len(run)} answers)")
+            return {"case_id": case.id, **check, "reappeared": True, "counted_as": "reappeared"}
+        counted = "up_again"
+        why = (f"up again after its removal; answer {len(run)} of {config.get('removal_confirmations')} "
+               f"needed, {config.get('removal_span_hours')} h apart, before the case reopens"
+               + (f"; case {other.id} is already open for this item" if other is not None else ""))
+    elif kind == "gone":
+        counted, why = "still_gone", f"still removed ({r.reason})"
+    else:
+        counted, why = "errors", f"re-check inconclusive: {kind} ({r.reason})"
+    cases.record(s, case.id, "recheck", actor=ACTOR, at=at, reason=why, check=check)
+    return {"case_id": case.id, **check, "reappeared": False, "counted_as": counted}

@@ -161,8 +161,8 @@ def _outcome_at(events: list[CaseEvent], clock: datetime) -> str | None:
     """The case's outcome from its events before the clock (None: not yet opened)."""
     state, outcome = None, None
     for ev in events:
-        if ev.at >= clock:
-            break
+        if ev.at >= clock:      # each event by its own time (a back-dated one is counted when it says)
+            continue
         if ev.to_state == "closed" and ev.from_state != "closed":
             outcome = ("withdrawn" if ev.event in ("withdraw", "retract_notice")
                        else _OUTCOME_OF_STATE.get(ev.from_state or "", "resolved"))
@@ -175,8 +175,8 @@ def _outcome_at(events: list[CaseEvent], clock: datetime) -> str | None:
 def _state_at(events: list[CaseEvent], clock: datetime) -> str | None:
     state = None
     for ev in events:
-        if ev.at >= clock:
-            break
+        if ev.at >= clock:      # each event by its own time (a back-dated one is counted when it says)
+            continue
         state = ev.to_state
     return state
 
@@ -235,7 +235,7 @@ def monthly(session: Session, month: str, *, as_of: datetime | None = None) -> R
         return weekly[next(i for i, (a, b) in enumerate(weeks) if a <= t < b)]
 
     works_count: Counter = Counter()
-    for case in session.scalars(select(Case).where(Case.opened_at < clock)):
+    for case in session.scalars(select(Case)):     # a letter sent in the month counts its cases, whenever opened
         row = src[case.platform]
         events = list(case.events)
         state = _state_at(events, clock)
@@ -246,7 +246,7 @@ def monthly(session: Session, month: str, *, as_of: datetime | None = None) -> R
         sent_at = None
         for ev in events:
             if ev.at >= clock:
-                break
+                continue
             if ev.event == "send_notice":
                 sent_at = datetime.fromisoformat(ev.details["sent_at"])
                 if inside(sent_at) and case.id not in row["notified"]:   # one clock with the letters
@@ -281,25 +281,34 @@ def monthly(session: Session, month: str, *, as_of: datetime | None = None) -> R
     return rep
 
 
+# the figures whose records carry the time they are counted by (the others are counted by events)
+_OWN_TIME = {"found": (Detection, "created_at"), "verified": (Case, "opened_at"), "reuploads": (Case, "opened_at"),
+             "letters": (Notice, "sent_at")}
+_MODELS = {"detection": Detection, "case": Case, "notice": Notice}
+
+
 def trace(session: Session, rep: Report) -> None:
-    """Every id behind a figure names a record of its kind, seen by the clock; raises if not."""
-    models = {"detection": (Detection, "created_at"), "case": (Case, "opened_at"), "notice": (Notice, "sent_at")}
+    """Every id behind a figure names a record of its kind, and a record counted by its own time
+    (detections found, cases opened, letters sent) is within the month and before the clock; raises if not."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for row in rep.sources.values():
         for figure, ids in row.items():
             wanted[FIGURE_RECORDS[figure]].update(ids)
     for kind, ids in wanted.items():
-        model, when = models[kind]
-        found = {rid: t for rid, t in session.execute(select(model.id, getattr(model, when))
-                                                      .where(model.id.in_(sorted(ids))))}
-        lost = sorted(ids - set(found))
+        model = _MODELS[kind]
+        found = set(session.scalars(select(model.id).where(model.id.in_(sorted(ids)))))
+        lost = sorted(ids - found)
         if lost:
             raise ReportInconsistent(f"report {rep.month}: {kind} record(s) {', '.join(lost[:5])} behind its "
                                      "figures do not exist; not published")
-        late = sorted(i for i, t in found.items() if t is None or t >= rep.as_of)
-        if late:
-            raise ReportInconsistent(f"report {rep.month}: {kind} record(s) {', '.join(late[:5])} postdate the "
-                                     f"clock {rep.as_of.isoformat()}; not published")
+    for figure, (model, column) in _OWN_TIME.items():
+        ids = rep.ids(figure)
+        times = dict(session.execute(select(model.id, getattr(model, column)).where(model.id.in_(ids))).all())
+        outside = sorted(i for i, t in times.items() if t is None or not rep.start <= t < rep.as_of)
+        if outside:
+            raise ReportInconsistent(f"report {rep.month}: {figure}: record(s) {', '.join(outside[:5])} are "
+                                     f"outside {rep.start.isoformat()} to the clock {rep.as_of.isoformat()}; "
+                                     "not published")
 
 
 # --- words ------------------------------------------------------------------------------------------

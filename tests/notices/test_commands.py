@@ -70,4 +70,4 @@ def test_cli_flow(store, seed, home, tmp_path):
     assert res.exit_code == 1 and "file_altered" in res.output and manifest["files"]["screenshot.png"]["path"] in res.output
     assert shot["manifest_sha256"]
     out = ok("report", "monthly", "--month", "2026-03", "--out", str(tmp_path / "r"))
-    assert out.count("report-2026-03") == 2
+    assert out.count("report-2026-03") == 4          # zh and en, Markdown and PDF

@@ -43,8 +43,8 @@ from tests.notices.conftest import Seeder
 N_CASES = 4
 CASE_EVENTS = ["withdraw_draft", "withdraw", "send_notice", "draft_notice", "verify_removed",
                "resolve", "counter_notice", "restore", "escalate", "close", "retract_notice",
-               "notice_rejected", "resubmit", "complain_to_regulator"]
-DETAILS = {"verify_removed": {"check": "HTTP 404"}, "counter_notice": {"basis": "dmca_512g"},
+               "notice_rejected", "resubmit", "complain_to_regulator", "reappeared"]
+DETAILS = {"verify_removed": {"check": "HTTP 404"}, "reappeared": {"check": "HTTP 200 twice"}, "counter_notice": {"basis": "dmca_512g"},
            "send_notice": {"channel": "email", "recipient": "x"}, "notice_rejected": {"answer": "no"},
            "complain_to_regulator": {"channel": "12315"}}
 REASONS = {"withdraw_draft", "withdraw", "restore", "escalate", "retract_notice", "resubmit",

@@ -29,6 +29,7 @@ DETAILS = {
     "notice_rejected": {"answer": "insufficient proof of title"},
     "complain_to_regulator": {"channel": "国家版权局 online complaint", "reason": "platform ignored two notices"},
     "resubmit": {"reason": "title documents added"},
+    "reappeared": {"check": "HTTP 200 twice, 24 h apart"},
 }
 # a path of events that reaches each state from confirmed
 PATH_TO = {
