@@ -180,25 +180,33 @@ def record(store, checks: list[SiteCheck]) -> None:
 
 def latest(session) -> dict[str, dict[str, Any]]:
     """Each site's newest check (``site``, ``state``, ``reason``, ``checked_at`` ISO), by site name;
-    ``since``: when the site went into this state (as far as the kept rows tell)."""
-    from sqlalchemy import select
-    from crawler.models import SiteCheck as SiteCheckRow
-    out: dict[str, dict[str, Any]] = {}
-    still_same: set[str] = set()
-    rows = session.scalars(select(SiteCheckRow).order_by(SiteCheckRow.site, SiteCheckRow.checked_at.desc(),
-                                                         SiteCheckRow.id.desc()))
-    for row in rows:
-        at = row.checked_at.isoformat(timespec="seconds")
-        mine = out.get(row.site)
-        if mine is None:
-            out[row.site] = {"site": row.site, "state": row.state, "reason": row.reason, "checked_at": at,
-                             "since": at}
-            still_same.add(row.site)
-        elif row.site in still_same and row.state == mine["state"]:
-            mine["since"] = at
-        else:
-            still_same.discard(row.site)
-    return out
+    ``since``: when the site went into this state (its first check in the current run of that state,
+    as far as the kept rows tell). Indexed queries (two grouped, one per site) rather than a walk
+    through the whole history: the menu of every app page asks."""
+    from sqlalchemy import and_, func, select
+    from crawler.models import SiteCheck as Row
+    newest_at = select(Row.site, func.max(Row.checked_at).label("at")).group_by(Row.site).subquery()
+    newest: dict[str, Any] = {}
+    for row in session.scalars(select(Row).join(newest_at, and_(Row.site == newest_at.c.site,
+                                                                 Row.checked_at == newest_at.c.at))
+                               .order_by(Row.id)):
+        newest[row.site] = row                     # two checks in the same second: the later id wins
+    if not newest:
+        return {}
+    current = select(Row.site, Row.state).where(Row.id.in_([r.id for r in newest.values()])).subquery()
+    other_at = dict(session.execute(
+        select(Row.site, func.max(Row.checked_at)).join(current, Row.site == current.c.site)
+        .where(Row.state != current.c.state).group_by(Row.site)).all())
+    first_at = {}
+    for site, row in newest.items():
+        cond = [Row.site == site, Row.state == row.state]
+        if site in other_at:
+            cond.append(Row.checked_at > other_at[site])
+        first_at[site] = session.scalar(select(func.min(Row.checked_at)).where(*cond))
+    return {site: {"site": site, "state": row.state, "reason": row.reason,
+                   "checked_at": row.checked_at.isoformat(timespec="seconds"),
+                   "since": (first_at[site] or row.checked_at).isoformat(timespec="seconds")}
+            for site, row in sorted(newest.items())}
 
 
 def with_pauses(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
