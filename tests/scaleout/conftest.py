@@ -107,3 +107,64 @@ platform = _crawler.platform
 proxy = _crawler.proxy
 site_home = _crawler.site_home
 catalog_store = _crawler.catalog_store
+
+
+class S3Server:
+    """A throwaway S3-compatible server: moto in server mode (``moto_server``) on a free 127.0.0.1 port."""
+
+    def __init__(self) -> None:
+        import socket
+        exe = shutil.which("moto_server")
+        if exe is None:
+            pytest.fail("moto_server not found: install the test extras (moto, flask-cors)", pytrace=False)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import urllib.request
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("moto_server did not start")
+                time.sleep(0.1)
+
+    def client(self):
+        import boto3
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def new_bucket(self) -> str:
+        """An empty bucket of its own for one test."""
+        name = f"ew-{hashlib.sha256(str(time.monotonic_ns()).encode()).hexdigest()[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    server = S3Server()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def s3_settings(s3_server, home, monkeypatch):
+    """The settings' blob store is a fresh bucket on the test S3 server (child processes inherit it)."""
+    from earwitness.kernel import settings
+    bucket = s3_server.new_bucket()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("EARWITNESS__BLOBS__URL", f"s3://{bucket}/earwitness")
+    monkeypatch.setenv("EARWITNESS__BLOBS__ENDPOINT_URL", s3_server.endpoint)
+    settings.configure(home)
+    return bucket
