@@ -90,6 +90,7 @@ class _Live(ew_settings.Section):
     evidence_s: float
     context_before_s: float
     min_window_s: float
+    keep_window_audio: bool
     rooms: list[str]
     sites: list[str]
     max_rooms: int

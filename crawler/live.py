@@ -34,7 +34,7 @@ from crawler.buffer import RoomBuffer
 from crawler.capture import Bounds, StreamEnded, StreamHttp, open_stream, protocol_of
 from crawler.errors import ContentGone, CrawlerError, Refused
 from crawler.ingest import ClipSink
-from crawler.live_store import hit_spans, page_at_hit, store_evidence, store_window
+from crawler.live_store import drop_window_audio, hit_spans, page_at_hit, store_evidence, store_window
 from earwitness.kernel import settings as ew_settings
 from earwitness.kernel.store import open_store
 
@@ -226,6 +226,8 @@ def sample_room(store, room: Room, *, window_s: float, evidence_s: float, report
         report.clip_ids.append(clip_id)
         found = on_clip_stored(store, clip_id)
         if not found:
+            if not cfg["keep_window_audio"]:
+                outcome["audio_dropped"] = drop_window_audio(store, clip_id)
             return outcome
         report.matched_windows += 1
         report.detections += len(found)

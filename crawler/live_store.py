@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from parsel import Selector
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crawler import ingest, media
 from crawler.buffer import RoomBuffer
@@ -140,6 +140,28 @@ def store_evidence(store, room, buffer: RoomBuffer, window_clip_id: str, spans: 
         clip = s.get(Clip, window_clip_id)
         clip.extra = {**(clip.extra or {}), "evidence_clip_id": ev_id}
     return ev_id
+
+
+def drop_window_audio(store, clip_id: str) -> bool:
+    """Remove the audio of a matched live window that holds no detection (no hit, or a later window of a
+    play already detected): only evidence of hits keeps audio, so a watched room does not fill the disk.
+    The clip row stays (coverage, the room's history) with ``media_path`` cleared and the removed file
+    named in ``extra.audio_dropped``; a file another clip also points at stays. Returns whether it dropped."""
+    from earwitness.kernel import settings as ew_settings
+    with store.session() as s:
+        clip = s.get(Clip, clip_id)
+        if clip is None or clip.status != "matched" or not clip.media_path or not clip.is_live:
+            return False
+        if s.scalar(select(func.count()).select_from(Detection).where(Detection.clip_id == clip_id)):
+            return False
+        rel = clip.media_path
+        shared = s.scalar(select(func.count()).select_from(Clip).where(Clip.media_path == rel, Clip.id != clip_id))
+        clip.extra = {**(clip.extra or {}), "audio_dropped": {"media_path": rel, "media_sha256": clip.media_sha256,
+                                                              "reason": "no_detection"}}
+        clip.media_path = None
+    if not shared:
+        ew_settings.get().path(rel).unlink(missing_ok=True)
+    return True
 
 
 def coverage(store, *, hours: float = 24.0, now: datetime | None = None) -> dict:

@@ -27,7 +27,7 @@ from crawler.buffer import RoomBuffer
 from crawler.capture import Bounds, open_stream
 from crawler.ingest import ClipSink
 from crawler.live import Room, _sample_rate, buffer_root, live_settings, stream_http
-from crawler.live_store import HitSpan, hit_spans, page_at_hit, store_evidence, store_window
+from crawler.live_store import HitSpan, drop_window_audio, hit_spans, page_at_hit, store_evidence, store_window
 from earwitness.kernel.store.models import Clip, Detection
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,13 @@ class WatchReport:
     reconnects: int = 0
     cpu_s: float = 0.0
     buffer_peak_bytes: int = 0
+    audio_dropped: int = 0          # windows whose audio was removed after matching (no detection of their own)
 
     def as_dict(self) -> dict:
         return {"room": self.room, "windows": self.windows, "audio_s": round(self.audio_s, 2),
                 "sightings": [s.as_dict() for s in self.sightings], "outcomes": self.outcomes,
                 "reconnects": self.reconnects, "cpu_s": round(self.cpu_s, 2),
-                "buffer_peak_bytes": self.buffer_peak_bytes}
+                "buffer_peak_bytes": self.buffer_peak_bytes, "audio_dropped": self.audio_dropped}
 
 
 class _Sightings:
@@ -227,6 +228,8 @@ def _match_window(store, room: Room, buf: RoomBuffer, t0: float, window_s: float
             for s in started:
                 s.page = page
         report.sightings.extend(started)
+    if not live_settings()["keep_window_audio"] and drop_window_audio(store, clip_id):
+        report.audio_dropped += 1
 
 
 def watch_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, minutes: float | None = None,

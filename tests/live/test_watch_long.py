@@ -88,3 +88,15 @@ def test_ten_minutes_of_programme_each_play_detected_once_at_its_programme_time(
             found = {m.work_id for m in matcher.reported(load_audio(settings.get().path(ev.media_path),
                                                                      sr=matcher.cfg.sample_rate))}
             assert s_["work_id"] in found, (s_, found)
+    # only windows holding a detection keep their audio: 60-odd windows of a 10-minute watch do not pile up
+    with live_store.session() as s:
+        rows = [c for c in s.scalars(select(Clip).where(Clip.media_id.like("room808@%"), Clip.status == "matched"))
+                if (c.extra or {}).get("watch")]
+        with_det = {d.clip_id for d in s.scalars(select(Detection).where(Detection.clip_id.in_([c.id for c in rows])))}
+        for c in rows:
+            if c.id in with_det:
+                assert c.media_path and settings.get().path(c.media_path).exists(), c.id
+            else:
+                assert c.media_path is None and not settings.get().path(c.extra["audio_dropped"]["media_path"]).exists()
+    assert rep.audio_dropped == len(rows) - len(with_det) and rep.audio_dropped >= len(rows) // 2, \
+        (rep.audio_dropped, len(rows), len(with_det))
