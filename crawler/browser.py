@@ -30,7 +30,7 @@ class Rendered:
 class Browser:
     """One Chromium with one context; :meth:`render` is one page visit."""
 
-    def __init__(self, context, timeout_ms: int, zone: str = "UTC") -> None:
+    def __init__(self, context, timeout_ms: int, zone: str) -> None:
         self.context, self.timeout_ms, self.zone = context, timeout_ms, zone
 
     def render(self, url: str, *, wait_for: str | None = None, screenshot: bool = True) -> Rendered:
