@@ -164,6 +164,23 @@ def drop_window_audio(store, clip_id: str) -> bool:
     return True
 
 
+def record_period(store, room, report: dict, *, started: datetime, ended: datetime) -> str:
+    """One row of ``live_coverage`` for a period of watching ``room`` (a :class:`crawler.watch.WatchReport`
+    as a dict): what was heard and matched, and how the stream last ended. Returns the row id."""
+    from crawler.models import LiveCoverage
+    plays = report.get("sightings") or []
+    last = max((p["start_epoch"] for p in plays), default=None)
+    ends = report.get("outcomes") or []
+    row = LiveCoverage(platform=room.platform, room_id=room.room_id, url=room.url, title=room.title,
+                       period_start=started, period_end=ended, heard_s=round(float(report.get("audio_s") or 0), 2),
+                       windows=int(report.get("windows") or 0), plays=len(plays),
+                       last_hit_at=_utc(last) if last is not None else None,
+                       outcome=ends[-1]["outcome"] if ends else "ok", reason=ends[-1]["reason"] if ends else None)
+    with store.session() as s:
+        s.add(row)
+    return row.id
+
+
 def coverage(store, *, hours: float = 24.0, now: datetime | None = None) -> dict:
     """Share of the last ``hours`` of airtime that was recorded and matched, per room and per site.
 
@@ -172,15 +189,20 @@ def coverage(store, *, hours: float = 24.0, now: datetime | None = None) -> dict
     Per room also: its URL, the seconds of programme heard (``heard_s``), when its last window
     ended (``last_window_at``) and when its last hit was on air (``last_hit_at``, or None).
     """
+    with store.session() as s:
+        return coverage_from(s, hours=hours, now=now)
+
+
+def coverage_from(s, *, hours: float = 24.0, now: datetime | None = None) -> dict:
+    """:func:`coverage` read in an open session (the review app's)."""
     now = now or utcnow()
     since = now - timedelta(hours=hours)
-    with store.session() as s:
-        rows = s.execute(select(Clip.id, Clip.platform, Clip.url, Clip.extra, Clip.live_window_start,
-                                Clip.live_window_end)
-                         .where(Clip.is_live.is_(True), Clip.status == "matched",
-                                Clip.live_window_end >= since)).all()
-        hit_clips = set(s.scalars(select(Detection.clip_id).join(Clip, Clip.id == Detection.clip_id)
-                                  .where(Clip.is_live.is_(True), Clip.live_window_end >= since)))
+    rows = s.execute(select(Clip.id, Clip.platform, Clip.url, Clip.extra, Clip.live_window_start,
+                            Clip.live_window_end)
+                     .where(Clip.is_live.is_(True), Clip.status == "matched",
+                            Clip.live_window_end >= since)).all()
+    hit_clips = set(s.scalars(select(Detection.clip_id).join(Clip, Clip.id == Detection.clip_id)
+                              .where(Clip.is_live.is_(True), Clip.live_window_end >= since)))
     spans: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
     about: dict[tuple[str, str], dict] = {}
     for clip_id, platform, url, extra, a, b in rows:

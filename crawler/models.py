@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from earwitness.kernel.store.ids import new_id
@@ -70,3 +70,27 @@ class SiteCheck(Base):
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveCoverage(Base):
+    """One period of watching one live room (``earwitness live watch``, the daemon's ``live_watch`` job):
+    programme heard, windows matched, plays detected, the last play's time and how the period ended.
+    Mirrored to Elasticsearch as the ``live_coverage`` family (rooms watched and heard over time)."""
+
+    __tablename__ = "live_coverage"
+    __outbox__ = "live_coverage"
+    __table_args__ = (Index("ix_live_coverage_room_end", "platform", "room_id", "period_end"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    platform: Mapped[str] = mapped_column(String(64))
+    room_id: Mapped[str] = mapped_column(String(256))
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    heard_s: Mapped[float] = mapped_column(Float)                # seconds of programme captured
+    windows: Mapped[int] = mapped_column(Integer)                # windows matched
+    plays: Mapped[int] = mapped_column(Integer)                  # plays detected (one detection each)
+    last_hit_at: Mapped[datetime | None] = mapped_column()       # when the last detected play was on air
+    outcome: Mapped[str] = mapped_column(String(16))             # ok, or how the stream last ended
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -27,7 +27,8 @@ from crawler.buffer import RoomBuffer
 from crawler.capture import Bounds, open_stream
 from crawler.ingest import ClipSink
 from crawler.live import Room, _sample_rate, buffer_root, live_settings, stream_http
-from crawler.live_store import HitSpan, drop_window_audio, hit_spans, page_at_hit, store_evidence, store_window
+from crawler.live_store import (HitSpan, drop_window_audio, hit_spans, page_at_hit, record_period, store_evidence,
+                                store_window)
 from earwitness.kernel.store.models import Clip, Detection
 
 log = logging.getLogger(__name__)
@@ -278,12 +279,15 @@ def watch_rooms(on_clip_stored: ClipSink, rooms: list[str] | None = None, *, min
                 else:
                     out["rooms"][url] = {"outcome": "offline", "reason": "not_live"}
     if targets:
+        started = utcnow()
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
             futures = {pool.submit(watch_room, store, r, on_clip_stored=on_clip_stored, duration_s=minutes * 60,
                                    stop=stop): r for r in targets}
             for fut, room in futures.items():
                 try:
-                    out["rooms"][room.url] = fut.result().as_dict()
+                    rep = out["rooms"][room.url] = fut.result().as_dict()
                 except CrawlerError as exc:
                     out["rooms"][room.url] = {"outcome": "transient", "error": str(exc)}
+                    continue
+                record_period(store, room, rep, started=started, ended=utcnow())   # the app and the mirror
     return out

@@ -85,6 +85,12 @@ PROPERTIES: dict[str, dict[str, Any]] = {
         "id": KEYWORD, "detection_id": KEYWORD, "manifest_path": STORED, "manifest_sha256": KEYWORD,
         "ledger_seq": LONG, "ledger_hash": KEYWORD, "timestamped": BOOL, "created_at": DATE,
     },
+    # live rooms: one document per period of watching one room (crawler/models.py LiveCoverage)
+    "live_coverage": {
+        "id": KEYWORD, "platform": KEYWORD, "room_id": KEYWORD, "url": KEYWORD, "title": TITLE,
+        "period_start": DATE, "period_end": DATE, "heard_s": DOUBLE, "windows": INT, "plays": INT,
+        "last_hit_at": DATE, "outcome": KEYWORD, "reason": TEXT,
+    },
     # the crawler canary: one document per check of one site (crawler/canary.py)
     "site_checks": {"id": KEYWORD, "site": KEYWORD, "state": KEYWORD, "reason": TEXT, "checked_at": DATE},
 }
