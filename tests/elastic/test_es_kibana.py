@@ -110,7 +110,7 @@ def test_import_posts_multipart_ndjson(home, fake_kibana):
     res = CliRunner().invoke(main, ["--home", str(home), "kibana", "import", "--url", fake_kibana,
                                     "--space", "rights", "--user", "analyst", "--password", "s3cret"])
     assert res.exit_code == 0, res.output
-    assert "imported 15 saved objects" in res.output
+    assert "imported 17 saved objects" in res.output
     (req,) = FakeKibana.requests
     assert req["path"] == "/s/rights/api/saved_objects/_import?overwrite=true"
     assert req["headers"]["kbn-xsrf"] == "true"
@@ -133,7 +133,7 @@ def test_import_rewrites_data_views_for_another_prefix(home, fake_kibana, monkey
     (part,) = parse_multipart(req)
     sent = [json.loads(line) for line in part.get_payload(decode=True).decode().splitlines() if line]
     assert {o["attributes"]["title"] for o in sent if o["type"] == "index-pattern"} == {
-        "acme-detections", "acme-clips", "acme-cases", "acme-works", "acme-notices"}
+        "acme-detections", "acme-clips", "acme-cases", "acme-works", "acme-notices", "acme-site_checks"}
 
 
 def test_import_failure_is_reported(home, fake_kibana):

@@ -52,6 +52,7 @@ DATA_VIEWS = {
                             "removed_at", "overdue"]),
     "works": ("created_at", ["title", "artist", "owner", "isrc"]),
     "notices": ("created_at", ["state", "platform", "recipient", "case_count", "sent_at"]),
+    "site_checks": ("checked_at", ["site", "state", "reason"]),     # the crawler canary, one per check
 }
 
 SEARCHES = [
@@ -60,6 +61,8 @@ SEARCHES = [
     ("ew-search-open-cases", "Open cases", "cases", "is_open : true"),
     ("ew-search-overdue-cases", "Cases past the removal SLA", "cases", "overdue : true"),
     ("ew-search-failed-clips", "Clips that failed to match", "clips", "status : \"failed\""),
+    ("ew-search-sites-attention", "Site checks that need a person (canary)", "site_checks",
+     "not state : \"ok\" and not state : \"unchecked\""),
 ]
 
 
