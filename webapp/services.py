@@ -25,7 +25,8 @@ class Services:
     stages' expected failures (shown to the user, never a 500); ``alignment(session,
     detection_id)`` gives the review picture's peak coordinates; ``site_checks(session)`` the
     crawler canary's latest row per site (``site``, ``state``, ``reason``, ``checked_at``, ``since``,
-    ``paused`` when crawls are paused), for the Sites page.
+    ``paused`` when crawls are paused), for the Sites page; ``live_coverage(session, hours)`` the live
+    rooms' coverage (``crawler.live_store.coverage``), for the Live page.
     """
 
     review: Any
@@ -38,6 +39,7 @@ class Services:
     error: type[Exception]
     alignment: Callable[[Any, str], dict]
     site_checks: Callable[[Any], dict]
+    live_coverage: Callable[[Any, float], dict]
 
 
 def services() -> Services:

@@ -23,12 +23,17 @@ def services() -> Services:
     site rows, for the web app."""
     return Services(review=review, cases=cases, lifecycle=lifecycle, evidence=evidence, ledger=ledger,
                     letters=letters, export=export, error=NoticesError, alignment=matching.alignment,
-                    site_checks=_site_checks)
+                    site_checks=_site_checks, live_coverage=_live_coverage)
 
 
 def _site_checks(session) -> dict:
     from crawler import canary
     return canary.with_pauses(canary.latest(session))
+
+
+def _live_coverage(session, hours: float) -> dict:
+    from crawler import live_store
+    return live_store.coverage_from(session, hours=hours)
 
 
 def _gunicorn_app(options: dict):

@@ -22,6 +22,6 @@ def require(permission: str):
 
 
 def register(app: Flask) -> None:
-    from webapp.views import auth, cases, media, notices, overview, review, sites, users
-    for module in (auth, overview, review, media, cases, notices, users, sites):
+    from webapp.views import auth, cases, live, media, notices, overview, review, sites, users
+    for module in (auth, overview, review, media, cases, notices, users, sites, live):
         app.register_blueprint(module.bp)
