@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
 from earwitness.app import logs
-from earwitness.app.daemon_models import JobRun
+from earwitness.app.daemon_models import FAILED_STATES, JobRun
 from earwitness.kernel.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -269,17 +269,14 @@ def _run_job(job_id: str, trigger: str, *, store=None, spec: JobSpec | None = No
         error = one_line_error(exc) or "".join(traceback.format_exception_only(type(exc), exc)).strip()
         error += "\n" + "".join(traceback.format_tb(exc.__traceback__)[-3:])
     finished = utcnow()
-    with store.session() as s:
-        s.execute(update(JobRun).where(JobRun.id == run.id)
-                  .values(status=status, finished_at=finished, result=result, error=error))
+    with store.session() as s:    # through the ORM, so the outbox mirrors the finished run
+        row = s.get(JobRun, run.id)
+        row.status, row.finished_at, row.result, row.error = status, finished, result, error
     level = logging.WARNING if status == "failed" else logging.INFO
     log.log(level, "job %s: %s%s", job_id, status, f": {error.splitlines()[0]}" if error else "")
     return {"job": job_id, "status": status, "result": result, "error": error,
             "started_at": run.started_at.isoformat(), "finished_at": finished.isoformat(),
             "seconds": round((finished - run.started_at).total_seconds(), 3)}
-
-
-FAILED_STATES = ("failed", "partial", "interrupted")
 
 
 def judge(result: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -353,10 +350,9 @@ def mark_interrupted(store) -> list[str]:
         rows = s.execute(select(JobRun.id, JobRun.job_id, JobRun.pid)
                          .where(JobRun.status == "running", JobRun.host == HOST)).all()
         dead = [r for r in rows if r.pid != os.getpid() and not _alive(r.pid)]
-        if dead:
-            s.execute(update(JobRun).where(JobRun.id.in_([r.id for r in dead]))
-                      .values(status="interrupted", finished_at=utcnow(),
-                              error="the process running this job ended before the job did"))
+        for row in s.scalars(select(JobRun).where(JobRun.id.in_([r.id for r in dead]))) if dead else ():
+            row.status, row.finished_at = "interrupted", utcnow()
+            row.error = "the process running this job ended before the job did"
     return sorted({r.job_id for r in dead})
 
 
@@ -391,30 +387,36 @@ def mark_stopped(store, run_ids: list[str]) -> list[str]:
     """Record runs cut short by a stop as ``interrupted``; their job ids."""
     with store.session() as s:
         job_ids = list(s.scalars(select(JobRun.job_id).where(JobRun.id.in_(run_ids))))
-        s.execute(update(JobRun).where(JobRun.id.in_(run_ids), JobRun.status == "running")
-                  .values(status="interrupted", finished_at=utcnow(),
-                          error="the daemon was stopped before this job reached a safe point; "
-                                "its work resumes at its next run"))
+        for row in s.scalars(select(JobRun).where(JobRun.id.in_(run_ids), JobRun.status == "running")):
+            row.status, row.finished_at = "interrupted", utcnow()
+            row.error = ("the daemon was stopped before this job reached a safe point; "
+                         "its work resumes at its next run")
     return sorted(set(job_ids))
 
 
 def last_runs(store) -> dict[str, dict[str, Any]]:
     """Each job's latest run and its latest successful run."""
-    out: dict[str, dict[str, Any]] = {}
     with store.session() as s:
-        latest = (select(JobRun.job_id, func.max(JobRun.started_at).label("at"))
-                  .group_by(JobRun.job_id).subquery())
-        rows = s.scalars(select(JobRun).join(latest, (JobRun.job_id == latest.c.job_id)
-                                             & (JobRun.started_at == latest.c.at)))
-        for run in rows:
-            status = run.status
-            if status == "running" and run.host == HOST and not _alive(run.pid):
-                status = "interrupted"
-            out[run.job_id] = {"status": status, "started_at": run.started_at,
-                               "finished_at": run.finished_at, "result": run.result,
-                               "error": run.error, "pid": run.pid, "host": run.host}
-        ok = s.execute(select(JobRun.job_id, func.max(JobRun.finished_at))
-                       .where(JobRun.status == "ok").group_by(JobRun.job_id)).all()
-        for job_id, at in ok:
-            out.setdefault(job_id, {})["last_ok_at"] = at
+        return last_runs_in(s)
+
+
+def last_runs_in(s) -> dict[str, dict[str, Any]]:
+    """:func:`last_runs` in an open session (the web app's), with ``red`` for a run to look at."""
+    out: dict[str, dict[str, Any]] = {}
+    latest = (select(JobRun.job_id, func.max(JobRun.started_at).label("at"))
+              .group_by(JobRun.job_id).subquery())
+    rows = s.scalars(select(JobRun).join(latest, (JobRun.job_id == latest.c.job_id)
+                                         & (JobRun.started_at == latest.c.at)))
+    for run in rows:
+        status = run.status
+        if status == "running" and run.host == HOST and not _alive(run.pid):
+            status = "interrupted"
+        out[run.job_id] = {"status": status, "started_at": run.started_at,
+                           "finished_at": run.finished_at, "result": run.result,
+                           "error": run.error, "pid": run.pid, "host": run.host,
+                           "red": status in FAILED_STATES}
+    ok = s.execute(select(JobRun.job_id, func.max(JobRun.finished_at))
+                   .where(JobRun.status == "ok").group_by(JobRun.job_id)).all()
+    for job_id, at in ok:
+        out.setdefault(job_id, {})["last_ok_at"] = at
     return out

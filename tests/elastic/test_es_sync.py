@@ -260,12 +260,13 @@ def test_daemon_job_reports_es_down_and_drains_when_back(es_settings, store, hom
     down = jobs.run_job("es_sync", store=store, spec=spec)
     assert down["status"] == "failed" and "ElasticUnavailable" in down["error"]
     st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
-    assert st["backlog"]["outbox"] == 6
+    assert st["backlog"]["outbox"] == 8        # 6 for the records, 2 for the failed run (started, finished)
     res = CliRunner().invoke(main, ["--home", str(home), "es", "status"])
-    assert "cluster: unreachable" in res.output and "outbox: 6 rows waiting" in res.output, res.output
+    assert "cluster: unreachable" in res.output and "outbox: 8 rows waiting" in res.output, res.output
     es_settings.start()
     up = jobs.run_job("es_sync", store=store, spec=spec)
-    assert up["status"] == "ok" and up["result"]["sent"] == 6 and up["result"]["remaining"] == 0
+    # 6 records, the failed run (two rows, one document), this run as started (its finish: the next sync)
+    assert up["status"] == "ok" and up["result"]["sent"] == 8 and up["result"]["remaining"] == 0
     es = es_settings.client()
     assert es.count(index=f"{es_settings.prefix}-detections")["count"] == 2
 

@@ -12,6 +12,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent / "concurrency"))
 sys.path.insert(0, str(HERE.parent / "daemon"))
+sys.path.insert(0, str(HERE))   # job_results: job functions of the fault suite
 
 from race_seeding import Seeder  # noqa: E402
 

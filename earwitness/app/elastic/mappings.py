@@ -93,6 +93,12 @@ PROPERTIES: dict[str, dict[str, Any]] = {
     },
     # the crawler canary: one document per check of one site (crawler/canary.py)
     "site_checks": {"id": KEYWORD, "site": KEYWORD, "state": KEYWORD, "reason": TEXT, "checked_at": DATE},
+    # the daemon's job runs (earwitness/app/daemon_models.py): ``red`` for failed, partial, interrupted
+    "job_runs": {
+        "id": KEYWORD, "job_id": KEYWORD, "family": KEYWORD, "site": KEYWORD, "trigger": KEYWORD,
+        "status": KEYWORD, "red": BOOL, "started_at": DATE, "finished_at": DATE, "seconds": DOUBLE,
+        "error": TEXT, "error_line": TEXT, "result_json": STORED, "host": KEYWORD, "pid": LONG,
+    },
 }
 
 # families without a declared mapping (a record class added later): strings as keywords
