@@ -26,7 +26,9 @@ class Services:
     detection_id)`` gives the review picture's peak coordinates; ``site_checks(session)`` the
     crawler canary's latest row per site (``site``, ``state``, ``reason``, ``checked_at``, ``since``,
     ``paused`` when crawls are paused), for the Sites page; ``live_coverage(session, hours)`` the live
-    rooms' coverage (``crawler.live_store.coverage``), for the Live page.
+    rooms' coverage (``crawler.live_store.coverage``), for the Live page; ``job_runs(session)`` each
+    daemon job's last run (``status``, ``red``, ``error``, ``started_at``, ``finished_at``,
+    ``last_ok_at``), for the Status page.
     """
 
     review: Any
@@ -40,6 +42,7 @@ class Services:
     alignment: Callable[[Any, str], dict]
     site_checks: Callable[[Any], dict]
     live_coverage: Callable[[Any, float], dict]
+    job_runs: Callable[[Any], dict]
 
 
 def services() -> Services:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from earwitness.app import matching
+from earwitness.app import jobs, matching
 from earwitness.kernel import settings
 from notices import cases, evidence, export, ledger, letters, lifecycle, review
 from notices.exceptions import NoticesError
@@ -23,7 +23,7 @@ def services() -> Services:
     site rows, for the web app."""
     return Services(review=review, cases=cases, lifecycle=lifecycle, evidence=evidence, ledger=ledger,
                     letters=letters, export=export, error=NoticesError, alignment=matching.alignment,
-                    site_checks=_site_checks, live_coverage=_live_coverage)
+                    site_checks=_site_checks, live_coverage=_live_coverage, job_runs=jobs.last_runs_in)
 
 
 def _site_checks(session) -> dict:

@@ -22,6 +22,6 @@ def require(permission: str):
 
 
 def register(app: Flask) -> None:
-    from webapp.views import auth, cases, live, media, notices, overview, review, sites, users
-    for module in (auth, overview, review, media, cases, notices, users, sites, live):
+    from webapp.views import auth, cases, live, media, notices, overview, review, sites, status, users
+    for module in (auth, overview, review, media, cases, notices, users, sites, live, status):
         app.register_blueprint(module.bp)
