@@ -20,7 +20,7 @@ from crawler import config, frontier, media
 from crawler.clips import new_clip
 from crawler.errors import ContentGone, CrawlerError, FetchFailed, MediaRejected, Refused
 from crawler.items import VideoItem
-from earwitness.kernel import settings as ew_settings
+from earwitness.kernel.blobs import open_blob_store
 from earwitness.kernel.store.models import Clip, utcnow
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def _fetch_audio(store, item: VideoItem, site: config.SiteConfig, out: Outcome):
         with store.session() as s:
             twin = frontier.fetched_with_source(s, src)
             clip = s.get(Clip, twin.clip_id) if twin is not None and twin.clip_id else None
-            if clip is not None and clip.media_path and ew_settings.get().path(clip.media_path).exists():
+            if clip is not None and clip.media_path and open_blob_store().exists(clip.media_path):
                 out.reused_audio = True
                 return (info, src, media.StoredAudio(clip.audio_sha256, clip.media_path, clip.duration_s or 0.0),
                         (clip.original_sha256 or (clip.extra or {}).get("download_sha256"), clip.original_path))

@@ -31,7 +31,7 @@ from typing import Any
 from crawler import config, logins, outcomes, politeness
 from crawler.errors import ContentGone, FetchFailed, MediaRejected, Refused
 from earwitness.kernel import settings as ew_settings
-from earwitness.kernel.blobs import BlobStore
+from earwitness.kernel.blobs import open_blob_store
 from earwitness.kernel.digests import file_sha256 as sha256_file
 
 log = logging.getLogger(__name__)
@@ -78,17 +78,18 @@ def media_root() -> Path:
 
 
 def store_blob(tmp: Path, *, folder: str, suffix: str) -> tuple[str, str]:
-    """Move ``tmp`` into ``<home>/<folder>/<sha[:2]>/<sha><suffix>``; returns (sha256, relative path).
+    """Move ``tmp`` into the blob store (``blobs`` settings) as ``<folder>/<sha[:2]>/<sha><suffix>``;
+    returns (sha256, relative path).
 
-    An existing file with the same hash is kept and ``tmp`` removed (content addressing).
+    An existing blob with the same hash is kept and ``tmp`` removed (content addressing).
     """
-    blob = BlobStore(ew_settings.get().home).move_in(tmp, folder=folder, suffix=suffix)
+    blob = open_blob_store().move_in(tmp, folder=folder, suffix=suffix)
     return blob.sha256, blob.path
 
 
 def store_bytes(data: bytes, *, folder: str, suffix: str) -> tuple[str, str]:
-    """Store ``data`` content-addressed under ``<home>/<folder>``; returns (sha256, relative path)."""
-    blob = BlobStore(ew_settings.get().home).put_bytes(data, folder=folder, suffix=suffix)
+    """Store ``data`` content-addressed under ``<folder>`` in the blob store; returns (sha256, relative path)."""
+    blob = open_blob_store().put_bytes(data, folder=folder, suffix=suffix)
     return blob.sha256, blob.path
 
 
@@ -388,7 +389,7 @@ def keep_original(raw: Path):
     """Move the downloaded file (the container as the platform served it) into the blob store beside the
     normalised audio: evidence of what was downloaded, re-hashable by anyone. Returns the kernel Blob."""
     suffix = raw.suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", raw.suffix or "") else ".bin"
-    return BlobStore(ew_settings.get().home).move_in(raw, folder=ORIGINALS, suffix=suffix)
+    return open_blob_store().move_in(raw, folder=ORIGINALS, suffix=suffix)
 
 
 def _refuse_pages_served_as_media(path: Path, url: str) -> None:

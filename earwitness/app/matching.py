@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
+from earwitness.kernel.blobs import BlobMissing, open_blob_store
 from earwitness.app.catalog import index_path, open_index
 from earwitness.kernel.store import Store, leases
 from earwitness.kernel.store.models import Clip, Detection, utcnow
@@ -70,9 +71,11 @@ def match_clip(session, clip: Clip) -> list[Detection]:
         if not clip.media_path:
             return _fail(clip, "no media file recorded for this clip")
         try:
-            y = load_audio(settings.get().path(clip.media_path), sr=matcher.cfg.sample_rate)
+            y = load_audio(open_blob_store().local_path(clip.media_path), sr=matcher.cfg.sample_rate)
         except AudioError as exc:
             return _fail(clip, exc.reason)
+        except BlobMissing as exc:   # an unreachable store raises on: the clip stays for a later try
+            return _fail(clip, str(exc))
         found = matcher.reported(y)
     existing = {d.work_id for d in clip.detections}
     for m in found:
@@ -277,7 +280,7 @@ def alignment(session, detection_id: str) -> dict:
     if det.work_id not in matcher.index:
         raise LookupError(f"work {det.work_id} is no longer in the fingerprint index")
     cfg = matcher.cfg
-    y = load_audio(settings.get().path(det.clip.media_path), sr=cfg.sample_rate)
+    y = load_audio(open_blob_store().local_path(det.clip.media_path), sr=cfg.sample_rate)
     peaks = peaks_of_samples(y, cfg)
     fps = cfg.frames_per_second
     rt, rf = matcher.index.peaks_of(det.work_id)
