@@ -71,6 +71,18 @@ class QueryConfig:
     # unrelated music score higher too (README, "Speech over music").
     peak_frames: int | None = None
     peak_bins: int | None = None
+    # background pass (music under louder speech, the vlog case): when the first pass reports nothing,
+    # search again with dense small-neighbourhood peaks that hold their level (speech glides and stops,
+    # music's partials hold), over the small range background music is played at (README, "Speech over music")
+    background_pass: bool = True
+    background_peak_frames: int = 3
+    background_peak_bins: int = 3
+    background_peaks_per_second: float = 48.0
+    background_hold_frames: int = 2
+    background_hold_db: float = 4.0
+    background_neighbours: int = 15
+    background_max_pitch_semitones: float = 1.0
+    background_max_tempo_ratio: float = 1.06
     max_tempo_ratio: float = 2.0     # accepted |time scale| range: 1/x .. x
     max_pitch_semitones: float = 12.0
     max_bucket: int = 48             # index keys holding more entries than this are skipped (stop words)

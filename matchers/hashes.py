@@ -87,8 +87,8 @@ def triplets(peaks: Peaks, cfg: FingerprintConfig, *, neighbours: int, per_ancho
     per anchor (None: all valid ones, as queries do).
     """
     n = len(peaks)
-    if neighbours > MAX_NEIGHBOURS:
-        raise ValueError(f"neighbours must be at most {MAX_NEIGHBOURS}")
+    if per_anchor is not None and neighbours > MAX_NEIGHBOURS:  # the index stores k - i in THIRD_BITS
+        raise ValueError(f"index neighbours must be at most {MAX_NEIGHBOURS}")
     empty = np.zeros(0, dtype=np.int64)
     if n < 3:
         return Triplets(empty, empty, empty)

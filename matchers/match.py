@@ -24,10 +24,10 @@ from matchers import __version__ as MATCHER_VERSION
 from matchers.audio import load_audio
 from matchers.config import DEFAULT_QUERY, QueryConfig
 from matchers.errors import AudioError
-from matchers.fingerprint import peaks_of_samples
 from matchers.hashes import query_keys
 from matchers.index import FingerprintIndex
-from matchers.peaks import Peaks
+from matchers.peaks import Peaks, find_peaks
+from matchers.spectrum import log_spectrogram
 
 OFFSET_BIN = 32           # frames per vote cell along the offset axis (about 0.5 s)
 MIN_VOTES = 3
@@ -190,6 +190,9 @@ class Matcher:
         self.qcfg = qcfg
         self.version = f"{MATCHER_VERSION}+{verdict_digest(self.cfg, qcfg)}"
         self.range_penalty = range_penalty(qcfg)
+        # the background pass is a second search of the same clip: one more chance for chance (log10 2), on
+        # top of the full range's penalty although it searches a much smaller range
+        self.background_penalty = self.range_penalty + float(np.log10(2.0))
         self._work_order = index.work_order()
 
     # ---- public ------------------------------------------------------------------------------
@@ -227,22 +230,49 @@ class Matcher:
     # ---- one window --------------------------------------------------------------------------
     def _identify_window(self, y: np.ndarray, start_s: float) -> list[Match]:
         cfg, q = self.cfg, self.qcfg
-        peaks = peaks_of_samples(y, cfg, density=q.peaks_per_second, neighbourhood=q.peak_neighbourhood(cfg))
-        if len(peaks) < 6 or len(self.index) == 0:
+        if len(self.index) == 0:
             return []
-        keys, krow, tr = query_keys(peaks, cfg, neighbours=q.neighbours, max_tempo_ratio=q.max_tempo_ratio,
-                                    max_pitch_bins=q.max_pitch_semitones * cfg.bins_per_semitone)
+        S = log_spectrogram(y, cfg)
+        peaks = find_peaks(S, cfg, density=q.peaks_per_second, neighbourhood=q.peak_neighbourhood(cfg))
+        penalty = self.range_penalty
+        found = self._search(peaks, start_s, neighbours=q.neighbours, max_tempo_ratio=q.max_tempo_ratio,
+                             max_pitch_semitones=q.max_pitch_semitones, penalty=penalty)
+        if q.background_pass and not any(m.score >= q.threshold for m in found.values()):
+            # music under louder speech: peaks that hold their level, searched near the original pitch and tempo
+            held_peaks = find_peaks(S, cfg, density=q.background_peaks_per_second,
+                                    neighbourhood=(q.background_peak_frames, q.background_peak_bins),
+                                    hold=(q.background_hold_frames, q.background_hold_db))
+            again = self._search(held_peaks, start_s, neighbours=q.background_neighbours,
+                                 max_tempo_ratio=q.background_max_tempo_ratio,
+                                 max_pitch_semitones=q.background_max_pitch_semitones,
+                                 penalty=self.background_penalty)
+            if any(m.score >= q.threshold for m in again.values()):
+                found, peaks, penalty = again, held_peaks, self.background_penalty
+        if len(found) > 1:
+            found = self._explain_away(found, peaks, start_s, penalty)
+        reported = [self._with_repeats(m, peaks, start_s, penalty) if m.score >= q.threshold else m
+                    for m in found.values()]
+        return sorted(reported, key=lambda m: -m.score)
+
+    def _search(self, peaks: Peaks, start_s: float, *, neighbours: int, max_tempo_ratio: float,
+                max_pitch_semitones: float, penalty: float) -> dict[int, Match]:
+        """One search of the index with one peak set over one transform range: the best match per work."""
+        cfg, q = self.cfg, self.qcfg
+        if len(peaks) < 6:
+            return {}
+        keys, krow, tr = query_keys(peaks, cfg, neighbours=neighbours, max_tempo_ratio=max_tempo_ratio,
+                                    max_pitch_bins=max_pitch_semitones * cfg.bins_per_semitone)
         probe, work, t_ref, f_ref, span_ref = self.index.lookup(keys, max_bucket=q.max_bucket)
         if len(probe) == 0:
-            return []
+            return {}
         row = krow[probe]
         t_q = peaks.t[tr.i[row]]
         f_q = peaks.f[tr.i[row]]
         span_q = peaks.t[tr.k[row]] - t_q
         scale = span_ref / span_q
         shift = f_q - f_ref
-        ok = (scale <= q.max_tempo_ratio) & (scale >= 1.0 / q.max_tempo_ratio)
-        ok &= np.abs(shift) <= q.max_pitch_semitones * cfg.bins_per_semitone + 1
+        ok = (scale <= max_tempo_ratio) & (scale >= 1.0 / max_tempo_ratio)
+        ok &= np.abs(shift) <= max_pitch_semitones * cfg.bins_per_semitone + 1
         work, t_ref, t_q, scale, shift, anchor = work[ok], t_ref[ok], t_q[ok], scale[ok], shift[ok], tr.i[row][ok]
         t_mid = float(peaks.t[-1]) / 2
         o_mid = t_ref - scale * (t_q - t_mid)
@@ -257,7 +287,7 @@ class Matcher:
             s = float(np.exp(np.median(np.log(scale[sel]))))
             sh = float(np.median(shift[sel]))
             o0 = float(np.median(t_ref[sel] - s * t_q[sel]))
-            m = self._verify(int(w), peaks, o0, s, sh, votes, start_s)
+            m = self._verify(int(w), peaks, o0, s, sh, votes, start_s, penalty)
             # one work, several places (a looped section): the place that explains more of the clip wins
             if m is not None and (w not in found or (m.matched_peaks, m.score) > (found[w].matched_peaks, found[w].score)):
                 found[w] = m
@@ -268,15 +298,12 @@ class Matcher:
                 # alignment off by a fraction of a frame or bin loses hits a copy would have given
                 o_fit = (m.work_at_clip_start_s + m.tempo_ratio * start_s) * fps
                 again = self._verify(int(w), peaks, o_fit, m.tempo_ratio, m.pitch_semitones * cfg.bins_per_semitone,
-                                     m.votes, start_s)
+                                     m.votes, start_s, penalty)
                 if again is not None and again.score > m.score:
                     found[w] = again
-        if len(found) > 1:
-            found = self._explain_away(found, peaks, start_s)
-        reported = [self._with_repeats(m, peaks, start_s) if m.score >= q.threshold else m for m in found.values()]
-        return sorted(reported, key=lambda m: -m.score)
+        return found
 
-    def _explain_away(self, found: dict[int, Match], peaks: Peaks, start_s: float) -> dict[int, Match]:
+    def _explain_away(self, found: dict[int, Match], peaks: Peaks, start_s: float, penalty: float) -> dict[int, Match]:
         """Judge each further work only on the clip peaks that better matches leave unexplained.
 
         A clip that is plainly work A must not also be called work B because some of A's peaks
@@ -293,13 +320,13 @@ class Matcher:
             sub = Peaks(peaks.t[rest], peaks.f[rest], peaks.m[rest])
             o = (m.work_at_clip_start_s + m.tempo_ratio * start_s) * self.cfg.frames_per_second
             again = self._verify(int(w), sub, o, m.tempo_ratio, m.pitch_semitones * self.cfg.bins_per_semitone,
-                                 m.votes, start_s)
+                                 m.votes, start_s, penalty)
             if again is not None:
                 kept[w] = again
                 explained |= self.explained(peaks, again, start_s)
         return kept
 
-    def _with_repeats(self, m: Match, peaks: Peaks, start_s: float) -> Match:
+    def _with_repeats(self, m: Match, peaks: Peaks, start_s: float, penalty: float) -> Match:
         """``m`` with every other place its work plays the matched music (a loop), as pairs.
 
         The clip peaks of the matched stretch slide along the whole work under the match's
@@ -333,7 +360,7 @@ class Matcher:
         here = int(round((m.work_at_clip_start_s + m.tempo_ratio * start_s) * fps + m.tempo_ratio * lo))
         own = int(counts[max(0, min(here - 2, width - 1)):max(1, min(here + 3, width))].max())
         need = max(MIN_VOTES, int(np.ceil(REPEAT_SHARE * own)))
-        while need <= own and _score(need, lam) - self.range_penalty < self.qcfg.threshold:
+        while need <= own and _score(need, lam) - penalty < self.qcfg.threshold:
             need += 1
         taken = [here]
         repeats = []
@@ -408,8 +435,10 @@ class Matcher:
         rate = float(np.quantile(decoy_counts / n_in[usable], DECOY_QUANTILE))
         return rate * int(((best_t >= rt[0] - base) & (best_t <= rt[-1] - base)).sum())
 
-    def _verify(self, w: int, peaks: Peaks, o0: float, s: float, sh: float, votes: int, start_s: float) -> Match | None:
-        """Map the clip's peaks onto the work under the fitted transform (refined on a small grid) and score."""
+    def _verify(self, w: int, peaks: Peaks, o0: float, s: float, sh: float, votes: int, start_s: float,
+                penalty: float) -> Match | None:
+        """Map the clip's peaks onto the work under the fitted transform (refined on a small grid) and score,
+        less ``penalty`` (log10 of how many more transforms the search tried than the reference range)."""
         cfg = self.cfg
         work_id = self._work_order[w]
         rt, rf = self.index.peaks_of(work_id)
@@ -452,9 +481,9 @@ class Matcher:
         rows = np.clip(mf[best], 0, len(row_occ) - 1)
         lam = float(row_occ[rows].sum())
         # the decoys can only raise the chance level: spare them where the score already falls short
-        if _score(h, lam) - self.range_penalty >= self.qcfg.threshold:
+        if _score(h, lam) - penalty >= self.qcfg.threshold:
             lam = max(lam, self._decoy_level(grid, base, rt, peaks, mt[best], mf[best], o_best, s_best))
-        score = max(0.0, _score(h, lam) - self.range_penalty)
+        score = max(0.0, _score(h, lam) - penalty)
         s_best, sh_best, o_best = _fit_pairs(peaks, hit[best], rt, rf, s_best, sh_best, o_best)
         first, last = _matched_span(peaks.t, hit[best], lam / len(peaks), fps)
         work_at_start = (o_best - s_best * start_s * fps) / fps

@@ -30,7 +30,7 @@ class Peaks:
 
 
 def find_peaks(S: np.ndarray, cfg: FingerprintConfig, *, density: float | None = None,
-               neighbourhood: tuple[int, int] | None = None) -> Peaks:
+               neighbourhood: tuple[int, int] | None = None, hold: tuple[int, float] | None = None) -> Peaks:
     """Peaks of a log spectrogram ``S [shape=(n_frames, n_bins)]`` in dB.
 
     ``density`` overrides ``cfg.peaks_per_second`` and ``neighbourhood`` (frames, bins
@@ -39,6 +39,11 @@ def find_peaks(S: np.ndarray, cfg: FingerprintConfig, *, density: float | None =
     music partial is rarely the loudest point of a large neighbourhood, but still of
     a small one; the index's peaks stay (almost all) among a query's, so a denser
     query finds what the index holds while the index stays small.
+
+    ``hold = (frames, db)`` keeps only peaks whose level holds, in the same bin, within
+    ``db`` over the next ``frames`` frames (see :func:`held`): a music partial sustains,
+    a speech harmonic glides away or stops. Applied before the density cap, so the
+    peaks that speech would have taken leave room for the music's.
     """
     n_frames, n_bins = S.shape
     if n_frames < 3:
@@ -48,7 +53,10 @@ def find_peaks(S: np.ndarray, cfg: FingerprintConfig, *, density: float | None =
     neighbourhood = (2 * frames + 1, 2 * bins + 1)
     local_max = maximum_filter(S, size=neighbourhood, mode="nearest")
     floor = float(S.max()) - cfg.peak_floor_db
-    ti, fi = np.nonzero((S == local_max) & (S > floor))
+    candidate = (S == local_max) & (S > floor)
+    if hold is not None:
+        candidate &= held(S, *hold)
+    ti, fi = np.nonzero(candidate)
     # flat plateaus (digital silence, clipped tones) give runs of equal maxima: keep one
     keep = np.ones(len(ti), dtype=bool)
     if len(ti) > 1:
@@ -81,6 +89,19 @@ def find_peaks(S: np.ndarray, cfg: FingerprintConfig, *, density: float | None =
     f = (fi + df).astype(np.float32)
     order = np.argsort(t, kind="stable")
     return Peaks(t=t[order], f=f[order], m=centre[order].astype(np.float32))
+
+
+def held(S: np.ndarray, frames: int, db: float) -> np.ndarray:
+    """Cells of ``S`` whose level stays within ``db`` of itself over the next ``frames`` frames, same bin.
+
+    A speech harmonic moves about a bin per frame (3 bins a semitone) as the voice's
+    pitch glides, and syllables are short; the partials of music hold. The last
+    ``frames`` frames of a clip cannot be judged and are kept.
+    """
+    lowest_after = np.full_like(S, np.inf)
+    for j in range(1, frames + 1):
+        np.minimum(lowest_after[:-j], S[j:], out=lowest_after[:-j])
+    return lowest_after >= S - db
 
 
 def _vertex(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
