@@ -4,11 +4,17 @@ Every process is real: the crawl workers are crawl children (Scrapy, Chromium, y
 ffmpeg) against the fixture platform behind a counting proxy; the matcher workers are
 ``earwitness workers match``; PostgreSQL and redis-server are started by the tests. One
 crawl worker and one matcher worker are SIGKILLed mid-work.
+
+The ``s3`` variant puts the workers on "different machines": media and evidence go to an
+S3-compatible server (moto_server, started by the tests), and the matcher workers run in
+a data home of their own holding only the fingerprint index, so every clip they match
+comes to them through the shared blob store.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,9 +41,10 @@ def pg_settings(home, pg_url, monkeypatch):
     return pg_url
 
 
-def _start(cmd: list[str], log_path) -> subprocess.Popen:
+def _start(cmd: list[str], log_path, env: dict | None = None) -> subprocess.Popen:
     log = open(log_path, "wb")
-    return subprocess.Popen(cmd, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(cmd, env=env or dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -68,19 +75,27 @@ def _wait(pred, timeout_s: float, what: str, interval_s: float = 0.05):
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
+@pytest.mark.parametrize("blobs", ["local", "s3"])
 def test_three_crawl_workers_two_matchers_sigkill_loses_nothing_duplicates_nothing(
-        pg_settings, broker_url, catalog_store, proxy, platform, tmp_path):
+        pg_settings, broker_url, catalog_store, proxy, platform, tmp_path, home, blobs, request):
     from crawler import frontier
     from crawler.models import FrontierEntry
     from earwitness.kernel.store.models import Clip, Detection
     store = catalog_store
+    matcher_env = None
+    if blobs == "s3":
+        bucket = request.getfixturevalue("s3_settings")
+        matcher_home = tmp_path / "matcher-machine"
+        matcher_home.mkdir()
+        shutil.copytree(home / "index", matcher_home / "index")
+        matcher_env = dict(os.environ, EARWITNESS_HOME=str(matcher_home))
     assert store.engine.dialect.name == "postgresql"
     truth = platform.truth["videos"]
     matcher_cmd = [sys.executable, "-c", "import sys; from earwitness.app.cli import main; sys.exit(main())",
                    "workers", "match"]
     crawl_cmd = [sys.executable, "-m", "crawler.run", "--site", "fixture", "--query", "",
                  "--on-clip-stored", "earwitness.app.match_queue:enqueue_clip"]
-    matchers = [_start(matcher_cmd, tmp_path / f"matcher{i}.log") for i in range(2)]
+    matchers = [_start(matcher_cmd, tmp_path / f"matcher{i}.log", matcher_env) for i in range(2)]
     crawlers = [_start(crawl_cmd + ["--report", str(tmp_path / f"crawl{i}.json")], tmp_path / f"crawl{i}.log")
                 for i in range(3)]
     killed_items: list[str] = []
@@ -148,3 +163,14 @@ def test_three_crawl_workers_two_matchers_sigkill_loses_nothing_duplicates_nothi
     twice = {video_of(p) for p, n in gets.items() if n > 1}
     assert twice <= set(killed_items), (twice, killed_items, gets)
     assert max(gets.values()) <= 2, gets
+    if blobs == "s3":
+        # the media lives only in the bucket; the matchers read every clip from there
+        s3 = request.getfixturevalue("s3_server").client()
+        keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                for o in page.get("Contents", [])}
+        for c in clips.values():
+            assert f"earwitness/{c.media_path}" in keys
+            assert not (home / c.media_path).exists()
+        cached = {p.relative_to(matcher_home / "blob-cache").as_posix()
+                  for p in (matcher_home / "blob-cache").rglob("*.wav")}
+        assert {c.media_path for c in clips.values()} <= cached
