@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from earwitness import __version__
 from earwitness.kernel import settings
-from earwitness.kernel.blobs import BlobChanged, BlobStore
+from earwitness.kernel.blobs import BlobChanged, BlobMissing, BlobStore, BlobStoreUnavailable, open_blob_store
 from earwitness.kernel.store.ids import new_id
 from earwitness.kernel.store.models import Detection, utcnow
 from notices import ledger
@@ -63,6 +63,22 @@ def _suffix(rel: str) -> str:
 
 
 OBJECTS = "evidence/objects"   # the bundles' content-addressed files, under the data home
+
+
+def _captured_file(home: Path, rel: str) -> Path | None:
+    """A captured file as a local path: under the data home, else from the configured blob store (the
+    crawler may keep media, originals and page captures on S3; the copy is checked against its name)."""
+    src = home / rel
+    if src.is_file():
+        return src
+    try:
+        return open_blob_store().local_path(rel)
+    except BlobMissing:
+        return None
+    except BlobStoreUnavailable as exc:
+        raise EvidenceError(f"the blob store holding {rel} cannot be read now: {exc}") from exc
+    except BlobChanged as exc:
+        raise EvidenceError(f"{rel} changed since capture: {exc}") from exc
 
 
 def _store_object(home: Path, src: Path, sha: str) -> str:
@@ -202,8 +218,8 @@ def build_bundle(session: Session, detection_id: str, *, home: Path | None = Non
                 raise EvidenceError(f"clip {clip.id} has no captured media; nothing to bundle")
             not_captured.append(name)
             continue
-        src = home / rel
-        if not src.is_file():
+        src = _captured_file(home, rel)
+        if src is None:
             raise EvidenceError(f"{name} of clip {clip.id} is missing: {rel}")
         sha = ledger.file_sha256(src)
         if recorded and recorded != sha:
