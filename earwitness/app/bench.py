@@ -10,7 +10,7 @@ from earwitness.app.cli import LazyGroup
 
 BENCHMARKS = {
     "matcher": "earwitness.app.matcher_bench:matcher",
-    "scale": "earwitness.app.matcher_bench:scale",
+    "scale": "earwitness.app.scale_bench:scale",
     "crawl": "earwitness.app.crawl_bench:crawl",
     "workers": "earwitness.app.worker_bench:workers",
 }
