@@ -45,6 +45,8 @@ MIN_DECOYS = 8
 REFIT_FROM = 4.0           # candidates scoring this much are scored again from their fitted transform
 REPEAT_SHARE = 0.6         # another place in the work explaining this share of a match's hits is a loop of it
 MAX_REPEATS = 20
+TEMPO_MARGIN = 1.04        # the search reaches this factor past the configured time-scale range...
+PITCH_MARGIN_BINS = 1.0    # ...and this many log bins past the pitch range (the score's range penalty uses the range)
 WINDOW_S = 30.0           # long clips are searched in windows of this length...
 WINDOW_HOP_S = 20.0       # ...starting this often
 
@@ -260,8 +262,11 @@ class Matcher:
         cfg, q = self.cfg, self.qcfg
         if len(peaks) < 6:
             return {}
+        # search a little past the range's ends: a clip at exactly half speed has half its votes at 0.49x
+        max_tempo_ratio = max_tempo_ratio * TEMPO_MARGIN
+        max_pitch_bins = max_pitch_semitones * cfg.bins_per_semitone + PITCH_MARGIN_BINS
         keys, krow, tr = query_keys(peaks, cfg, neighbours=neighbours, max_tempo_ratio=max_tempo_ratio,
-                                    max_pitch_bins=max_pitch_semitones * cfg.bins_per_semitone)
+                                    max_pitch_bins=max_pitch_bins)
         probe, work, t_ref, f_ref, span_ref = self.index.lookup(keys, max_bucket=q.max_bucket)
         if len(probe) == 0:
             return {}
@@ -272,7 +277,7 @@ class Matcher:
         scale = span_ref / span_q
         shift = f_q - f_ref
         ok = (scale <= max_tempo_ratio) & (scale >= 1.0 / max_tempo_ratio)
-        ok &= np.abs(shift) <= max_pitch_semitones * cfg.bins_per_semitone + 1
+        ok &= np.abs(shift) <= max_pitch_bins
         work, t_ref, t_q, scale, shift, anchor = work[ok], t_ref[ok], t_q[ok], scale[ok], shift[ok], tr.i[row][ok]
         t_mid = float(peaks.t[-1]) / 2
         o_mid = t_ref - scale * (t_q - t_mid)
