@@ -1,9 +1,10 @@
 """The daily canary: is each configured site still reachable, logged in and readable?
 
 :func:`check_site` asks a site one known search and one known item (its ``canary:`` block:
-``query``, ``item``), through the same paths a crawl takes (the page discovery for
-``kind: browser`` sites, the listing page otherwise, the fetch path for the item), and checks
-that yt-dlp still marks the extractors the adapter relies on as working. One row per site:
+``query``, ``item``), through the same paths a crawl takes (the in-page discovery for sites with
+a ``discovery:`` block, yt-dlp's flat extraction of an adapter's search key, the listing page or
+API otherwise; the fetch path for the item), and checks that yt-dlp still marks the extractors the
+adapter relies on as working. One row per site:
 
 ``state``  ``ok`` | ``needs_login`` | ``blocked`` | ``broken`` | ``unreachable`` | ``unchecked``
            (``unchecked``: no canary configured and nothing known to be wrong; never a guess)
@@ -17,7 +18,7 @@ daemon's ``canary`` job (:func:`canary_job`, daily in config/scheduler.yaml) run
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,9 +36,10 @@ class SiteCheck:
     state: str
     reason: str
     checked_at: str
+    check_failed: bool = field(default=False, repr=False)   # the check raised: not the site's answer
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "check_failed"}
 
 
 def _state_of(answer: outcomes.Answer) -> str:
@@ -231,9 +233,19 @@ def needs_attention(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def check_sites(store, names: list[str] | None = None) -> list[SiteCheck]:
     """Check ``names`` (default: every configured site) and keep the rows in ``store``; a paused
-    site's row says so (crawler/pauses.py)."""
+    site's row says so (crawler/pauses.py). A check that itself fails (a bug, no Chromium) is
+    kept as that site's ``broken`` row naming the failure (marked ``check_failed``), and the other
+    sites are still checked."""
+    import logging
     from crawler import pauses
-    checks = [check_site(n) for n in (names or configured_sites())]
+    checks = []
+    for name in names or configured_sites():
+        try:
+            checks.append(check_site(name))
+        except Exception as exc:  # noqa: BLE001 - one site's failed check must not hide the others
+            logging.getLogger(__name__).exception("canary check of %s failed", name)
+            checks.append(SiteCheck(name, "broken", f"the canary check itself failed: {type(exc).__name__}: {exc}",
+                                    datetime.now(timezone.utc).isoformat(timespec="seconds"), check_failed=True))
     for c in checks:
         pause = pauses.paused(c.site)
         if pause is not None:
@@ -245,13 +257,14 @@ def check_sites(store, names: list[str] | None = None) -> list[SiteCheck]:
 def canary_job(store, sites: list[str] | None = None) -> dict[str, Any]:
     """The daemon's daily job: check every configured site (or ``sites``) and keep the rows.
 
-    The job itself is ok when the checks ran; each site's state is the finding, reported in the
-    result (``states``, ``attention``) and shown by ``status``, the app and the mirror. A site that
-    is not ok does not make the job fail: the job did its work, and the site's own row is red.
+    The job is ok when every check ran; each site's state is the finding, reported in the result
+    (``states``, ``attention``) and shown by ``status``, the app and the mirror. A site that is not
+    ok does not make the job fail (the site's own row is red); a check that itself failed does.
     """
     checks = check_sites(store, list(sites) if sites else None)
     bad = needs_attention({c.site: c.as_dict() for c in checks})
-    return {"checked": len(checks),
+    failed = [f"{c.site}: {c.reason}" for c in checks if c.check_failed]
+    return {"ok": not failed, "errors": failed, "checked": len(checks),
             "states": {state: sum(c.state == state for c in checks) for state in STATES
                        if any(c.state == state for c in checks)},
             "attention": [f"{r['site']}: {r['state']}" for r in bad]}

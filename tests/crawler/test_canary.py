@@ -159,3 +159,23 @@ def test_bilibili_canary_search_is_ok_on_the_replayed_api(youtube_canary, monkey
         row = canary.check_site("bilibili")
     assert row.state == "ok" and row.reason == "search bilisearch1:velvet morning: up (results)", row
     assert len(replay.log) == 1 and not replay.unmatched
+
+
+def test_a_check_that_fails_is_a_failed_job_and_the_other_sites_are_still_checked(site_home, store):
+    """A site whose discovery block is incomplete makes its own check raise: that site's row says the
+    check failed, the fixture site is still checked and kept, and the job is failed (not ok)."""
+    from earwitness.app import jobs
+    from earwitness.kernel import settings
+    (site_home / "sites").mkdir(exist_ok=True)
+    (site_home / "sites" / "halfdone.yaml").write_text(
+        "name: halfdone\nkind: browser\nbase_url: http://127.0.0.1:9\nvideo: {url_pattern: '/v/(?P<id>\\w+)'}\n"
+        "discovery: {page_url: '{base_url}/s?q={query}'}\ncanary: {query: x}\n")
+    _only_canary(site_home, sites=["halfdone", "fixture"])
+    settings.configure(site_home)
+    res = jobs.run_job("canary", "manual", store=store)
+    assert res["status"] == "failed" and "halfdone: the canary check itself failed: SiteConfigError" in res["error"]
+    from crawler import canary
+    with store.session() as s:
+        rows = canary.latest(s)
+    assert rows["fixture"]["state"] == "ok" and rows["halfdone"]["state"] == "broken", rows
+    assert "discovery needs page_url, api_paths" in rows["halfdone"]["reason"]
