@@ -496,15 +496,22 @@ def report() -> None:
 @report.command("monthly")
 @click.option("--month", help="YYYY-MM (default: last month).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Default: <home>/reports.")
+@click.option("--as-of", "as_of", help="The one clock every figure is counted at (ISO time with zone; "
+              "default: the month's end, or now).")
 @output.show_options
 @friendly
-def report_monthly(month, out_dir, as_json) -> None:
-    """The monthly monitoring report as Markdown and PDF (with a weekly chart); --json: its figures and files."""
+def report_monthly(month, out_dir, as_of, as_json) -> None:
+    """The monthly monitoring report, zh and en, as Markdown and PDF with charts and the records behind
+    each figure; refused (nothing written) if its figures do not add up. --json: its figures and files."""
     import dataclasses
     from earwitness.kernel.store.models import utcnow
     month = month or report_mod.previous_month(utcnow())
+    try:
+        clock = datetime.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO time: {as_of!r}", param_hint="--as-of") from exc
     with _store().session() as s:
-        rep = report_mod.monthly(s, month)
+        rep = report_mod.monthly(s, month, as_of=clock)
         files = report_mod.write(rep, Path(out_dir) if out_dir else settings.get().path("reports"))
     doc = {"report": dataclasses.asdict(rep), "files": [str(p) for p in files]}
     output.print_show(doc, as_json, lambda: [str(p) for p in files])

@@ -71,3 +71,8 @@ def test_cli_flow(store, seed, home, tmp_path):
     assert shot["manifest_sha256"]
     out = ok("report", "monthly", "--month", "2026-03", "--out", str(tmp_path / "r"))
     assert out.count("report-2026-03") == 4          # zh and en, Markdown and PDF
+    out = ok("report", "monthly", "--month", "2026-03", "--as-of", "2026-03-20T00:00:00+08:00",
+             "--out", str(tmp_path / "r2"), "--json")
+    assert json.loads(out)["report"]["as_of"].startswith("2026-03-20")
+    res = run(main, ["--home", str(home), "report", "monthly", "--month", "2026-03", "--as-of", "soon"])
+    assert res.exit_code != 0 and "not an ISO time" in res.output
