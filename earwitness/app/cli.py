@@ -131,6 +131,22 @@ class LazyGroup(click.Group):
             args = hoist_global_options(list(args))
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context):
+        """Run the command; a full disk, a read-only data home or an unreachable store, whichever
+        command met it, ends in one line naming the path and what to do (exit 1), not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.parent is not None:
+                raise
+            from earwitness.app.env_errors import one_line
+            line = one_line(exc)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", envvar="EARWITNESS_HOME", type=click.Path(file_okay=False),

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 
 from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
-from earwitness.app import logs
+from earwitness.app import env_errors, logs
 from earwitness.app.daemon_models import FAILED_STATES, JobRun
 from earwitness.kernel.store.models import utcnow
 
@@ -303,26 +303,7 @@ def judge(result: Mapping[str, Any]) -> tuple[str, str | None]:
 
 def one_line_error(exc: BaseException) -> str | None:
     """A full disk, a read-only data home or an unreachable store, said in one line a person can act on."""
-    import errno
-    from sqlalchemy.exc import OperationalError
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"disk full: cannot write {exc.filename or 'to the data home'}; free space there and run again"
-    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        what = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
-        return (f"{what}: cannot write {exc.filename or 'to the data home'}; make the data home writable "
-                f"(or point EARWITNESS_HOME / --home at one that is) and run again")
-    if isinstance(exc, OperationalError):
-        text = str(exc.orig) if exc.orig is not None else str(exc)
-        low = text.lower()
-        if "disk is full" in low or "no space" in low:
-            return f"disk full: the store cannot write ({text.splitlines()[0]}); free space and run again"
-        if "readonly" in low or "read-only" in low or "unable to open database" in low:
-            return (f"the store cannot be written ({text.splitlines()[0]}); make the data home writable "
-                    f"and run again")
-        if "connect" in low or "refused" in low or "could not translate host" in low or "timeout" in low:
-            return (f"the store is unreachable ({text.splitlines()[0]}); check store_url and that the "
-                    f"database server is running")
-    return None
+    return env_errors.one_line(exc)
 
 
 def _short(result: Mapping[str, Any]) -> str:
