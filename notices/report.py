@@ -424,17 +424,24 @@ def tables(rep: Report, lang: str = "en") -> list[tuple[str, list[str], list[lis
     ]
 
 
+ANNEX_IDS_PER_ROW = 10     # a row must fit on a page: long lists go on in the rows below
+
+
+def _annex_rows(label: str, where: str, ids: list[str]) -> list[list[str]]:
+    return [[label, where, str(len(ids)) if i == 0 else "", " ".join(ids[i:i + ANNEX_IDS_PER_ROW])]
+            for i in range(0, len(ids), ANNEX_IDS_PER_ROW)]
+
+
 def annex(rep: Report, lang: str = "en") -> list[list[str]]:
-    """One row per figure and platform that counts anything: the figure, where, how many, which records."""
+    """Rows per figure and platform that counts anything: the figure, where, how many (on its first
+    row), which records (at most :data:`ANNEX_IDS_PER_ROW` a row)."""
     lab = WORDS[lang]["labels"]
     rows = []
     for k in FIGURES:
         for p in rep.platforms:
-            ids = rep.sources[p][k]
-            if ids:
-                rows.append([lab[k], p, str(len(ids)), " ".join(ids)])
+            rows += _annex_rows(lab[k], p, rep.sources[p][k])
     for j, ids in sorted(rep.letters_by_jurisdiction_ids.items()):
-        rows.append([f"{WORDS[lang]['letters_cols'][1]} · {j}", "", str(len(ids)), " ".join(sorted(ids))])
+        rows += _annex_rows(f"{WORDS[lang]['letters_cols'][1]} · {j}", "", sorted(ids))
     return rows
 
 

@@ -190,3 +190,18 @@ def test_report_counts_a_resubmitted_case_once(store, seed):
         rep = report.monthly(s, "2026-03")
         assert (rep.totals["notified"], rep.totals["letters"]) == (1, 2)
         assert s.get(Case, b.id).state == "notice_sent" and rep.sources["fixture"]["pending"] == [b.id]
+
+
+def test_a_long_list_of_records_fits_the_pages(store, seed, tmp_path):
+    """80 cases in a figure: the annex spreads the ids over rows (a row taller than a page broke the PDF)."""
+    with store.session() as s:
+        for i in range(80):
+            det = seed.detection(s, media_id=f"n{i}", created_at=_at(1 + i % 28, 9), seed=i % 5, screenshot=False)
+            review.confirm(s, det.id, actor="r", at=_at(1 + i % 28, 10))
+        rep = report.monthly(s, "2026-03")
+    assert rep.totals["verified"] == 80
+    report.write(rep, tmp_path, langs=("en",))
+    lines = _pdf_lines(tmp_path / "report-2026-03-en.pdf")
+    annex = lines[next(i for i, x in enumerate(lines) if x == report.WORDS["en"]["annex_t"]):]
+    for rid in rep.ids("verified"):
+        assert any(rid in line for line in annex), rid
