@@ -152,6 +152,7 @@ class QueryResult:
     query_s: float
     duration_s: float
     error: str | None = None
+    top_score: float = 0.0    # the best score of any work, reported or not: how close chance came (margins)
 
 
 # the search range the score's scale was first calibrated on (pitch +-4 semitones, time scale 1/1.35 .. 1.35)
@@ -205,9 +206,11 @@ class Matcher:
             y = load_audio(path, sr=self.cfg.sample_rate, max_duration_s=max_duration_s)
         except AudioError as exc:
             return QueryResult(str(path), None, (), time.perf_counter() - start, 0.0, error=exc.reason)
-        accepted = self.reported(y)
+        found = self.identify(y)
+        accepted = [m for m in found if m.score >= self.qcfg.threshold]
         return QueryResult(str(path), accepted[0] if accepted else None, tuple(accepted[1:]),
-                           time.perf_counter() - start, len(y) / self.cfg.sample_rate)
+                           time.perf_counter() - start, len(y) / self.cfg.sample_rate,
+                           top_score=found[0].score if found else 0.0)
 
     def reported(self, y: np.ndarray) -> list[Match]:
         """The works found in ``y`` at or above the threshold: what every caller reports."""

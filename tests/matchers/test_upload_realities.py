@@ -178,3 +178,15 @@ def test_the_version_changes_with_the_range(catalog_index):
     a = Matcher(catalog_index)
     b = Matcher(catalog_index, dataclasses.replace(a.qcfg, max_pitch_semitones=6.0))
     assert a.version != b.version
+
+
+def test_a_result_says_how_close_chance_came(matcher, catalog_songs, tmp_path):
+    """``top_score`` is the best score of any work, reported or not: the margin a benchmark quotes."""
+    unrelated = tmp_path / "unrelated.wav"
+    soundfile.write(unrelated, _cut(song(941, 12.0), 2.0, 5.0), SR)
+    res = matcher.identify_file(unrelated)
+    assert res.match is None and 0.0 < res.top_score < matcher.qcfg.threshold, res
+    copy = tmp_path / "copy.wav"
+    soundfile.write(copy, _cut(catalog_songs["w13"], 4.0, 5.0), SR)
+    res = matcher.identify_file(copy)
+    assert res.match is not None and res.top_score == res.match.score
