@@ -137,7 +137,14 @@ def live_watch(rooms, minutes, as_json):
         for o in r["outcomes"]:
             click.echo(f"  ! stream ended: {o['outcome']} ({o['reason']})", err=True)
     for url in out["over_budget"]:
-        click.echo(f"{url}: over the budget of {out['budget']} rooms (live.watch.max_rooms)", err=True)
+        click.echo(f"{url}: over the budget of {out['budget']} rooms (live.watch.max_rooms); rotates in later",
+                   err=True)
+    search = out.get("search") or {}
+    for site, qs in (search.get("queries") or {}).items():
+        click.echo(f"search {site}: {len(qs)} queries, rooms found: "
+                   f"{sum(1 for f in (search.get('found') or {}).values())}")
+    for problem in search.get("problems") or []:
+        click.echo(f"  ! search {problem}", err=True)
 
 
 @click.group()
