@@ -140,9 +140,9 @@ def live_watch(rooms, minutes, as_json):
         click.echo(f"{url}: over the budget of {out['budget']} rooms (live.watch.max_rooms); rotates in later",
                    err=True)
     search = out.get("search") or {}
-    for site, qs in (search.get("queries") or {}).items():
-        click.echo(f"search {site}: {len(qs)} queries, rooms found: "
-                   f"{sum(1 for f in (search.get('found') or {}).values())}")
+    if search:
+        asked = ", ".join(f"{site} {len(qs)}" for site, qs in (search.get("queries") or {}).items())
+        click.echo(f"room search: queries ({asked or 'none'}), {len(search.get('found') or {})} live rooms found")
     for problem in search.get("problems") or []:
         click.echo(f"  ! search {problem}", err=True)
 
