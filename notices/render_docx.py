@@ -3,11 +3,13 @@
 East Asian text gets an East Asian font in the run properties (``w:eastAsia``),
 so Word shows the Chinese in a CJK face rather than a fallback. The page is A4
 with the letter's running header and "page n of N" (Word fields) in the footer,
-as the PDF; a table row never breaks across pages and the header row repeats.
+as the PDF; a table row never breaks across pages and the header row repeats. The
+same letter renders to the same bytes (fixed zip times), as the PDF does.
 """
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from docx import Document
@@ -112,7 +114,22 @@ def write(block_list: list[tuple], path: Path, *, title: str = "", header: str =
                     cell.text = str(text)
             _keep_rows_whole(t)
     doc.save(str(path))
+    _fix_zip_times(path)
     return path
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrite the DOCX's zip members with one fixed time (python-docx stamps each with "now"), so the
+    same letter renders to the same bytes and a revision's recorded SHA-256 names its file."""
+    with zipfile.ZipFile(path) as zf:
+        members = [(info, zf.read(info)) for info in zf.infolist()]
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as out:
+        for info, data in members:
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            out.writestr(fixed, data)
+    tmp.replace(path)
 
 
 def letter(content: dict, path: Path) -> Path:

@@ -174,8 +174,10 @@ def write(block_list: list[tuple], path: Path, *, title: str = "", author: str =
     """Draw ``(kind, ...)`` blocks (see :func:`notices.letters.blocks`) into an A4 PDF, each page
     with the running ``header`` and its number."""
     st = styles()
+    # invariant: no creation time or random id in the file, so the same letter renders to the same
+    # bytes and the SHA-256 recorded for a revision names its file whenever it is exported again
     doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
-                            topMargin=18 * mm, bottomMargin=18 * mm, title=title, author=author)
+                            topMargin=18 * mm, bottomMargin=18 * mm, title=title, author=author, invariant=1)
     doc.build(flowables(block_list, st, doc.width), canvasmaker=_paged_canvas(header, lang))
     return path
 

@@ -129,3 +129,15 @@ def test_zip_letter_members_are_the_hashed_ones(store, twelve, tmp_path):
     with zipfile.ZipFile(z) as zf:
         names = zf.namelist()
     assert any(n.endswith(".pdf") for n in names) and any(n.endswith(".docx") for n in names)
+
+
+def test_the_same_revision_renders_to_the_same_bytes(store, twelve, tmp_path):
+    """Exported again, a letter is the file whose SHA-256 its revision recorded (no render time inside)."""
+    with store.session() as s:
+        notice = twelve(s, "zh")
+        first = {p.name: export.ledger.file_sha256(p) for fmt in ("pdf", "docx")
+                 for p in export.export(s, notice.id, fmt, tmp_path / "a")}
+        again = {p.name: export.ledger.file_sha256(p) for fmt in ("pdf", "docx")
+                 for p in export.export(s, notice.id, fmt, tmp_path / "b")}
+        assert first == again == notice.files
+    assert Document(str(next((tmp_path / "b").glob("*.docx")))).sections[0].header.paragraphs[0].text
