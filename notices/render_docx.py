@@ -75,6 +75,17 @@ def _page_setup(doc, header: str, lang: str) -> None:
             _field(r, field)
 
 
+CELL_PT = 7.8
+TEXT_WIDTH_PT = (210 - 2 * 18) / 25.4 * 72      # A4 less the margins
+
+
+def _column_widths(columns: list[str], rows: list[list[str]]) -> list[float]:
+    """The PDF's column widths (each at least its widest unbreakable word), so an id or a number
+    fits its cell in Word too and is not broken inside."""
+    from notices import render_pdf
+    return render_pdf.column_widths(columns, rows, render_pdf.styles()["cell"], TEXT_WIDTH_PT)
+
+
 def _keep_rows_whole(table) -> None:
     """No row breaks across a page; the first row repeats on each page."""
     for i, row in enumerate(table.rows):
@@ -107,11 +118,13 @@ def write(block_list: list[tuple], path: Path, *, title: str = "", header: str =
             columns, rows = b[1], b[2]
             t = doc.add_table(rows=1, cols=len(columns))
             t.style = "Table Grid"
-            for cell, text in zip(t.rows[0].cells, columns):
-                cell.text = str(text)
-            for r in rows:
-                for cell, text in zip(t.add_row().cells, r):
-                    cell.text = str(text)
+            t.autofit = False
+            widths = _column_widths(columns, rows)
+            for row_cells, texts in [(t.rows[0].cells, columns)] + [(t.add_row().cells, r) for r in rows]:
+                for cell, text, width in zip(row_cells, texts, widths):
+                    cell.width = Pt(width)
+                    run = cell.paragraphs[0].add_run(str(text))
+                    run.font.size = Pt(CELL_PT)
             _keep_rows_whole(t)
     doc.save(str(path))
     _fix_zip_times(path)

@@ -141,3 +141,20 @@ def test_the_same_revision_renders_to_the_same_bytes(store, twelve, tmp_path):
                  for p in export.export(s, notice.id, fmt, tmp_path / "b")}
         assert first == again == notice.files
     assert Document(str(next((tmp_path / "b").glob("*.docx")))).sections[0].header.paragraphs[0].text
+
+
+def test_docx_columns_fit_their_widest_word(store, twelve, tmp_path):
+    """Word breaks a word only when it does not fit its cell: every cell is at least as wide as its
+    widest id, number or hash-free word (widths as in the PDF)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from notices import render_pdf
+    with store.session() as s:
+        notice = twelve(s, "en")
+        docx, = export.export(s, notice.id, "docx", tmp_path)
+    font = render_pdf.cjk_font()
+    for table in Document(str(docx)).tables:
+        for row in table.rows:
+            for cell in row.cells:
+                words = [w for w in cell.text.split() if render_pdf.keeps_words(w)]
+                widest = max((stringWidth(w, font, render_docx.CELL_PT) for w in words), default=0)
+                assert cell.width is not None and cell.width.pt >= widest, (cell.text, cell.width.pt, widest)
