@@ -19,7 +19,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont, TTFError
 from reportlab.pdfgen import canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 from xml.sax.saxutils import escape
 
 from notices import config
@@ -124,7 +124,9 @@ def flowables(block_list: list[tuple], st: dict, width: float) -> list[Flowable]
     for b in block_list:
         kind = b[0]
         if kind == "table":
-            out += [Spacer(1, 3), table(b[1], b[2], st, width), Spacer(1, 4)]
+            t = table(b[1], b[2], st, width)
+            t.spaceBefore, t.spaceAfter = 3, 4     # no spacer between a heading and its table (kept together)
+            out.append(t)
         elif kind == "flowable":
             out.append(b[1])
         else:

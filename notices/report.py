@@ -338,7 +338,7 @@ WORDS = {
         "week_axis": "week starting (MM-DD)",
         "annex_t": "Annex: the records behind each figure",
         "annex_note": "Each figure is the number of the records listed here (detection, case or letter ids); "
-                      "look any of them up with `earwitness detections|cases|notices show ID`.",
+                      "look them up with `earwitness review show ID` (detections), `cases show ID`, `notices show ID`.",
         "annex_cols": ["Figure", "Platform", "Count", "Records"],
         "labels": {
             "found": "Detections found", "reviewed": "Detections reviewed",
@@ -374,7 +374,7 @@ WORDS = {
         "week_axis": "周起始日（月-日）",
         "annex_t": "附件：各项数字所依据的记录",
         "annex_note": "每项数字即下列记录（检测、案件或函件编号）的数量；可用 "
-                      "`earwitness detections|cases|notices show 编号` 查阅。",
+                      "`earwitness review show 编号`（检测）、`cases show 编号`、`notices show 编号` 查阅。",
         "annex_cols": ["项目", "平台", "数量", "记录编号"],
         "labels": {
             "found": "发现的检测", "reviewed": "已审核的检测", "rejected": "审核排除的误报",
