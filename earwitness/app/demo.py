@@ -88,6 +88,9 @@ def step_serve(demo: Demo, store) -> None:
     demo.server = platform.serve(port=demo.port, root=demo.root, build=demo.root is None)
     # the crawler (and its child processes) read the site's base URL from the settings
     os.environ["EARWITNESS__CRAWLER__SITES__FIXTURE__BASE_URL"] = demo.server.url
+    # the demo serves and crawls only the fixture site: its canary checks that site, not the
+    # real platforms (unconfigured here) nor the fighting site (not served by the demo)
+    os.environ.setdefault("EARWITNESS__SCHEDULER__JOBS__CANARY__KWARGS", "{sites: [fixture]}")
     os.environ.setdefault("EARWITNESS__CRAWLER__LIVE__WINDOW_S", str(demo.live_window_s))
     os.environ.setdefault("EARWITNESS__CRAWLER__LIVE__EVIDENCE_S", str(demo.live_window_s * 2))
     if demo.auto_confirm:
