@@ -11,7 +11,8 @@ def _window(store, room: str, *, status="matched", samples=None):
     from crawler import media
     from crawler.live_store import wav_bytes
     from earwitness.kernel.store.models import Clip, utcnow
-    pcm = samples if samples is not None else np.random.default_rng(sum(map(ord, room))).integers(-2000, 2000, 22050, dtype=np.int16)
+    rng = np.random.default_rng(sum(map(ord, room)))
+    pcm = samples if samples is not None else rng.integers(-2000, 2000, 22050, dtype=np.int16)
     sha, rel = media.store_bytes(wav_bytes(pcm, 22050), folder="media", suffix=".wav")
     t = utcnow()
     with store.session() as s:
