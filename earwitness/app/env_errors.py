@@ -40,6 +40,20 @@ def _store_name() -> str:
         return "the store"
 
 
+def _no_space_left() -> bool:
+    """Whether the store's file system (SQLite) has no room left: under one 64 KiB page run."""
+    import shutil
+    from pathlib import Path
+    name = _store_name()
+    if not name.startswith("/"):
+        return False
+    folder = Path(name).parent
+    try:
+        return shutil.disk_usage(folder).free < 65536
+    except OSError:
+        return False
+
+
 def _home() -> str:
     try:
         from earwitness.kernel import settings
@@ -65,6 +79,11 @@ def _store_line(text: str) -> str | None:
     first = text.strip().splitlines()[0] if text.strip() else text
     if "disk is full" in low or "no space" in low:
         return f"disk full: the store cannot write {_store_name()} ({first}); free space and run again"
+    if "disk i/o error" in low:   # SQLite's word for a failed write: a full disk, or a failing one
+        if _no_space_left():
+            return f"disk full: the store cannot write {_store_name()} ({first}); free space and run again"
+        return (f"the store cannot be written: {_store_name()} ({first}); check the disk it is on "
+                f"and run again")
     if "readonly" in low or "read-only" in low or "unable to open database" in low:
         return (f"the store cannot be written: {_store_name()} ({first}); make the data home writable "
                 f"and run again")

@@ -43,6 +43,7 @@ FULL_DISK_NOT_REACHED = {
     "crawl": "the fixture site is not running", "sites check": "the fixture site is not running",
     "live sample": "the room is unreachable", "es sync": "no search server",
     "review auto": "auto-confirm is off: nothing to write",
+    "index compact": "one segment: nothing to compact, nothing written",
 }
 
 
@@ -234,20 +235,17 @@ def test_every_writing_command_on_a_full_disk_is_one_line(tmp_path, mount_tmpfs)
 
 
 def _fill(home: Path) -> None:
-    """Fill the tmpfs to the last byte."""
-    with (home / "filler").open("wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                fh.write(b"\0")
-                fh.flush()
-        except OSError:
-            pass
+    """Fill the tmpfs to the last byte (unbuffered writes, smaller and smaller)."""
+    fd = os.open(home / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def _snapshot(home: Path) -> dict[str, int]:
