@@ -146,8 +146,13 @@ def drop_window_audio(store, clip_id: str) -> bool:
     """Remove the audio of a matched live window that holds no detection (no hit, or a later window of a
     play already detected): only evidence of hits keeps audio, so a watched room does not fill the disk.
     The clip row stays (coverage, the room's history) with ``media_path`` cleared and the removed file
-    named in ``extra.audio_dropped``; a file another clip also points at stays. Returns whether it dropped."""
-    from earwitness.kernel import settings as ew_settings
+    named in ``extra.audio_dropped``; a file another clip also points at stays. Only the local blob store
+    (files under the data home) can remove: with another store (S3) the audio is kept, never claimed
+    removed. Returns whether it dropped."""
+    from earwitness.kernel.blobs import BlobStore, open_blob_store
+    blobs = open_blob_store()
+    if not isinstance(blobs, BlobStore):
+        return False
     with store.session() as s:
         clip = s.get(Clip, clip_id)
         if clip is None or clip.status != "matched" or not clip.media_path or not clip.is_live:
@@ -160,7 +165,7 @@ def drop_window_audio(store, clip_id: str) -> bool:
                                                               "reason": "no_detection"}}
         clip.media_path = None
     if not shared:
-        ew_settings.get().path(rel).unlink(missing_ok=True)
+        blobs.path(rel).unlink(missing_ok=True)
     return True
 
 
