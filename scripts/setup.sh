@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-for pkg in ffmpeg sox espeak-ng chromium fonts-noto-cjk poppler-utils fonts-wqy-zenhei postgresql redis-server; do
+for pkg in ffmpeg sox espeak-ng chromium fonts-noto-cjk poppler-utils fonts-wqy-zenhei postgresql redis-server nodejs; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
