@@ -22,5 +22,11 @@ def ensure_phantomjs() -> str | None:
     found = shutil.which("phantomjs")
     if found or not shutil.which("node"):
         return found
+    shim = SHIM_DIR / "phantomjs"
+    if not os.access(shim, os.X_OK):          # an install that dropped the executable bit
+        try:
+            shim.chmod(0o755)
+        except OSError:
+            return None
     os.environ["PATH"] = f"{SHIM_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
     return shutil.which("phantomjs")
