@@ -224,6 +224,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
     cov = st["live_coverage"]
     if cov["rooms"]:
         sites = ", ".join(f"{p} {v:.1%}" for p, v in cov["sites"].items())
-        click.echo(f"live airtime matched, last {cov['hours']:g} h: {sites}")
+        click.echo(f"live airtime heard (recorded and run through the matcher), last {cov['hours']:g} h: {sites}")
         for r in cov["rooms"]:
             click.echo(f"  {r['platform']}/{r['room_id']}: {r['share']:.1%}")

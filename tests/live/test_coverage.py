@@ -44,4 +44,4 @@ def test_status_shows_live_coverage(store):
     cov = json.loads(out.output)["live_coverage"]
     assert cov["sites"] == {"huya": 0.01}
     text = CliRunner().invoke(main, ["status"]).output
-    assert "live airtime matched, last 24 h: huya 1.0%" in text and "huya/r1: 1.0%" in text
+    assert "live airtime heard (recorded and run through the matcher), last 24 h: huya 1.0%" in text and "huya/r1: 1.0%" in text
