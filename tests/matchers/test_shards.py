@@ -54,6 +54,10 @@ def _answers(index, queries, qcfg=DEFAULT_QUERY):
 
     A clip of no catalog work may differ below the threshold: among (work, offset) cells with equal
     votes the matcher verifies the first few, and which come first depends on how works are numbered.
+    Known limit: the order of hits within a key also differs between layouts, and the matcher samples
+    a strong match's votes by position (match.py ``_densest_transform``, over 400 votes), so on other
+    clips a strong match's score can differ by a few percent between layouts (same work, far above
+    the threshold); these clips show none.
     """
     m = Matcher(index, qcfg)
     out = []
@@ -100,6 +104,12 @@ def test_stop_words_are_counted_over_all_shards(tmp_path, prints, queries, one_i
     sample = np.arange(1 << 16, dtype=np.int64) * 251
     assert np.array_equal(four.bucket_sizes(sample), one_index.bucket_sizes(sample))
     assert _answers(four, queries, tight) == _answers(one_index, queries, tight)
+    # the same across one index's segments: a key's size is its total over all of them
+    split = FingerprintIndex.open(tmp_path / "split", DEFAULT, create=True)
+    for fp in prints:
+        split.add([fp])
+    assert split.stats()["segments"] > 1
+    assert _answers(split, queries, tight) == _answers(one_index, queries, tight)
 
 
 def test_streamed_build_equals_incremental(tmp_path, prints, queries, one_index):
