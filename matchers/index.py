@@ -41,6 +41,7 @@ MAX_SEGMENTS = 6
 # a segment this large gets a bucket directory (64 MiB of int32 for 24-bit keys) and O(1) probes;
 # smaller ones are binary-searched, which costs little at their size and no memory
 DIRECTORY_MIN_HASHES = 1 << 20
+DIRECTORY_CHUNK = 1 << 25     # keys counted at a time when building it (256 MiB of int64)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,9 @@ class _Segment:
         if len(seg.keys) != len(seg.values) or len(seg.peak_t) != len(seg.peak_f):
             raise IndexFormatError(f"segment {path}: array lengths disagree")
         if len(seg.keys) >= DIRECTORY_MIN_HASHES:
-            counts = np.bincount(seg.keys, minlength=1 << KEY_BITS)
+            counts = np.zeros(1 << KEY_BITS, dtype=np.int64)
+            for a in range(0, len(seg.keys), DIRECTORY_CHUNK):  # in chunks: bincount copies its input to int64
+                counts += np.bincount(seg.keys[a:a + DIRECTORY_CHUNK], minlength=1 << KEY_BITS)
             seg.starts = np.zeros((1 << KEY_BITS) + 1, dtype=np.int64 if len(seg.keys) >= 2**31 else np.int32)
             np.cumsum(counts, out=seg.starts[1:])
         seg.work_starts = np.array([w["peak_start"] for w in seg.works], dtype=np.int64)
