@@ -42,6 +42,7 @@ DECOY_OFFSETS_S = _sweep[np.abs(_sweep) >= 1.5]
 DECOY_QUANTILE = 0.9          # of the decoys' hit rates: the chance level (0.75 let a wide range pass style-alike music)
 DECOY_MIN_OVERLAP = 0.25   # a decoy counts when at least this share of the clip maps inside the work
 MIN_DECOYS = 8
+DECOY_BELOW = 4.0          # decoys are run for candidates scoring at least the threshold less this
 REFIT_FROM = 4.0           # candidates scoring this much are scored again from their fitted transform
 REPEAT_SHARE = 0.6         # another place in the work explaining this share of a match's hits is a loop of it
 MAX_REPEATS = 20
@@ -488,8 +489,9 @@ class Matcher:
         row_occ = grid.mean(axis=0)
         rows = np.clip(mf[best], 0, len(row_occ) - 1)
         lam = float(row_occ[rows].sum())
-        # the decoys can only raise the chance level: spare them where the score already falls short
-        if _score(h, lam) - penalty >= self.qcfg.threshold:
+        # the decoys can only raise the chance level: spare them where the score falls far short (within
+        # DECOY_BELOW of the threshold they run, so a near miss's score, the margin a benchmark quotes, is corrected too)
+        if _score(h, lam) - penalty >= self.qcfg.threshold - DECOY_BELOW:
             lam = max(lam, self._decoy_level(grid, base, rt, peaks, mt[best], mf[best], o_best, s_best))
         score = max(0.0, _score(h, lam) - penalty)
         s_best, sh_best, o_best = _fit_pairs(peaks, hit[best], rt, rf, s_best, sh_best, o_best)
