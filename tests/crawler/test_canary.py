@@ -58,7 +58,7 @@ def test_status_shows_each_site_and_flags_needs_login_and_pauses(home, store):
     pauses.after_crawl("douyin", {"listing_blocked": 3, "fetched": 0})     # walls only: crawls paused
     got = CliRunner().invoke(main, ["--home", str(home), "status", "--json"])
     assert got.exit_code == 0, got.output
-    st = json.loads(got.output)
+    st = json.loads(got.stdout)
     assert st["sites"]["shortvideo"]["state"] == "needs_login"
     assert st["sites"]["douyin"]["paused"]["state"] == "blocked"
     assert st["sites_attention"] == ["shortvideo", "douyin"]                   # worst first
@@ -92,10 +92,10 @@ def test_daemon_once_runs_the_canary_and_keeps_its_rows(site_home, store):
     _only_canary(site_home, sites=["fixture"])
     got = CliRunner().invoke(main, ["--home", str(site_home), "daemon", "--once", "--json"])
     assert got.exit_code == 0, got.output
-    (run,) = json.loads(got.output)
+    (run,) = json.loads(got.stdout)
     assert run["job"] == "canary" and run["status"] == "ok", run
     assert run["result"]["checked"] == 1 and run["result"]["states"] == {"ok": 1}, run
-    st = json.loads(CliRunner().invoke(main, ["--home", str(site_home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(site_home), "status", "--json"]).stdout)
     assert st["sites"]["fixture"]["state"] == "ok" and st["sites_attention"] == []
     row = next(j for j in st["jobs"] if j["job"] == "canary")
     assert row["schedule"] and row["last_status"] == "ok"
@@ -117,9 +117,9 @@ def test_daemon_canary_covers_every_configured_site_and_an_unlogged_site_needs_l
     monkeypatch.setenv("EARWITNESS__CRAWLER__SITES__SHORTVIDEO__BASE_URL", platform.url)
     _only_canary(site_home)
     got = CliRunner().invoke(main, ["--home", str(site_home), "daemon", "--once", "--json"])
-    (run,) = json.loads(got.output)
+    (run,) = json.loads(got.stdout)
     assert run["status"] == "ok", run
-    st = json.loads(CliRunner().invoke(main, ["--home", str(site_home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(site_home), "status", "--json"]).stdout)
     assert set(st["sites"]) == set(canary.configured_sites())
     assert st["sites"]["fixture"]["state"] == "ok", st["sites"]["fixture"]
     assert st["sites"]["shortvideo"]["state"] == "needs_login", st["sites"]["shortvideo"]

@@ -85,12 +85,12 @@ def test_expired_login_and_captcha_in_sites_check(sv_home, platform, store, app_
     home, site = sv_home
     _login_with_cookies(home, site)
     ok = CliRunner().invoke(sites, ["check", "shortvideo", "--json"])
-    rows = json.loads(ok.output)
+    rows = json.loads(ok.stdout)
     assert ok.exit_code == 0 and [(r["site"], r["state"]) for r in rows] == [("shortvideo", "ok")], ok.output
     assert set(rows[0]) == {"site", "state", "reason", "checked_at"}
     site.expire_sessions()
     expired = CliRunner().invoke(sites, ["check", "shortvideo", "--json"])
-    row = json.loads(expired.output)[0]
+    row = json.loads(expired.stdout)[0]
     assert expired.exit_code == 1 and row["state"] == "needs_login", row
     # the same row in `earwitness status` (flagged) and in the review app (its Sites page, the menu's count)
     from earwitness.app.cli import main
@@ -101,7 +101,7 @@ def test_expired_login_and_captcha_in_sites_check(sv_home, platform, store, app_
     assert re.search(r'id="nav-sites">Sites <b class="badge[^"]*"[^>]*>1</b>', client.get("/").get_data(as_text=True))
     _login_with_cookies(home, site)
     site.captcha_after = 0
-    walled = json.loads(CliRunner().invoke(sites, ["check", "shortvideo", "--json"]).output)[0]
+    walled = json.loads(CliRunner().invoke(sites, ["check", "shortvideo", "--json"]).stdout)[0]
     assert walled["state"] == "blocked", walled
     from crawler import canary
     with store.session() as s:
@@ -117,7 +117,7 @@ def test_every_configured_site_gets_a_row(sv_home, store):
     from crawler.spiders import ADAPTERS
     from earwitness.app.site_commands import sites
     got = CliRunner().invoke(sites, ["check", "--json"])
-    listed = json.loads(got.output)
+    listed = json.loads(got.stdout)
     assert got.exit_code == 1, got.output                      # tiktok and shortvideo are not ok
     assert [r["site"] for r in listed] == canary.configured_sites()
     assert all(set(r) == {"site", "state", "reason", "checked_at"} and r["state"] in canary.STATES for r in listed)

@@ -217,7 +217,7 @@ def test_detections_list_json(store, home):
                         score=88.0, pitch_semitones=2.0, tempo_ratio=1.12, matcher_version="t"))
     res = CliRunner().invoke(main, ["--home", str(home), "detections", "list", "--json"])
     assert res.exit_code == 0, res.output
-    [row] = json.loads(res.output)
+    [row] = json.loads(res.stdout)
     assert (row["work_id"], row["clip_url"], row["platform"], row["ref_offset_s"], row["tempo_ratio"],
             row["pitch_semitones"], row["status"]) == ("demo001", "http://x/v/1", "fixture", 6.5, 1.12, 2.0, "pending")
     text = CliRunner().invoke(main, ["--home", str(home), "detections", "list"])

@@ -146,7 +146,7 @@ def test_sigkill_during_crawl_and_during_matching(home, store, daemons, platform
             assert found.get(v["id"]) == [v["track_id"]], (v, found.get(v["id"]))
         if v["expect"] == "no_match":
             assert not found.get(v["id"]), v
-    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).stdout)
     assert {j["job"]: j["last_status"] for j in st["jobs"]} == {"crawl:fixture": "ok", "match": "ok"}
     assert "fetched" not in st["backlog"]["clips"]
 

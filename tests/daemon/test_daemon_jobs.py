@@ -54,7 +54,7 @@ def test_once_runs_in_order_and_a_failure_stops_nothing(home, store):
     # asked for: the monthly job runs too
     res = CliRunner().invoke(main, ["--home", str(home), "daemon", "--once", "--only", "monthly"])
     assert res.exit_code == 0 and "monthly" in res.output
-    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).stdout)
     by_job = {j["job"]: j for j in st["jobs"]}
     assert by_job["boom"]["last_status"] == "failed" and "always fails" in by_job["boom"]["last_error"]
     assert by_job["monthly"]["last_status"] == "ok" and by_job["a_first"]["last_result"] == {"label": "a"}
@@ -103,7 +103,7 @@ def test_broken_site_config_is_reported_and_other_jobs_run(home, store):
     out = json.loads(res.output[res.output.index("["):])
     assert [(r["job"], r["status"]) for r in out] == [("crawl:broken", "failed"), ("after", "ok")]
     assert "SiteConfigError" in out[0]["error"] and "broken" in out[0]["error"]
-    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).stdout)
     row = next(j for j in st["jobs"] if j["job"] == "crawl:broken")
     assert row["last_status"] == "failed" and "SiteConfigError" in row["last_error"]
 

@@ -64,7 +64,7 @@ def test_sigkill_mid_job_then_restart_loses_and_repeats_nothing(home, store, dae
     before = stored_next_runs(store)
     assert set(before) == {"slow", "hourly"}
     d.stop(signal.SIGKILL)
-    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).stdout)
     assert {j["job"]: j["last_status"] for j in st["jobs"]}["slow"] == "interrupted"
     assert st["backlog"]["clips"]["fetched"] > 0
     (home / "slow.running").unlink(missing_ok=True)   # SIGKILL skipped the job's cleanup
@@ -127,7 +127,7 @@ def test_one_daemon_per_home_and_status_shows_it(home, store, daemons):
     second = daemons(home)
     assert second.proc.wait(timeout=30) == 1
     assert f"another daemon (pid {d.proc.pid}) is running" in second.output()
-    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).stdout)
     assert st["daemon_pid"] == d.proc.pid
     once = CliRunner().invoke(main, ["--home", str(home), "daemon", "--once"])
     assert once.exit_code == 1 and f"another daemon (pid {d.proc.pid})" in once.output
@@ -137,5 +137,5 @@ def test_one_daemon_per_home_and_status_shows_it(home, store, daemons):
         state = pickle.loads(conn.execute(text("SELECT job_state FROM apscheduler_jobs WHERE id='m'")).scalar())
     assert state["misfire_grace_time"] == 3600 and state["max_instances"] == 1 and state["coalesce"] is True
     d.stop()
-    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).stdout)
     assert st["daemon_pid"] is None

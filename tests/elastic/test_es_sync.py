@@ -241,7 +241,7 @@ def test_cli_sync_status_reindex(es_settings, store):
     assert res.exit_code == 0 and "sent 9 documents" in res.output and "outbox left 0" in res.output, res.output
     res = run("es", "reindex", "works")
     assert res.exit_code == 0 and f"3 documents into {es_settings.prefix}-works-v2" in res.output, res.output
-    st = json.loads(run("es", "status", "--json").output)
+    st = json.loads(run("es", "status", "--json").stdout)
     assert st["families"]["works"]["aliased"] == [f"{es_settings.prefix}-works-v2"]
     assert run("es", "reindex").exit_code == 2
 
@@ -259,7 +259,7 @@ def test_daemon_job_reports_es_down_and_drains_when_back(es_settings, store, hom
     es_settings.stop()
     down = jobs.run_job("es_sync", store=store, spec=spec)
     assert down["status"] == "failed" and "ElasticUnavailable" in down["error"]
-    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).output)
+    st = json.loads(CliRunner().invoke(main, ["--home", str(home), "status", "--json"]).stdout)
     assert st["backlog"]["outbox"] == 8        # 6 for the records, 2 for the failed run (started, finished)
     res = CliRunner().invoke(main, ["--home", str(home), "es", "status"])
     assert "cluster: unreachable" in res.output and "outbox: 8 rows waiting" in res.output, res.output

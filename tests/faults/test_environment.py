@@ -32,7 +32,7 @@ def _confirmed(store, seed, media_id: str) -> str:
 
 
 def _status_of(home, job: str) -> dict:
-    st = json.loads(_cli(home, "status", "--json").output)
+    st = json.loads(_cli(home, "status", "--json").stdout)
     return next(r for r in st["jobs"] if r["job"] == job)
 
 

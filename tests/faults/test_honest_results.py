@@ -54,7 +54,7 @@ def test_once_exits_non_zero_and_status_shows_a_partial_run(home, store):
     res = _cli(home, "daemon", "--once", "--only", "match")
     assert res.exit_code == 1, res.output
     assert "failed" in res.output
-    st = json.loads(_cli(home, "status", "--json").output)
+    st = json.loads(_cli(home, "status", "--json").stdout)
     row = next(r for r in st["jobs"] if r["job"] == "match")
     assert row["last_status"] == "failed" and "no fingerprint index" in row["last_error"], row
 

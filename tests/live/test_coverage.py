@@ -41,7 +41,7 @@ def test_status_shows_live_coverage(store):
     _window(store, "huya", "r1", utcnow() - timedelta(hours=1), 864)
     out = CliRunner().invoke(main, ["status", "--json"])
     assert out.exit_code == 0, out.output
-    cov = json.loads(out.output)["live_coverage"]
+    cov = json.loads(out.stdout)["live_coverage"]
     assert cov["sites"] == {"huya": 0.01}
     text = CliRunner().invoke(main, ["status"]).output
     assert "live airtime heard (recorded and run through the matcher), last 24 h: huya 1.0%" in text and "huya/r1: 1.0%" in text
