@@ -71,7 +71,12 @@ def _adapter_class(site: config.SiteConfig):
 
 
 def extractor_problems(site: config.SiteConfig) -> list[str]:
-    """yt-dlp extractors this site's adapter relies on that yt-dlp itself marks as not working."""
+    """yt-dlp extractors this site's crawl relies on that yt-dlp itself marks as not working.
+
+    Only what the configured crawl reaches through yt-dlp counts: the item extractor, the site's
+    ``start_urls`` and its search; an extractor the crawl does not use (TikTok's tag and sound
+    pages when TikTok is searched in its own page) is no reason to call the site broken.
+    """
     cls = _adapter_class(site)
     if cls is None:
         return []
@@ -79,7 +84,7 @@ def extractor_problems(site: config.SiteConfig) -> list[str]:
     ies = []
     if getattr(cls, "ie_name", ""):
         ies.append(get_info_extractor(cls.ie_name))
-    urls = list(getattr(cls, "listing_examples", ()))
+    urls = [str(u) for u in site.get("start_urls") or ()]
     template = getattr(cls, "search_template", None)
     if template:
         urls.append(template.format(n=1, query="canary"))

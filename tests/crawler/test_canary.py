@@ -179,3 +179,14 @@ def test_a_check_that_fails_is_a_failed_job_and_the_other_sites_are_still_checke
         rows = canary.latest(s)
     assert rows["fixture"]["state"] == "ok" and rows["halfdone"]["state"] == "broken", rows
     assert "discovery needs page_url, api_paths" in rows["halfdone"]["reason"]
+
+
+def test_an_extractor_counts_against_a_site_only_when_its_crawl_uses_it():
+    """TikTok searched in its own page uses no tag or sound extractor (yt-dlp marks both not
+    working): not broken. A configured start URL on a sound page does use one: broken, named."""
+    from crawler import canary, config
+    site = config.load_site("tiktok")
+    assert canary.extractor_problems(site) == []
+    with_sound = config.SiteConfig(name=site.name, platform=site.platform,
+                                   raw={**site.raw, "start_urls": ["https://www.tiktok.com/music/x-6956990112127585029"]})
+    assert canary.extractor_problems(with_sound) == ["yt-dlp marks its TikTokSound extractor as not working"]
