@@ -34,7 +34,22 @@ from matchers.match import Matcher
 from matchers.predictions import PredictionsWriter, query_id
 
 BENCH_DIR = Path(os.environ.get("EARWITNESS_BENCH_DIR", "/tmp/earwitness-bench"))
-SHARED_BENCH = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
+_ROOT = Path(__file__).resolve().parent.parent.parent
+# the public bench's scripts: shared/ beside the checkout (where the team's shared folder is), or in it
+SHARED_BENCH = next((p for p in (_ROOT.parent / "shared" / "bench", _ROOT / "shared" / "bench") if p.exists()),
+                    _ROOT.parent / "shared" / "bench")
+
+
+def run_scorer(args: list[str], **kwargs) -> None:
+    """Run the public bench's ``score.py`` with ``args``; its absence or failure is a clear error."""
+    scorer = SHARED_BENCH / "score.py"
+    if not scorer.is_file():
+        raise click.ClickException(f"the public bench's scorer is not at {scorer} (the shared/ folder "
+                                   "beside the checkout)")
+    done = subprocess.run([sys.executable, str(scorer), *args], **kwargs)
+    if done.returncode != 0:
+        raise click.ClickException(f"{scorer} failed (exit {done.returncode}); the predictions it was "
+                                   f"given are kept: {' '.join(args)}")
 
 
 def _cpu_s() -> float:
@@ -130,11 +145,9 @@ def matcher(bench_dir: Path, out: Path, threshold: float | None, reuse_index: bo
         best = max(negative)
         click.echo(f"highest score of any non-catalog clip, reported or not: {best:.2f} "
                    f"(margin {qcfg.threshold - best:.2f} under the threshold {qcfg.threshold})")
-    scorer = SHARED_BENCH / "score.py"
-    cmd = [sys.executable, str(scorer), "--queries", str(scored), "--corpus", str(corpus),
-           "--pred", f"earwitness={out / 'predictions.csv'}", "--meta", f"earwitness={meta_path}",
-           "--md", str(out / "score.md"), "--json", str(out / "score.json")]
-    subprocess.run(cmd, check=True)
+    run_scorer(["--queries", str(scored), "--corpus", str(corpus),
+                "--pred", f"earwitness={out / 'predictions.csv'}", "--meta", f"earwitness={meta_path}",
+                "--md", str(out / "score.md"), "--json", str(out / "score.json")])
     if extended:
         _extended(m, bench_dir, out, echo)
 

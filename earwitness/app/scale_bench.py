@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -33,6 +32,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from earwitness.app.matcher_bench import run_scorer
 from earwitness.app.scale_peaks import PeakModel
 from matchers.config import DEFAULT, DEFAULT_QUERY
 from matchers.fingerprint import fingerprint_file
@@ -40,10 +40,6 @@ from matchers.index_build import ShardedIndexWriter
 from matchers.shards import ShardedIndex
 
 BENCH_DIR = Path(os.environ.get("EARWITNESS_BENCH_DIR", "/tmp/earwitness-bench"))
-_ROOT = Path(__file__).resolve().parent.parent.parent
-# the public bench's scripts: shared/ in the checkout, or beside it (where the team's shared folder is)
-SHARED_BENCH = next((p for p in (_ROOT / "shared" / "bench", _ROOT.parent / "shared" / "bench") if p.exists()),
-                    _ROOT / "shared" / "bench")
 
 
 def _load() -> str:
@@ -171,9 +167,8 @@ def scale(bench_dir: Path, out: Path, sizes: str, shard_counts: str, min_s: floa
         echo(f"  {results[(n, k)]}")
     preds = [f"n{n}x{k}={out / f'pred-{n}-x{k}{tag}.csv'}" for n, k in paths]
     scored = out / f"score{tag}.json"
-    subprocess.run([sys.executable, str(SHARED_BENCH / "score.py"), "--queries", str(subset), "--corpus",
-                    str(corpus), "--json", str(scored), *sum((["--pred", p] for p in preds), [])],
-                   check=True, stdout=subprocess.DEVNULL)
+    run_scorer(["--queries", str(subset), "--corpus", str(corpus), "--json", str(scored),
+                *sum((["--pred", p] for p in preds), [])], stdout=subprocess.DEVNULL)
     scores = json.loads(scored.read_text())
     table = _table(paths, build, results, scores, len(rows))
     (out / f"scale{tag}.md").write_text(table)
