@@ -114,23 +114,29 @@ def _outcome(r) -> str:
     return "gone" if r.gone else ("transient" if r.reason == "error" else "up")
 
 
-def gone_run(case: Case) -> list[dict]:
-    """The checks of the case's latest unbroken run of ``gone`` answers (oldest first): an
-    ``up`` answer ends a run; every other answer (walls, errors) is skipped."""
+def answer_run(case: Case, kept: str, ends: str, episodes: tuple[str, ...]) -> list[dict]:
+    """The checks of the case's latest unbroken run of ``kept`` answers (oldest first): an
+    ``ends`` answer or an ``episodes`` event (earlier answers are spent) starts it over; every
+    other answer (walls, errors) is skipped."""
     run: list[dict] = []
     for ev in case.events:
-        if ev.event in ("verify_removed", "reappeared"):     # a new episode: earlier answers are spent
+        if ev.event in episodes:
             run = []
             continue
         check = (ev.details or {}).get("check") if ev.event == "recheck" else None
         if not check:
             continue
         kind = check.get("outcome") or ("transient" if check.get("reason") == "error" else "up")
-        if kind == "gone":
+        if kind == kept:
             run.append(check)
-        elif kind == "up":
+        elif kind == ends:
             run = []
     return run
+
+
+def gone_run(case: Case) -> list[dict]:
+    """The latest unbroken run of ``gone`` answers since the case last went or came back."""
+    return answer_run(case, "gone", "up", ("verify_removed", "reappeared"))
 
 
 def removal_confirmed(run: list[dict], at: datetime) -> bool:
@@ -254,20 +260,7 @@ CAN_REAPPEAR = tuple(lifecycle.TRANSITIONS["reappeared"].sources)
 
 def up_run(case: Case) -> list[dict]:
     """The checks of the unbroken run of ``up`` answers since the case's latest verified removal."""
-    run: list[dict] = []
-    for ev in case.events:
-        if ev.event == "verify_removed":
-            run = []
-            continue
-        check = (ev.details or {}).get("check") if ev.event == "recheck" else None
-        if not check:
-            continue
-        kind = check.get("outcome") or ("transient" if check.get("reason") == "error" else "up")
-        if kind == "up":
-            run.append(check)
-        elif kind == "gone":
-            run = []
-    return run
+    return answer_run(case, "up", "gone", ("verify_removed",))
 
 
 def due_after_removal(session, *, now: datetime | None = None) -> list[Case]:
