@@ -254,7 +254,7 @@ class FingerprintIndex:
         """Add works as one new segment (replacing any with the same id), then merge small segments."""
         if not fingerprints:
             return
-        with _WriteLock(self.path):
+        with FolderLock(self.path):
             ids = {fp.work_id for fp in fingerprints}
             names = self._current_names()
             replaced = self._rewrite_without(ids, names)
@@ -268,14 +268,14 @@ class FingerprintIndex:
         present = [w for w in work_ids if w in self._works]
         if not present:
             return []
-        with _WriteLock(self.path):
+        with FolderLock(self.path):
             names = [n for n in self._rewrite_without(set(present), self._current_names()) if n is not None]
             self._commit(names)
         return present
 
     def compact(self) -> None:
         """Merge every segment into one."""
-        with _WriteLock(self.path):
+        with FolderLock(self.path):
             names = self._current_names()
             if len(names) > 1:
                 self._commit([self._merge(names)])
@@ -342,11 +342,12 @@ class FingerprintIndex:
         _sweep(self.path, set(names))
 
 
-class _WriteLock:
-    """One writer at a time per index folder (readers never lock: segments are immutable)."""
+class FolderLock:
+    """One writer at a time per index folder (readers never lock: segments are immutable, and a
+    sharded index's readers check its manifest). ``name`` is the lock file in the folder."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path / "write.lock"
+    def __init__(self, path: Path, name: str = "write.lock") -> None:
+        self.path = path / name
 
     def __enter__(self):
         self.fh = open(self.path, "w")

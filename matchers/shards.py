@@ -23,7 +23,6 @@ and with ``verify_files`` every file's hash.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -35,7 +34,7 @@ import numpy as np
 from matchers.config import DEFAULT, FingerprintConfig
 from matchers.errors import IndexFormatError
 from matchers.index import MANIFEST as SHARD_MANIFEST
-from matchers.index import FingerprintIndex, WorkFingerprint, WorkInfo, _atomic_write
+from matchers.index import FingerprintIndex, FolderLock, WorkFingerprint, WorkInfo, _atomic_write
 
 FORMAT = 1
 MANIFEST = "shards.json"
@@ -217,7 +216,7 @@ class ShardedIndex:
         groups: dict[int, list[WorkFingerprint]] = {}
         for fp in fingerprints:
             groups.setdefault(shard_of(fp.work_id, len(self.shards)), []).append(fp)
-        with _ManifestLock(self.path):
+        with FolderLock(self.path, "shards.lock"):
             for i, group in groups.items():
                 self.shards[i].add(group)
             return self._publish(set(groups))
@@ -230,7 +229,7 @@ class ShardedIndex:
         groups: dict[int, list[str]] = {}
         for w in present:
             groups.setdefault(self._where[w], []).append(w)
-        with _ManifestLock(self.path):
+        with FolderLock(self.path, "shards.lock"):
             for i, ids in groups.items():
                 self.shards[i].remove(ids)
             self._publish(set(groups))
@@ -262,19 +261,3 @@ def _check_shard(folder: Path, entry: dict, version: int, verify_files: bool) ->
                                    f"{want['bytes']}")
         if verify_files and _sha256(f) != want["sha256"]:
             raise IndexFormatError(f"{folder.name}: {rel} does not hash to what manifest version {version} says")
-
-
-class _ManifestLock:
-    """One writer at a time per sharded index (readers never lock: they check the manifest)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path / "shards.lock"
-
-    def __enter__(self):
-        self.fh = open(self.path, "w")
-        fcntl.flock(self.fh, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()
