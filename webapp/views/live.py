@@ -1,4 +1,4 @@
-"""The Live page: coverage of the live rooms watched (programme heard, share of airtime matched, last hit)
+"""The Live page: coverage of the live rooms watched (programme heard, share of airtime heard, last hit)
 and the latest watch periods, so an operator sees which rooms are heard and which went quiet.
 
 The coverage comes from ``services().live_coverage`` (the crawler's stored windows); the periods are
