@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import struct
 import zlib
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,27 @@ def send_letter(s, notice, *, actor: str = "legal", sent_at=T0, channel: str = "
     letters.approve(s, notice.id, actor=actor)
     return letters.mark_sent(s, notice.id, actor=actor, channel=channel, recipient=recipient,
                              sent_at=sent_at)
+
+
+@pytest.fixture
+def site():
+    """A platform stand-in: /video/<id> answers the status set in ``status`` (default 200)."""
+    status: dict[str, int] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            code = status.get(self.path.rsplit("/", 1)[-1], 200)
+            body = b"<html>video</html>" if code == 200 else b"removed"
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", status
+    server.shutdown()
+    server.server_close()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,30 +14,6 @@ from notices import cases, jobs, letters, recheck, report, review
 from earwitness.kernel.store.case_models import Case
 
 from tests.notices.conftest import T0
-
-
-@pytest.fixture
-def site():
-    """A platform stand-in: /video/<id> answers the status set in ``status`` (default 200)."""
-    status: dict[str, int] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            code = status.get(self.path.rsplit("/", 1)[-1], 200)
-            body = b"<html>video</html>" if code == 200 else b"removed"
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", status
-    server.shutdown()
-    server.server_close()
 
 
 def http_probe(url: str, platform: str, audio_path: str | None = None) -> ProbeResult:
