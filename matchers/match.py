@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.special import pdtrc
 
 from matchers import __version__ as MATCHER_VERSION
 from matchers.audio import load_audio
@@ -275,27 +275,32 @@ class Matcher:
         if len(probe) == 0:
             return {}
         row = krow[probe]
-        t_q = peaks.t[tr.i[row]]
-        f_q = peaks.f[tr.i[row]]
+        anchor = tr.i[row]
+        t_q = peaks.t[anchor]
+        f_q = peaks.f[anchor]
         span_q = peaks.t[tr.k[row]] - t_q
         scale = span_ref / span_q
         shift = f_q - f_ref
         ok = (scale <= max_tempo_ratio) & (scale >= 1.0 / max_tempo_ratio)
         ok &= np.abs(shift) <= max_pitch_bins
-        work, t_ref, t_q, scale, shift, anchor = work[ok], t_ref[ok], t_q[ok], scale[ok], shift[ok], tr.i[row][ok]
+        kept = np.flatnonzero(ok)
+        work, t_ref, t_q, scale, shift, anchor = (a[kept] for a in (work, t_ref, t_q, scale, shift, anchor))
         t_mid = float(peaks.t[-1]) / 2
         o_mid = t_ref - scale * (t_q - t_mid)
 
         cells = self._top_cells(work, o_mid, anchor)
         found: dict[int, Match] = {}
+        of_work: dict[int, np.ndarray] = {}   # hits of each candidate work, in hit order
         for w, centre, votes in cells:
-            sel = np.nonzero((work == w) & (np.abs(o_mid - centre) <= OFFSET_BIN))[0]
+            if w not in of_work:
+                of_work[w] = np.flatnonzero(work == w)
+            sel = of_work[w][np.abs(o_mid[of_work[w]] - centre) <= OFFSET_BIN]
             if len(sel) < MIN_VOTES:
                 continue
             sel = _densest_transform(np.log(scale[sel]), shift[sel], sel)
-            s = float(np.exp(np.median(np.log(scale[sel]))))
-            sh = float(np.median(shift[sel]))
-            o0 = float(np.median(t_ref[sel] - s * t_q[sel]))
+            s = float(np.exp(_median(np.log(scale[sel]))))
+            sh = float(_median(shift[sel]))
+            o0 = float(_median(t_ref[sel] - s * t_q[sel]))
             m = self._verify(int(w), peaks, o0, s, sh, votes, start_s, penalty)
             # one work, several places (a looped section): the place that explains more of the clip wins
             if m is not None and (w not in found or (m.matched_peaks, m.score) > (found[w].matched_peaks, found[w].score)):
@@ -355,17 +360,10 @@ class Matcher:
         # per clip peak, every start frame at which it would land on a work peak (within a frame and a
         # bin): read from the work's peaks sorted by frequency, so memory stays small for long works
         width = int(np.ceil(rt[-1])) + 2
-        by_f = np.argsort(rf, kind="stable")
-        rf_sorted, rt_sorted = rf[by_f], rt[by_f]
-        counts = np.zeros(width, dtype=np.int32)
+        counts, landings = _start_frame_votes(rt, rf, rel, qf, width)
         lam = 0.0
-        for r, f in zip(rel, qf):
-            a, b = np.searchsorted(rf_sorted, [f - 1.5, f + 1.5])
-            x = np.rint(rt_sorted[a:b]).astype(np.int64) - r
-            x = np.unique(np.concatenate([x - 1, x, x + 1]))
-            x = x[(x >= 0) & (x < width)]
-            counts[x] += 1
-            lam += len(x) / width
+        for n in landings.tolist():   # in clip-peak order, as the chance level was always summed
+            lam += n / width
         here = int(round((m.work_at_clip_start_s + m.tempo_ratio * start_s) * fps + m.tempo_ratio * lo))
         own = int(counts[max(0, min(here - 2, width - 1)):max(1, min(here + 3, width))].max())
         need = max(MIN_VOTES, int(np.ceil(REPEAT_SHARE * own)))
@@ -393,29 +391,20 @@ class Matcher:
         o = (m.work_at_clip_start_s + m.tempo_ratio * start_s) * cfg.frames_per_second
         pt = o + m.tempo_ratio * peaks.t
         pf = peaks.f - m.pitch_semitones * cfg.bins_per_semitone
-        pos = np.searchsorted(rt, pt)
-        hit = np.zeros(len(peaks), dtype=bool)
-        for d in range(-4, 4):
-            j = np.clip(pos + d, 0, len(rt) - 1)
-            hit |= (np.abs(rt[j] - pt) <= 1.5) & (np.abs(rf[j] - pf) <= 1.5)
-        return hit
+        j = _neighbours(rt, pt)
+        return ((np.abs(rt[j] - pt) <= 1.5) & (np.abs(rf[j] - pf) <= 1.5)).any(axis=0)
 
     def _top_cells(self, work: np.ndarray, o_mid: np.ndarray, anchor: np.ndarray) -> list[tuple[int, float, int]]:
         """The (work, offset) cells with the most distinct clip anchors voting for them."""
         n_cells = []
         for phase in (0.0, OFFSET_BIN / 2):
             cell = np.floor((o_mid + phase) / OFFSET_BIN).astype(np.int64)
-            # (work | cell | anchor) in one int64: work < 2**21, cell + 2**30 < 2**32, anchor < 2**10 per window
-            combo = (work.astype(np.int64) << 42) | ((cell + (1 << 30)) << 10) | (anchor & 0x3FF)
-            combo = np.unique(combo) >> 10             # one vote per clip anchor per cell
-            cells, counts = np.unique(combo, return_counts=True)
+            cell_work, cell_pos, counts = anchor_votes(work, cell, anchor & 0x3FF)
             top = np.argsort(-counts)[: self.qcfg.candidates]
-            for c, n in zip(cells[top], counts[top]):
+            for w, c, n in zip(cell_work[top].tolist(), cell_pos[top].tolist(), counts[top].tolist()):
                 if n < MIN_VOTES:
                     continue
-                w = int(c >> 32)
-                centre = ((int(c) & ((1 << 32) - 1)) - (1 << 30) + 0.5) * OFFSET_BIN - phase
-                n_cells.append((w, centre, int(n)))
+                n_cells.append((w, (c + 0.5) * OFFSET_BIN - phase, n))
         n_cells.sort(key=lambda x: -x[2])
         seen, out = set(), []
         floor = max(MIN_VOTES, CANDIDATE_FRACTION * n_cells[0][2]) if n_cells else MIN_VOTES
@@ -461,21 +450,21 @@ class Matcher:
         n_bins = int(np.ceil(max(rf.max(), peaks.f.max()) + 3 + abs(sh)))
         base = int(np.floor(lo - reach)) - 2
         width = int(np.ceil(hi + reach)) - base + 4
-        grid = np.zeros((width, n_bins + 2), dtype=bool)
-        gt = np.rint(rt[a:b] - base).astype(np.int64)
-        gf = np.rint(rf[a:b]).astype(np.int64)
-        for dt in (-1, 0, 1):
-            for df in (-1, 0, 1):
-                grid[np.clip(gt + dt, 0, width - 1), np.clip(gf + df, 0, n_bins + 1)] = True
-        # every transform on the refinement grid at once: shape (offsets, scales, shifts, clip peaks)
-        ss = s * (1.0 + SCALE_STEPS)[:, None, None]
-        hh = (sh + SHIFT_STEPS)[None, :, None]
-        oo = (o0 + OFFSET_STEPS)[:, None, None, None]
-        mt = np.rint(oo + ss[None] * peaks.t[None, None, None, :] - base).astype(np.int64)
-        mf = np.rint(peaks.f[None, None, None, :] - hh[None]).astype(np.int64)
-        mt = np.broadcast_to(mt, (len(OFFSET_STEPS), len(SCALE_STEPS), len(SHIFT_STEPS), len(peaks)))
-        mf = np.broadcast_to(mf, mt.shape)
-        counts, hit = _hits(grid, mt, mf)
+        gt, gf = np.rint(rt[a:b] - base).astype(np.int64), np.rint(rf[a:b]).astype(np.int64)
+        shape = (width, n_bins + 2)
+        # every transform on the refinement grid at once: hits of shape (offsets, scales, shifts, clip peaks),
+        # from work frames of shape (offsets, scales, clip peaks) and bins of shape (shifts, clip peaks)
+        ss = s * (1.0 + SCALE_STEPS)[None, :, None]
+        mt = np.rint((o0 + OFFSET_STEPS)[:, None, None] + ss * peaks.t[None, None, :] - base).astype(np.int64)
+        mf = np.rint(peaks.f[None, :] - (sh + SHIFT_STEPS)[:, None]).astype(np.int64)
+        grid = None     # the whole window's grid, built only where needed (decoys, odd geometry)
+        if _on_inner_grid(gt, gf, shape) and mt.min() >= 0 and mt.max() < width:
+            hit = _refinement_hits(gt, gf, shape[1], mt, mf)
+        else:
+            grid = _peak_grid(gt, gf, shape)
+            full = mt.shape[:2] + mf.shape
+            hit = _hits(grid, np.broadcast_to(mt[:, :, None, :], full), np.broadcast_to(mf[None, None], full))[1]
+        counts = hit.sum(axis=-1)
         best = np.unravel_index(int(np.argmax(counts - _CENTRE_PENALTY)), counts.shape)
         h = int(counts[best])
         if h < MIN_VOTES:
@@ -483,19 +472,25 @@ class Matcher:
         s_best = float(s * (1 + SCALE_STEPS[best[1]]))
         sh_best = float(sh + SHIFT_STEPS[best[2]])
         o_best = float(o0 + OFFSET_STEPS[best[0]])
+        best_t, best_f = mt[best[0], best[1]], mf[best[2]]
         # chance level, the larger of two estimates: (a) per frequency row, the share of the window where
         # a peak would count as a hit; (b) the median hit count of decoy alignments of the same two pieces
         # of music a few seconds away, which also captures what they share by style (beat grid, key, timbre)
-        row_occ = grid.mean(axis=0)
-        rows = np.clip(mf[best], 0, len(row_occ) - 1)
+        row_occ = grid.mean(axis=0) if grid is not None else _grid_occupancy(gt, gf, shape)
+        rows = np.clip(best_f, 0, len(row_occ) - 1)
         lam = float(row_occ[rows].sum())
         # the decoys can only raise the chance level: spare them where the score falls far short (within
         # DECOY_BELOW of the threshold they run, so a near miss's score, the margin a benchmark quotes, is corrected too)
-        if _score(h, lam) - penalty >= self.qcfg.threshold - DECOY_BELOW:
-            lam = max(lam, self._decoy_level(grid, base, rt, peaks, mt[best], mf[best], o_best, s_best))
-        score = max(0.0, _score(h, lam) - penalty)
-        s_best, sh_best, o_best = _fit_pairs(peaks, hit[best], rt, rf, s_best, sh_best, o_best)
-        first, last = _matched_span(peaks.t, hit[best], lam / len(peaks), fps)
+        raw = _score(h, lam)
+        if raw - penalty >= self.qcfg.threshold - DECOY_BELOW:
+            grid = _peak_grid(gt, gf, shape) if grid is None else grid
+            decoy_lam = self._decoy_level(grid, base, rt, peaks, best_t, best_f, o_best, s_best)
+            if decoy_lam > lam:
+                lam, raw = decoy_lam, _score(h, decoy_lam)
+        score = max(0.0, raw - penalty)
+        hit = hit[best]
+        s_best, sh_best, o_best = _fit_pairs(peaks, hit, rt, rf, s_best, sh_best, o_best)
+        first, last = _matched_span(peaks.t, hit, lam / len(peaks), fps)
         work_at_start = (o_best - s_best * start_s * fps) / fps
         pair = pair_from_transform(start_s + first / fps, start_s + last / fps, work_at_start, s_best)
         return Match(work_id=work_id, score=round(score, 3), pair=pair,
@@ -509,6 +504,40 @@ _CENTRE_PENALTY = 1e-3 * (np.abs(OFFSET_STEPS)[:, None, None] / OFFSET_STEPS.max
                           + np.abs(SHIFT_STEPS)[None, None, :] / SHIFT_STEPS.max())
 LOG_SCALE_BIN = 0.01       # votes agree on the time scale within about 1 %...
 SHIFT_BIN = 1.0            # ...and on the pitch shift within a log bin
+
+
+def anchor_votes(work: np.ndarray, cell: np.ndarray, anchor: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``anchor`` values per (``work``, ``cell``): ``(work, cell, count)`` per cell with a vote, in
+    (work, cell) order, counts int64 (what ``np.unique`` on the pairs gives).
+
+    A clip anchor votes once per cell however many of its triplets land there. One sort of a
+    compact integer (work, cell rank, anchor) and run lengths: ``np.unique`` hashes, about 30 times
+    slower on the quarter million hits of a clip. ``anchor`` must be below 2**10.
+    """
+    if len(work) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), empty.copy()
+    lo = int(cell.min())
+    n_pos = int(cell.max()) - lo + 1
+    n_work = int(work.max()) + 1
+    # int32 sorts about twice as fast as int64, when the key fits
+    dtype = np.int32 if n_work * n_pos << 10 < 2**31 else np.int64
+    combo = ((work.astype(dtype) * dtype(n_pos) + (cell - lo).astype(dtype)) << 10) | anchor.astype(dtype)
+    combo.sort()
+    distinct = combo[_run_starts(combo)] >> 10     # one vote per anchor per cell
+    starts = np.flatnonzero(_run_starts(distinct))
+    counts = np.diff(starts, append=len(distinct)).astype(np.int64)
+    cell_work, cell_pos = np.divmod(distinct[starts].astype(np.int64), n_pos)
+    return cell_work, cell_pos + lo, counts
+
+
+def _run_starts(x: np.ndarray) -> np.ndarray:
+    """True where sorted ``x`` differs from the element before (and at the first)."""
+    start = np.empty(len(x), dtype=bool)
+    start[:1] = True
+    np.not_equal(x[1:], x[:-1], out=start[1:])
+    return start
 
 
 def _densest_transform(log_s: np.ndarray, shift: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -540,6 +569,56 @@ def _matched_span(t: np.ndarray, hit: np.ndarray, chance_rate: float, fps: float
     return float(t[inside].min()), float(t[inside].max())
 
 
+def _median(x: np.ndarray):
+    """``np.median(x)`` for a non-empty 1-d array without NaNs, the same value and dtype, without its
+    generic machinery (a dozen calls per candidate)."""
+    x = np.sort(x)
+    m = len(x) // 2
+    return x[m] if len(x) % 2 else (x[m - 1] + x[m]) / 2
+
+
+def _start_frame_votes(rt: np.ndarray, rf: np.ndarray, rel: np.ndarray, qf: np.ndarray, width: int,
+                       chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """For every start frame 0..``width``-1 of a stretch in the work, how many clip peaks would land on a
+    work peak (within a frame and a bin), and per clip peak how many start frames it lands at.
+
+    Clip peak i sits ``rel[i]`` work frames after the stretch's start at bin ``qf[i]``. The work's
+    peaks (``rt``, ``rf``) are read by frequency, and clip peaks are taken a chunk of candidate
+    landings at a time, so memory stays bounded for an hour-long work.
+    """
+    by_f = np.argsort(rf, kind="stable")
+    rf_sorted = rf[by_f]
+    frame = np.rint(rt[by_f]).astype(np.int64)
+    first = np.searchsorted(rf_sorted, qf - 1.5)
+    n_near = np.searchsorted(rf_sorted, qf + 1.5) - first
+    counts = np.zeros(width, dtype=np.int64)
+    landings = np.zeros(len(qf), dtype=np.int64)
+    ends = np.cumsum(n_near)
+    i = 0
+    while i < len(qf):
+        j = max(i + 1, int(np.searchsorted(ends, (ends[i - 1] if i else 0) + chunk, side="right")))
+        sizes = n_near[i:j]
+        peak = np.repeat(np.arange(i, j), sizes)
+        within = np.arange(len(peak)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        x = frame[first[peak] + within] - rel[peak]
+        x = np.concatenate([x - 1, x, x + 1])
+        peak = np.concatenate([peak, peak, peak])
+        inside = (x >= 0) & (x < width)
+        key = np.sort(peak[inside] * width + x[inside])
+        key = key[np.diff(key, prepend=-1) != 0]    # each start frame once per clip peak
+        counts += np.bincount(key % width, minlength=width)
+        landings += np.bincount(key // width, minlength=len(qf))
+        i = j
+    return counts, landings
+
+
+def _neighbours(rt: np.ndarray, pt: np.ndarray) -> np.ndarray:
+    """Indices into sorted ``rt`` of the 8 entries around where each of ``pt`` falls (4 each side,
+    clipped to the ends): shape (8, len(pt)), nearest-first never assumed."""
+    pos = np.searchsorted(rt, pt)
+    return np.clip(pos[None, :] + np.arange(-4, 4)[:, None], 0, len(rt) - 1)
+
+
 def _fit_pairs(peaks: Peaks, hit: np.ndarray, rt: np.ndarray, rf: np.ndarray,
                s: float, sh: float, o: float) -> tuple[float, float, float]:
     """Least-squares transform from each hit clip peak and its nearest work peak (sub-bin, sub-frame)."""
@@ -547,21 +626,18 @@ def _fit_pairs(peaks: Peaks, hit: np.ndarray, rt: np.ndarray, rf: np.ndarray,
     if len(qt) < 4:
         return s, sh, o
     pt, pf = o + s * qt, qf - sh
-    pos = np.searchsorted(rt, pt)
-    best_d = np.full(len(qt), np.inf)
-    best_j = np.zeros(len(qt), dtype=np.int64)
-    for d in range(-4, 4):
-        j = np.clip(pos + d, 0, len(rt) - 1)
-        dist = (rt[j] - pt) ** 2 + (rf[j] - pf) ** 2
-        better = dist < best_d
-        best_d[better], best_j[better] = dist[better], j[better]
+    j = _neighbours(rt, pt)
+    dist = (rt[j] - pt) ** 2 + (rf[j] - pf) ** 2
+    nearest = np.argmin(dist, axis=0)     # the first of equals, as a scan in neighbour order keeps
+    column = np.arange(len(qt))
+    best_d, best_j = dist[nearest, column], j[nearest, column]
     ok = best_d <= 2.5
     if ok.sum() < 4:
         return s, sh, o
     rt_m, rf_m, qt_m, qf_m = rt[best_j[ok]], rf[best_j[ok]], qt[ok], qf[ok]
-    shift = float(np.median(qf_m - rf_m))
+    shift = float(_median(qf_m - rf_m))
     if np.ptp(qt_m) < 10:  # too short a span to fit a slope
-        return s, shift, float(np.median(rt_m - s * qt_m))
+        return s, shift, float(_median(rt_m - s * qt_m))
     slope, intercept = np.polyfit(qt_m, rt_m, 1)
     return float(slope), shift, float(intercept)
 
@@ -571,8 +647,87 @@ MAX_SCORE = 1000.0   # past this the probability underflows; no decision depends
 
 def _score(hits: int, expected: float) -> float:
     """Evidence against chance: -log10 P(X >= hits) for X ~ Poisson(expected), capped at MAX_SCORE."""
-    value = float(-poisson.logsf(hits - 1, max(expected, 1e-3)) / np.log(10))
+    # what scipy.stats.poisson.logsf(hits - 1, mu) computes, without its argument handling (a third of a
+    # verification's time): log of the regularized upper tail pdtrc, 0 below the support
+    if hits < 1:
+        log_sf = 0.0
+    else:
+        with np.errstate(divide="ignore"):
+            log_sf = np.log(pdtrc(float(hits - 1), max(expected, 1e-3)))
+    value = float(-log_sf / np.log(10))
     return min(value, MAX_SCORE) if np.isfinite(value) else MAX_SCORE
+
+
+def _peak_grid(gt: np.ndarray, gf: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Cells (frame, bin) within a frame and a bin of a work peak at (``gt``, ``gf``): a boolean grid of
+    ``shape`` (frames, bins); points off the grid are clipped to its edge.
+
+    For points on the grid a clipped neighbour is the point's own edge cell, so scattering the
+    bin neighbours and ORing whole shifted frames is the same grid as nine clipped scatters.
+    """
+    width, n_cols = shape
+    grid = np.zeros(shape, dtype=bool)
+    if len(gt) and (gt.min() < 0 or gt.max() >= width or gf.min() < 0 or gf.max() >= n_cols):
+        for dt in (-1, 0, 1):
+            for df in (-1, 0, 1):
+                grid[np.clip(gt + dt, 0, width - 1), np.clip(gf + df, 0, n_cols - 1)] = True
+        return grid
+    grid[gt, gf] = True
+    left, right = gf >= 1, gf < n_cols - 1
+    grid[gt[left], gf[left] - 1] = True
+    grid[gt[right], gf[right] + 1] = True
+    bins = grid.copy()
+    grid[1:] |= bins[:-1]
+    grid[:-1] |= bins[1:]
+    return grid
+
+
+def _on_inner_grid(gt: np.ndarray, gf: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Whether every point is on the grid, off its first and last frame (what the point-wise forms of
+    :func:`_peak_grid`'s occupancy and hits below assume)."""
+    width, n_cols = shape
+    return bool(gt.min() >= 1 and gt.max() <= width - 2 and gf.min() >= 0 and gf.max() < n_cols)
+
+
+def _grid_occupancy(gt: np.ndarray, gf: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per bin, the share of frames of ``_peak_grid(gt, gf, shape)`` that are set (exactly its
+    ``mean(axis=0)``), from the points alone: a bin's set frames are the union of the +-1 frame
+    intervals of the peaks within a bin of it. Points must be :func:`_on_inner_grid`."""
+    width, n_cols = shape
+    col = np.concatenate([gf - 1, gf, gf + 1])
+    keep = (col >= 0) & (col < n_cols)
+    key = np.sort(col[keep] * width + np.concatenate([gt, gt, gt])[keep])
+    key = key[_run_starts(key)]
+    # each frame adds the part of its interval the previous one (same bin, sorted) left uncovered;
+    # across bins the key jumps by at least 3, a whole interval
+    new = np.minimum(np.diff(key, prepend=key[0] - 3), 3)
+    return np.bincount(key // width, weights=new, minlength=n_cols) / width
+
+
+def _refinement_hits(gt: np.ndarray, gf: np.ndarray, n_cols: int, mt: np.ndarray, mf: np.ndarray) -> np.ndarray:
+    """Which clip peaks land on ``_peak_grid(gt, gf, ...)`` for every (offset, scale, shift): shape
+    (offsets, scales, shifts, peaks), ``mt`` (offsets, scales, peaks) being grid frames (all on the
+    grid) and ``mf`` (shifts, peaks) grid bins.
+
+    Only the frames the refinement reaches are built (bin-major, so dilating along time is a
+    shift of the flat array: two spare frames each side keep it from wrapping into the next
+    bin), then one gather; never a full-size copy of both coordinates.
+    """
+    r0, r1 = int(mt.min()), int(mt.max())
+    span = r1 - r0 + 5
+    near = (gt >= r0 - 1) & (gt <= r1 + 1)
+    by_bin = np.zeros((n_cols, span), dtype=bool)
+    by_bin[gf[near], gt[near] - r0 + 2] = True
+    flat = by_bin.reshape(-1)
+    points = flat.copy()
+    flat[1:] |= points[:-1]
+    flat[:-1] |= points[1:]
+    frames = by_bin.copy()
+    by_bin[1:] |= frames[:-1]
+    by_bin[:-1] |= frames[1:]
+    on_grid = (mf >= 0) & (mf < n_cols)
+    at = (mt - (r0 - 2))[:, :, None, :] + (np.where(on_grid, mf, 0) * span)[None, None]
+    return flat[at] & on_grid[None, None]
 
 
 def _hits(grid: np.ndarray, mt: np.ndarray, mf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
