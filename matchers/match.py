@@ -283,20 +283,22 @@ class Matcher:
         shift = f_q - f_ref
         ok = (scale <= max_tempo_ratio) & (scale >= 1.0 / max_tempo_ratio)
         ok &= np.abs(shift) <= max_pitch_bins
-        kept = np.flatnonzero(ok)
-        work, t_ref, t_q, scale, shift, anchor = (a[kept] for a in (work, t_ref, t_q, scale, shift, anchor))
         t_mid = float(peaks.t[-1]) / 2
         o_mid = t_ref - scale * (t_q - t_mid)
+        # the votes read the kept hits' work, offset and anchor; a candidate's few hits are read by position
+        kept = np.flatnonzero(ok)
+        work, o_mid, anchor = work[kept], o_mid[kept], anchor[kept]
 
         cells = self._top_cells(work, o_mid, anchor)
         found: dict[int, Match] = {}
-        of_work: dict[int, np.ndarray] = {}   # hits of each candidate work, in hit order
+        of_work: dict[int, np.ndarray] = {}   # kept hits of each candidate work, in hit order
         for w, centre, votes in cells:
             if w not in of_work:
                 of_work[w] = np.flatnonzero(work == w)
             sel = of_work[w][np.abs(o_mid[of_work[w]] - centre) <= OFFSET_BIN]
             if len(sel) < MIN_VOTES:
                 continue
+            sel = kept[sel]
             sel = _densest_transform(np.log(scale[sel]), shift[sel], sel)
             s = float(np.exp(_median(np.log(scale[sel]))))
             sh = float(_median(shift[sel]))
@@ -397,9 +399,10 @@ class Matcher:
     def _top_cells(self, work: np.ndarray, o_mid: np.ndarray, anchor: np.ndarray) -> list[tuple[int, float, int]]:
         """The (work, offset) cells with the most distinct clip anchors voting for them."""
         n_cells = []
+        anchor = anchor & 0x3FF
         for phase in (0.0, OFFSET_BIN / 2):
             cell = np.floor((o_mid + phase) / OFFSET_BIN).astype(np.int64)
-            cell_work, cell_pos, counts = anchor_votes(work, cell, anchor & 0x3FF)
+            cell_work, cell_pos, counts = anchor_votes(work, cell, anchor)
             top = np.argsort(-counts)[: self.qcfg.candidates]
             for w, c, n in zip(cell_work[top].tolist(), cell_pos[top].tolist(), counts[top].tolist()):
                 if n < MIN_VOTES:
