@@ -28,9 +28,11 @@ class FingerprintConfig:
     peak_bins: int = 8
     peaks_per_second: float = 24.0   # density cap (strongest peaks kept per second)
     peak_floor_db: float = 55.0      # peaks quieter than the loudest by more than this are ignored
-    # triplets (anchor i, then j, k later in time)
-    neighbours: int = 6              # index: j, k among the next `neighbours` peaks
-    triplets_per_anchor: int = 6     # index: at most this many triplets per anchor
+    # key family: 3 = triplets (anchor i, then j, k later in time), the most robust; 4 = quads (i, j, k, l),
+    # about a hundredth of the hits per query, for catalogs past some 10 000 works (README "Catalog scale")
+    points: int = 3
+    neighbours: int = 6              # index: the later peaks among the next `neighbours` peaks
+    triplets_per_anchor: int = 6     # index: at most this many tuples per anchor
     min_gap_frames: float = 1.0      # t_j - t_i and t_k - t_j at least this
     max_span_frames: float = 64.0    # t_k - t_i at most this (about 1 s)
     max_df_bins: int = 63            # |f_j - f_i|, |f_k - f_j| at most this (21 semitones)
@@ -47,9 +49,19 @@ class FingerprintConfig:
         return self.bins_per_octave / 12.0
 
     def digest(self) -> str:
-        """Short hash of every field: the index's compatibility key."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        """Short hash of every field: the index's compatibility key. Fields added later are left out at
+        the value every index had before them, so an index built then still opens."""
+        fields = {k: v for k, v in asdict(self).items() if _ADDED_LATER.get(k, object()) != v}
+        blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def __post_init__(self) -> None:
+        if self.points not in (3, 4):
+            raise ValueError(f"points must be 3 (triplets) or 4 (quads), not {self.points}")
+
+
+# fields added after indexes were built, with the value those indexes were built with
+_ADDED_LATER = {"points": 3}
 
 
 @dataclass(frozen=True)

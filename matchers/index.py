@@ -30,7 +30,7 @@ import numpy as np
 
 from matchers.config import DEFAULT, FingerprintConfig
 from matchers.errors import IndexFormatError
-from matchers.hashes import KEY_BITS, pack_value, unpack_value
+from matchers.hashes import key_bits, pack_value, unpack_value
 from matchers.peaks import Peaks
 
 FORMAT_VERSION = 1
@@ -38,9 +38,11 @@ MANIFEST = "index.json"
 T_SCALE = 16.0      # peak_t units per frame
 F_SCALE = 64.0      # peak_f units per bin
 MAX_SEGMENTS = 6
-# a segment this large gets a bucket directory (64 MiB of int32 for 24-bit keys) and O(1) probes;
-# smaller ones are binary-searched, which costs little at their size and no memory
+# a segment this large gets a bucket directory (64 MiB of int32 over a key's top 24 bits): a triplet
+# key's probe then costs two array reads, a wider key's a short binary search within its directory
+# bucket; smaller segments are binary-searched whole, which costs little at their size and no memory
 DIRECTORY_MIN_HASHES = 1 << 20
+DIRECTORY_BITS = 24
 DIRECTORY_CHUNK = 1 << 25     # keys counted at a time when building it (256 MiB of int64)
 
 
@@ -66,11 +68,13 @@ class _Segment:
     peak_t: np.ndarray
     peak_f: np.ndarray
     works: list[dict]
-    starts: np.ndarray | None = field(repr=False, default=None)  # bucket directory [2**KEY_BITS + 1], large segments
+    key_bits: int = 24
+    starts: np.ndarray | None = field(repr=False, default=None)  # bucket directory [2**DIRECTORY_BITS + 1], large segments
     work_starts: np.ndarray = field(repr=False, default=None)
 
     @classmethod
-    def load(cls, path: Path) -> "_Segment":
+    def load(cls, path: Path, bits: int) -> "_Segment":
+        """Map the segment at ``path``, whose keys are ``bits`` wide."""
         try:
             # np.asarray drops the memmap subclass (its per-index overhead) but keeps the mapping
             seg = cls(name=path.name, path=path,
@@ -78,16 +82,17 @@ class _Segment:
                       values=np.asarray(np.load(path / "values.npy", mmap_mode="r")),
                       peak_t=np.asarray(np.load(path / "peak_t.npy", mmap_mode="r")),
                       peak_f=np.asarray(np.load(path / "peak_f.npy", mmap_mode="r")),
-                      works=json.loads((path / "works.json").read_text()))
+                      works=json.loads((path / "works.json").read_text()), key_bits=bits)
         except (OSError, ValueError) as exc:
             raise IndexFormatError(f"segment {path} is damaged or incomplete: {exc}") from exc
         if len(seg.keys) != len(seg.values) or len(seg.peak_t) != len(seg.peak_f):
             raise IndexFormatError(f"segment {path}: array lengths disagree")
         if len(seg.keys) >= DIRECTORY_MIN_HASHES:
-            counts = np.zeros(1 << KEY_BITS, dtype=np.int64)
+            counts = np.zeros(1 << DIRECTORY_BITS, dtype=np.int64)
             for a in range(0, len(seg.keys), DIRECTORY_CHUNK):  # in chunks: bincount copies its input to int64
-                counts += np.bincount(seg.keys[a:a + DIRECTORY_CHUNK], minlength=1 << KEY_BITS)
-            seg.starts = np.zeros((1 << KEY_BITS) + 1, dtype=np.int64 if len(seg.keys) >= 2**31 else np.int32)
+                counts += np.bincount(seg.keys[a:a + DIRECTORY_CHUNK] >> seg.directory_shift,
+                                      minlength=1 << DIRECTORY_BITS)
+            seg.starts = np.zeros((1 << DIRECTORY_BITS) + 1, dtype=np.int64 if len(seg.keys) >= 2**31 else np.int32)
             np.cumsum(counts, out=seg.starts[1:])
         seg.work_starts = np.array([w["peak_start"] for w in seg.works], dtype=np.int64)
         return seg
@@ -96,11 +101,19 @@ class _Segment:
     def n_hashes(self) -> int:
         return len(self.keys)
 
+    @property
+    def directory_shift(self) -> int:
+        return max(0, self.key_bits - DIRECTORY_BITS)
+
     def buckets(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Start and end (exclusive) of each key's entries."""
-        if self.starts is not None:
-            return self.starts[keys], self.starts[keys + 1]
-        return np.searchsorted(self.keys, keys, side="left"), np.searchsorted(self.keys, keys, side="right")
+        if self.starts is None:
+            return np.searchsorted(self.keys, keys, side="left"), np.searchsorted(self.keys, keys, side="right")
+        d = keys >> self.directory_shift
+        lo, hi = self.starts[d].astype(np.int64), self.starts[d + 1].astype(np.int64)
+        if self.directory_shift == 0:
+            return lo, hi
+        return _bound(self.keys, lo, hi, keys, right=False), _bound(self.keys, lo, hi, keys, right=True)
 
     def nbytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir())
@@ -154,7 +167,7 @@ class FingerprintIndex:
         if meta.get("config_digest") != cfg.digest():
             raise IndexFormatError(f"{path}: built with other fingerprint settings (digest {meta.get('config_digest')}, "
                                    f"expected {cfg.digest()}); rebuild it with `earwitness index rebuild`")
-        segments = [_Segment.load(path / name) for name in meta["segments"]]
+        segments = [_Segment.load(path / name, key_bits(cfg)) for name in meta["segments"]]
         return cls(path, cfg, segments)
 
     # ---- reading -------------------------------------------------------------------------------
@@ -190,10 +203,11 @@ class FingerprintIndex:
             total += (hi - lo).astype(np.int64)
         return total
 
-    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None, sizes: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every stored entry under each key (keys holding more than ``max_bucket`` entries are skipped:
-        so common in music that they say nothing about which work this is).
+    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None, sizes: np.ndarray | None = None,
+               budget: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored entry under each key, less the keys :func:`probes_to_skip` drops: those holding
+        more than ``max_bucket`` entries (so common in music that they say nothing about which work
+        this is) and, past a total of ``budget`` entries, the most common of the rest.
 
         A key's size is its total over every segment, or ``sizes`` when given (a sharded
         index passes the totals over all its shards), so how the works are split into
@@ -206,10 +220,10 @@ class FingerprintIndex:
         keys = np.asarray(keys, dtype=np.int64)
         spans = [seg.buckets(keys) for seg in self._segments]
         skip = None
-        if max_bucket is not None:
+        if max_bucket is not None or budget is not None:
             if sizes is None:
                 sizes = sum(((hi - lo).astype(np.int64) for lo, hi in spans), np.zeros(len(keys), dtype=np.int64))
-            skip = np.asarray(sizes) > max_bucket
+            skip = probes_to_skip(np.asarray(sizes), max_bucket=max_bucket, budget=budget)
         out = ([], [], [], [], [])
         work_base = 0
         for seg, (lo, hi) in zip(self._segments, spans):
@@ -299,7 +313,7 @@ class FingerprintIndex:
         for s in self._segments:
             if s.name == name:
                 return s
-        return _Segment.load(self.path / name)
+        return _Segment.load(self.path / name, key_bits(self.config))
 
     def _merge_small(self, names: list[str]) -> list[str]:
         while len(names) > MAX_SEGMENTS:
@@ -340,6 +354,42 @@ class FingerprintIndex:
         fresh = FingerprintIndex.open(self.path, self.config)
         self._segments, self._works = fresh._segments, fresh._works
         _sweep(self.path, set(names))
+
+
+def _bound(keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: np.ndarray, *, right: bool) -> np.ndarray:
+    """Per probe, the first position in sorted ``keys[lo:hi]`` whose key is above (``right``) or at
+    least (not ``right``) ``target``: a binary search run for every probe at once."""
+    lo, hi = lo.copy(), hi.copy()
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) >> 1
+        v = keys[np.where(active, mid, 0)].astype(np.int64)
+        go_right = active & ((v <= target) if right else (v < target))
+        lo = np.where(go_right, mid + 1, lo)
+        hi = np.where(active & ~go_right, mid, hi)
+
+
+def probes_to_skip(sizes: np.ndarray, *, max_bucket: int | None, budget: int | None) -> np.ndarray:
+    """Which probes a lookup leaves out (bool, one per probe), from each probe's bucket size.
+
+    ``max_bucket``: a key holding more entries than this is a musical stop word. ``budget``: the
+    probes are then taken rarest key first until their entries would pass this many; the rest
+    are left out. The rarer a key, the more a hit on it says, so the budget keeps the evidence
+    that identifies a work while a query's cost stops growing with the catalog: in a catalog ten
+    times larger every bucket is about ten times fuller, and the same budget reaches a rarer
+    tenth of the probes (README, "Catalog scale").
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    skip = sizes > max_bucket if max_bucket is not None else np.zeros(len(sizes), dtype=bool)
+    if budget is not None:
+        taken = np.where(skip, 0, sizes)
+        if int(taken.sum()) > budget:
+            order = np.argsort(taken, kind="stable")
+            over = np.cumsum(taken[order]) > budget
+            skip[order[over]] = True
+    return skip
 
 
 class FolderLock:

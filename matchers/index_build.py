@@ -24,22 +24,22 @@ from pathlib import Path
 import numpy as np
 
 from matchers.config import FingerprintConfig
-from matchers.hashes import KEY_BITS, PEAK_INDEX_BITS, pack_value
+from matchers.hashes import PEAK_INDEX_BITS, key_bits, pack_value
 from matchers.index import F_SCALE, T_SCALE, WorkFingerprint, _write_manifest
 from matchers.shards import describe_shard, shard_name, shard_of, write_manifest
 
 PARTITION_BITS = 6
 PARTITIONS = 1 << PARTITION_BITS
 ENTRY_SHIFT = 32                           # an entry is key << 32 | value, one uint64
-PARTITION_SHIFT = ENTRY_SHIFT + KEY_BITS - PARTITION_BITS
 COPY_CHUNK = 1 << 24                       # entries per copy step when assembling the arrays
 
 
 class _SegmentWriter:
     """One segment folder, filled work by work, assembled by :meth:`finish`."""
 
-    def __init__(self, folder: Path, buffer_hashes: int) -> None:
+    def __init__(self, folder: Path, buffer_hashes: int, bits: int) -> None:
         self.folder = folder
+        self.partition_shift = np.uint64(ENTRY_SHIFT + bits - PARTITION_BITS)  # a key's top bits pick its file
         folder.mkdir(parents=True)
         self.buffer_hashes = buffer_hashes
         self.parts = [open(folder / f"part-{p:02d}.bin", "wb") for p in range(PARTITIONS)]
@@ -71,7 +71,7 @@ class _SegmentWriter:
             return
         run = np.sort(np.concatenate(self.entries))
         self.entries, self.buffered = [], 0
-        bounds = np.searchsorted(run >> np.uint64(PARTITION_SHIFT), np.arange(PARTITIONS + 1, dtype=np.uint64))
+        bounds = np.searchsorted(run >> self.partition_shift, np.arange(PARTITIONS + 1, dtype=np.uint64))
         for p in range(PARTITIONS):
             a, b = int(bounds[p]), int(bounds[p + 1])
             if b > a:
@@ -152,7 +152,7 @@ class IndexWriter:
             self._close_segment()
             name = f"seg-{len(self.names) + 1:06d}"
             self.names.append(name)
-            self.segment = _SegmentWriter(self.tmp / name, self.buffer_hashes)
+            self.segment = _SegmentWriter(self.tmp / name, self.buffer_hashes, key_bits(self.cfg))
         self.segment.add(fp)
 
     def _close_segment(self) -> None:

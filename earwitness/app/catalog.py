@@ -15,7 +15,7 @@ version of it (a remaster, a licensed re-release), the caller says so with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -26,7 +26,7 @@ from earwitness.kernel.store import Store
 from earwitness.kernel.store.models import Detection, Work, utcnow
 from matchers.audio import load_audio
 from matchers.catalog import CatalogEntry, ImportOutcome, import_entries, read_manifest
-from matchers.config import DEFAULT, DEFAULT_QUERY
+from matchers.config import DEFAULT, DEFAULT_QUERY, FingerprintConfig
 from matchers.fingerprint import file_sha256
 from matchers.errors import AudioError, CatalogError
 from matchers.index import FingerprintIndex
@@ -43,8 +43,14 @@ def index_path() -> Path:
     return settings.get().path("index")
 
 
+def fingerprint_config() -> FingerprintConfig:
+    """The fingerprint settings, with the ``fingerprint`` section (key family, tuples per anchor) applied."""
+    section = settings.get().section("fingerprint")
+    return replace(DEFAULT, **{k: section[k] for k in ("points", "neighbours", "triplets_per_anchor")})
+
+
 def open_index(*, create: bool = True) -> FingerprintIndex:
-    return FingerprintIndex.open(index_path(), DEFAULT, create=create)
+    return FingerprintIndex.open(index_path(), fingerprint_config(), create=create)
 
 
 def import_manifest(store: Store, manifest: str | Path, *,

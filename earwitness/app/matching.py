@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from earwitness.app import sections as _sections  # noqa: F401  (the sections read here are typed)
 from earwitness.kernel import settings
 from earwitness.kernel.blobs import BlobMissing, open_blob_store
-from earwitness.app.catalog import index_path, open_index
+from earwitness.app.catalog import fingerprint_config, index_path, open_index
 from earwitness.kernel.store import Store, leases
 from earwitness.kernel.store.models import Clip, Detection, utcnow
 from matchers.audio import load_audio
@@ -31,7 +31,7 @@ from notices.review import is_known_false_positive
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _match_lock = threading.Lock()
-_cached: tuple[float, Matcher] | None = None
+_cached: tuple[tuple, Matcher] | None = None
 
 
 def query_config() -> QueryConfig:
@@ -42,13 +42,14 @@ def query_config() -> QueryConfig:
 
 
 def get_matcher() -> Matcher:
-    """The process's matcher; reopened when the index changed on disk (a catalog import elsewhere)."""
+    """The process's matcher; reopened when the index changed on disk (a catalog import elsewhere)
+    or the settings it was opened with did (another fingerprint or query configuration)."""
     global _cached
     manifest = index_path() / "index.json"
-    mtime = manifest.stat().st_mtime if manifest.exists() else -1.0
+    key = (manifest.stat().st_mtime if manifest.exists() else -1.0, index_path(), fingerprint_config(), query_config())
     with _lock:
-        if _cached is None or _cached[0] != mtime or _cached[1].index.path != index_path():
-            _cached = (mtime, Matcher(open_index(create=False), query_config()))
+        if _cached is None or _cached[0] != key:
+            _cached = (key, Matcher(open_index(create=False), key[3]))
         return _cached[1]
 
 

@@ -34,12 +34,15 @@ import numpy as np
 
 from earwitness.app.matcher_bench import run_scorer
 from earwitness.app.scale_peaks import PeakModel
-from matchers.config import DEFAULT, DEFAULT_QUERY
+from matchers.config import DEFAULT, DEFAULT_QUERY, FingerprintConfig, QueryConfig
 from matchers.fingerprint import fingerprint_file
 from matchers.index_build import ShardedIndexWriter
 from matchers.shards import ShardedIndex
 
 BENCH_DIR = Path(os.environ.get("EARWITNESS_BENCH_DIR", "/tmp/earwitness-bench"))
+# a quad index's fingerprint and query settings (config/fingerprint.yaml recommends the same)
+QUAD_FINGERPRINT = {"points": 4, "neighbours": 8, "triplets_per_anchor": 12}
+QUAD_QUERY = {"neighbours": 9, "background_neighbours": 10}
 
 
 def _load() -> str:
@@ -57,9 +60,9 @@ def sample_queries(rows: list[dict], per_cell: int) -> list[dict]:
 class _TimedWriter:
     """A ShardedIndexWriter whose own time (adds and finish) is counted."""
 
-    def __init__(self, path: Path, n_shards: int) -> None:
+    def __init__(self, path: Path, n_shards: int, cfg: FingerprintConfig) -> None:
         self.path, self.n_shards, self.seconds = path, n_shards, 0.0
-        self.writer = ShardedIndexWriter(path, DEFAULT, n_shards)
+        self.writer = ShardedIndexWriter(path, cfg, n_shards)
 
     def add(self, fp) -> None:
         t = time.perf_counter()
@@ -72,13 +75,24 @@ class _TimedWriter:
         self.seconds += time.perf_counter() - t
 
 
-def _query_index(index_path: str, clips: list[str], pred_csv: str, max_bucket: int | None) -> dict:
+def fingerprint_settings(points: int) -> FingerprintConfig:
+    """The shipped fingerprint settings, or with ``points`` 4 those recommended for quads (``QUAD_FINGERPRINT``)."""
+    return replace(DEFAULT, **(QUAD_FINGERPRINT if points == 4 else {}))
+
+
+def query_settings(points: int, max_bucket: int | None) -> QueryConfig:
+    """The shipped query settings, with what a quad index needs (``QUAD_QUERY``) and ``max_bucket`` if given."""
+    qcfg = replace(DEFAULT_QUERY, **(QUAD_QUERY if points == 4 else {}))
+    return qcfg if max_bucket is None else replace(qcfg, max_bucket=max_bucket)
+
+
+def _query_index(index_path: str, clips: list[str], pred_csv: str, points: int, max_bucket: int | None) -> dict:
     """Run in a fresh process: open the index, match every clip, write predictions; times and memory."""
     from matchers.match import Matcher
     from matchers.predictions import PredictionsWriter, query_id
     t = time.perf_counter()
-    index = ShardedIndex.open(index_path, DEFAULT)
-    qcfg = DEFAULT_QUERY if max_bucket is None else replace(DEFAULT_QUERY, max_bucket=max_bucket)
+    index = ShardedIndex.open(index_path, fingerprint_settings(points))
+    qcfg = query_settings(points, max_bucket)
     matcher = Matcher(index, qcfg)
     load_s = time.perf_counter() - t
     matcher.identify_file(clips[0])  # the first call pays imports and caches, not a clip's cost
@@ -110,10 +124,12 @@ def _query_index(index_path: str, clips: list[str], pred_csv: str, max_bucket: i
               help="Public-bench clips per (kind, distortion, length) cell; 0: every clip.")
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--reuse", is_flag=True, help="Query indexes already built under OUT instead of building them.")
+@click.option("--points", type=click.Choice(["3", "4"]), default="3", show_default=True,
+              help="Key family: 3 (triplets, the shipped one) or 4 (quads, for large catalogs).")
 @click.option("--max-bucket", type=int, default=None,
               help="Query with this stop-word limit instead of the configured one (keys holding more entries are skipped).")
 def scale(bench_dir: Path, out: Path, sizes: str, shard_counts: str, min_s: float, max_s: float, per_cell: int,
-          seed: int, reuse: bool, max_bucket: int | None) -> None:
+          seed: int, reuse: bool, points: str, max_bucket: int | None) -> None:
     """Top-1, false alarms, query time, build time, disk and memory at 100 000 works and smaller, 1 and 4 shards."""
     if min_s < 180:
         raise click.BadParameter("distractors must last 3 minutes or more", param_hint="--min-s")
@@ -126,6 +142,7 @@ def scale(bench_dir: Path, out: Path, sizes: str, shard_counts: str, min_s: floa
     targets = sorted(int(s) for s in sizes.split(","))
     counts = sorted(int(s) for s in shard_counts.split(","))
     echo(f"load average at start: {_load()} ({os.cpu_count()} cores)")
+    cfg = fingerprint_settings(int(points))
 
     paths = {(n, k): out / f"index-{n}-x{k}" for n in targets for k in counts}
     if reuse and all((p / "shards.json").exists() for p in paths.values()) and (out / "build.json").exists():
@@ -135,12 +152,12 @@ def scale(bench_dir: Path, out: Path, sizes: str, shard_counts: str, min_s: floa
         with open(corpus / "manifest.csv") as f:
             real_rows = [r for r in csv.DictReader(f) if r["set"] == "catalog"]
         t = time.perf_counter()
-        real = [fingerprint_file(r["track_id"], corpus / r["wav"], DEFAULT) for r in real_rows]
+        real = [fingerprint_file(r["track_id"], corpus / r["wav"], cfg) for r in real_rows]
         echo(f"fingerprinted {len(real)} real catalog tracks in {time.perf_counter() - t:.1f} s")
         if targets[0] <= len(real):
             raise click.BadParameter(f"the smallest size must hold more than the {len(real)} real tracks",
                                      param_hint="--sizes")
-        build = _build(paths, real, PeakModel.measure(real, DEFAULT), targets, seed, min_s, max_s, echo)
+        build = _build(paths, real, PeakModel.measure(real, cfg), targets, seed, min_s, max_s, cfg, echo)
         (out / "build.json").write_text(json.dumps(build, indent=1))
     echo(build["model"])
 
@@ -153,7 +170,9 @@ def scale(bench_dir: Path, out: Path, sizes: str, shard_counts: str, min_s: floa
         w.writeheader()
         w.writerows(rows)
     clips = [str(queries_dir / r["wav"]) for r in rows]
-    echo(f"query settings: max_bucket {max_bucket or DEFAULT_QUERY.max_bucket}, threshold {DEFAULT_QUERY.threshold}")
+    qcfg = query_settings(cfg.points, max_bucket)
+    echo(f"key family: {'triplets' if cfg.points == 3 else 'quads'}; query settings: max_bucket {qcfg.max_bucket}, "
+         f"neighbours {qcfg.neighbours}, background neighbours {qcfg.background_neighbours}, threshold {qcfg.threshold}")
     echo(f"{len(rows)} public-bench clips ({sum(r['kind'] == 'pos' for r in rows)} positives), "
          f"{per_cell or 'all'} per (kind, distortion, length) cell")
 
@@ -163,7 +182,7 @@ def scale(bench_dir: Path, out: Path, sizes: str, shard_counts: str, min_s: floa
         echo(f"querying {n} works x {k} shard(s) (load {_load()})")
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
             results[(n, k)] = pool.submit(_query_index, str(path), clips, str(out / f"pred-{n}-x{k}{tag}.csv"),
-                                           max_bucket).result()
+                                           cfg.points, max_bucket).result()
         echo(f"  {results[(n, k)]}")
     preds = [f"n{n}x{k}={out / f'pred-{n}-x{k}{tag}.csv'}" for n, k in paths]
     scored = out / f"score{tag}.json"
@@ -179,10 +198,10 @@ def scale(bench_dir: Path, out: Path, sizes: str, shard_counts: str, min_s: floa
 
 
 def _build(paths: dict, real: list, model: PeakModel, targets: list[int], seed: int, min_s: float, max_s: float,
-           echo) -> dict:
+           cfg: FingerprintConfig, echo) -> dict:
     for p in paths.values():
         shutil.rmtree(p, ignore_errors=True)
-    writers = {key: _TimedWriter(p, key[1]) for key, p in paths.items()}
+    writers = {key: _TimedWriter(p, key[1], cfg) for key, p in paths.items()}
     synth_s, made, syn_peaks, syn_hashes, hours = 0.0, 0, 0, 0, {n: 0.0 for n in targets}
     started = time.perf_counter()
 
@@ -197,7 +216,7 @@ def _build(paths: dict, real: list, model: PeakModel, targets: list[int], seed: 
     for fp in real:
         feed(fp, made)
         made += 1
-    works = model.works_from(0, targets[-1] - len(real), DEFAULT, seed=seed, min_s=min_s, max_s=max_s)
+    works = model.works_from(0, targets[-1] - len(real), cfg, seed=seed, min_s=min_s, max_s=max_s)
     while made < targets[-1]:
         t = time.perf_counter()
         fp = next(works)

@@ -3,7 +3,7 @@
 The stages declare their own sections (``crawler.config``, ``notices.config``,
 ``webapp.config``, ``fixtures.config``); the application's own sections are here:
 ``matcher`` (the query settings, typed by :class:`matchers.config.QueryConfig`,
-which knows nothing of this project), ``scheduler``, ``elasticsearch`` and ``workers``.
+which knows nothing of this project), ``fingerprint`` (the key family), ``scheduler``, ``elasticsearch`` and ``workers``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ def _matcher_model() -> type[settings.Section]:
 
 
 MatcherSettings = _matcher_model()
+
+
+class FingerprintSettings(settings.Section):
+    """What the index is built from: the key family and how many tuples an anchor makes
+    (fields of :class:`matchers.config.FingerprintConfig`; the rest keep the matcher's own)."""
+
+    points: typing.Literal[3, 4]
+    neighbours: int
+    triplets_per_anchor: int
 
 
 class SchedulerSettings(settings.Section):
@@ -78,6 +87,7 @@ class WorkersSettings(settings.Section):
 
 
 settings.register_section("matcher", MatcherSettings)
+settings.register_section("fingerprint", FingerprintSettings)
 settings.register_section("workers", WorkersSettings)
 settings.register_section("scheduler", SchedulerSettings)
 settings.register_section("elasticsearch", ElasticsearchSettings)
