@@ -402,9 +402,10 @@ class Matcher:
         anchor = anchor & 0x3FF
         for phase in (0.0, OFFSET_BIN / 2):
             cell = np.floor((o_mid + phase) / OFFSET_BIN).astype(np.int64)
-            cell_work, cell_pos, counts = anchor_votes(work, cell, anchor)
-            top = np.argsort(-counts)[: self.qcfg.candidates]
-            for w, c, n in zip(cell_work[top].tolist(), cell_pos[top].tolist(), counts[top].tolist()):
+            votes = CellVotes.count(work, cell, anchor)
+            top = np.argsort(-votes.counts)[: self.qcfg.candidates]
+            cell_work, cell_pos = votes.decode(top)
+            for w, c, n in zip(cell_work.tolist(), cell_pos.tolist(), votes.counts[top].tolist()):
                 if n < MIN_VOTES:
                     continue
                 n_cells.append((w, (c + 0.5) * OFFSET_BIN - phase, n))
@@ -512,27 +513,45 @@ SHIFT_BIN = 1.0            # ...and on the pitch shift within a log bin
 def anchor_votes(work: np.ndarray, cell: np.ndarray, anchor: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct ``anchor`` values per (``work``, ``cell``): ``(work, cell, count)`` per cell with a vote, in
-    (work, cell) order, counts int64 (what ``np.unique`` on the pairs gives).
+    (work, cell) order, counts int64 (what ``np.unique`` on the pairs gives). ``anchor`` must be below 2**10."""
+    votes = CellVotes.count(work, cell, anchor)
+    cell_work, cell_pos = votes.decode(np.arange(len(votes.counts)))
+    return cell_work, cell_pos, votes.counts
 
-    A clip anchor votes once per cell however many of its triplets land there. One sort of a
-    compact integer (work, cell rank, anchor) and run lengths: ``np.unique`` hashes, about 30 times
-    slower on the quarter million hits of a clip. ``anchor`` must be below 2**10.
-    """
-    if len(work) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), empty.copy()
-    lo = int(cell.min())
-    n_pos = int(cell.max()) - lo + 1
-    n_work = int(work.max()) + 1
-    # int32 sorts about twice as fast as int64, when the key fits
-    dtype = np.int32 if n_work * n_pos << 10 < 2**31 else np.int64
-    combo = ((work.astype(dtype) * dtype(n_pos) + (cell - lo).astype(dtype)) << 10) | anchor.astype(dtype)
-    combo.sort()
-    distinct = combo[_run_starts(combo)] >> 10     # one vote per anchor per cell
-    starts = np.flatnonzero(_run_starts(distinct))
-    counts = np.diff(starts, append=len(distinct)).astype(np.int64)
-    cell_work, cell_pos = np.divmod(distinct[starts].astype(np.int64), n_pos)
-    return cell_work, cell_pos + lo, counts
+
+@dataclass(frozen=True)
+class CellVotes:
+    """Votes per (work, offset cell): ``counts`` in (work, cell) order, each cell packed in ``packed``
+    (work * ``n_pos`` + cell - ``lo``); :meth:`decode` unpacks only the cells asked for."""
+
+    packed: np.ndarray
+    counts: np.ndarray
+    n_pos: int
+    lo: int
+
+    @classmethod
+    def count(cls, work: np.ndarray, cell: np.ndarray, anchor: np.ndarray) -> CellVotes:
+        """A clip anchor votes once per cell however many of its triplets land there. One sort of a
+        compact integer (work, cell rank, anchor) and run lengths: ``np.unique`` hashes, about 30 times
+        slower on the quarter million hits of a clip. ``anchor`` must be below 2**10."""
+        if len(work) == 0:
+            return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 1, 0)
+        lo = int(cell.min())
+        n_pos = int(cell.max()) - lo + 1
+        n_work = int(work.max()) + 1
+        # int32 sorts about twice as fast as int64, when the key fits
+        dtype = np.int32 if n_work * n_pos << 10 < 2**31 else np.int64
+        combo = ((work.astype(dtype) * dtype(n_pos) + (cell - lo).astype(dtype)) << 10) | anchor.astype(dtype)
+        combo.sort()
+        distinct = combo[_run_starts(combo)] >> 10     # one vote per anchor per cell
+        starts = np.flatnonzero(_run_starts(distinct))
+        counts = np.diff(starts, append=len(distinct)).astype(np.int64, copy=False)
+        return cls(distinct[starts], counts, n_pos, lo)
+
+    def decode(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(work, cell) of the cells at positions ``which``, int64."""
+        cell_work, cell_pos = np.divmod(self.packed[which].astype(np.int64), self.n_pos)
+        return cell_work, cell_pos + self.lo
 
 
 def _run_starts(x: np.ndarray) -> np.ndarray:
