@@ -510,15 +510,6 @@ LOG_SCALE_BIN = 0.01       # votes agree on the time scale within about 1 %...
 SHIFT_BIN = 1.0            # ...and on the pitch shift within a log bin
 
 
-def anchor_votes(work: np.ndarray, cell: np.ndarray, anchor: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct ``anchor`` values per (``work``, ``cell``): ``(work, cell, count)`` per cell with a vote, in
-    (work, cell) order, counts int64 (what ``np.unique`` on the pairs gives). ``anchor`` must be below 2**10."""
-    votes = CellVotes.count(work, cell, anchor)
-    cell_work, cell_pos = votes.decode(np.arange(len(votes.counts)))
-    return cell_work, cell_pos, votes.counts
-
-
 @dataclass(frozen=True)
 class CellVotes:
     """Votes per (work, offset cell): ``counts`` in (work, cell) order, each cell packed in ``packed``
@@ -591,7 +582,7 @@ def _matched_span(t: np.ndarray, hit: np.ndarray, chance_rate: float, fps: float
     return float(t[inside].min()), float(t[inside].max())
 
 
-def _median(x: np.ndarray):
+def _median(x: np.ndarray) -> np.floating:
     """``np.median(x)`` for a non-empty 1-d array without NaNs, the same value and dtype, without its
     generic machinery (a dozen calls per candidate)."""
     x = np.sort(x)
@@ -636,7 +627,8 @@ def _start_frame_votes(rt: np.ndarray, rf: np.ndarray, rel: np.ndarray, qf: np.n
 
 def _neighbours(rt: np.ndarray, pt: np.ndarray) -> np.ndarray:
     """Indices into sorted ``rt`` of the 8 entries around where each of ``pt`` falls (4 each side,
-    clipped to the ends): shape (8, len(pt)), nearest-first never assumed."""
+    clipped to the ends), shape (8, len(pt)), in scan order: a nearest-peak search takes the first of
+    equals along axis 0."""
     pos = np.searchsorted(rt, pt)
     return np.clip(pos[None, :] + np.arange(-4, 4)[:, None], 0, len(rt) - 1)
 
@@ -669,8 +661,8 @@ MAX_SCORE = 1000.0   # past this the probability underflows; no decision depends
 
 def _score(hits: int, expected: float) -> float:
     """Evidence against chance: -log10 P(X >= hits) for X ~ Poisson(expected), capped at MAX_SCORE."""
-    # what scipy.stats.poisson.logsf(hits - 1, mu) computes, without its argument handling (a third of a
-    # verification's time): log of the regularized upper tail pdtrc, 0 below the support
+    # what scipy.stats.poisson.logsf(hits - 1, mu) computes, without its per-call argument handling:
+    # log of the regularized upper tail pdtrc, 0 below the support
     if hits < 1:
         log_sf = 0.0
     else:
