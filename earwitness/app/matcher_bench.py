@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -28,7 +29,7 @@ import numpy as np
 
 from fixtures.disguise import Disguise
 from matchers.catalog import CatalogEntry, import_entries
-from matchers.config import DEFAULT, DEFAULT_QUERY, QueryConfig
+from matchers.config import DEFAULT, DEFAULT_QUERY, FingerprintConfig, QueryConfig
 from matchers.index import FingerprintIndex
 from matchers.match import Matcher
 from matchers.predictions import PredictionsWriter, query_id
@@ -38,6 +39,22 @@ _ROOT = Path(__file__).resolve().parent.parent.parent
 # the public bench's scripts: shared/ beside the checkout (where the team's shared folder is), or in it
 SHARED_BENCH = next((p for p in (_ROOT.parent / "shared" / "bench", _ROOT / "shared" / "bench") if p.exists()),
                     _ROOT.parent / "shared" / "bench")
+
+
+# a quad index's fingerprint and query settings (config/fingerprint.yaml advises the same)
+QUAD_FINGERPRINT = {"points": 4, "neighbours": 8, "triplets_per_anchor": 12}
+QUAD_QUERY = {"neighbours": 9, "background_neighbours": 10}
+
+
+def fingerprint_settings(points: int) -> FingerprintConfig:
+    """The shipped fingerprint settings, or with ``points`` 4 those recommended for quads (``QUAD_FINGERPRINT``)."""
+    return replace(DEFAULT, **(QUAD_FINGERPRINT if points == 4 else {}))
+
+
+def query_settings(points: int, max_bucket: int | None) -> QueryConfig:
+    """The shipped query settings, with what a quad index needs (``QUAD_QUERY``) and ``max_bucket`` if given."""
+    qcfg = replace(DEFAULT_QUERY, **(QUAD_QUERY if points == 4 else {}))
+    return qcfg if max_bucket is None else replace(qcfg, max_bucket=max_bucket)
 
 
 def run_scorer(args: list[str], **kwargs) -> None:
@@ -61,12 +78,13 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build_index(corpus: Path, out: Path, *, echo=print) -> dict:
-    """Index the corpus's catalog tracks into ``out``; returns build metadata for the scorer."""
+def build_index(corpus: Path, out: Path, cfg: FingerprintConfig = DEFAULT, *, echo=print) -> dict:
+    """Index the corpus's catalog tracks into ``out`` with fingerprint settings ``cfg``; returns build
+    metadata for the scorer."""
     with open(corpus / "manifest.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["set"] == "catalog"]
     shutil.rmtree(out, ignore_errors=True)
-    index = FingerprintIndex.open(out, DEFAULT, create=True)
+    index = FingerprintIndex.open(out, cfg, create=True)
     entries = [CatalogEntry(r["track_id"], corpus / r["wav"]) for r in rows]
     from threadpoolctl import threadpool_limits
     wall, cpu = time.perf_counter(), _cpu_s()
@@ -109,8 +127,10 @@ def predict(matcher: Matcher, clips: list[Path], out_csv: Path, *, echo=print) -
 @click.option("--set", "query_set", type=click.Choice(["queries", "frontier", "negatives"]), default="queries",
               show_default=True, help="Which clips: the public bench, or make_frontier.py's frontier or negatives set.")
 @click.option("--every", type=int, default=1, show_default=True, help="Match every n-th clip only (a quick look).")
+@click.option("--points", type=click.Choice(["3", "4"]), default="3", show_default=True,
+              help="Key family: 3 (triplets, the shipped one) or 4 (quads, with the settings advised for them).")
 def matcher(bench_dir: Path, out: Path, threshold: float | None, reuse_index: bool, extended: bool,
-            query_set: str, every: int) -> None:
+            query_set: str, every: int, points: str) -> None:
     """Accuracy, false alarms, speed and index size on the public benchmark (or the frontier/negatives sets)."""
     corpus, queries = bench_dir / "corpus", bench_dir / query_set
     if not (corpus / "manifest.csv").exists() or not (queries / "queries.csv").exists():
@@ -122,10 +142,12 @@ def matcher(bench_dir: Path, out: Path, threshold: float | None, reuse_index: bo
     if reuse_index and (out / "index" / "index.json").exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
     else:
-        meta = build_index(corpus, out / "index", echo=echo)
+        meta = build_index(corpus, out / "index", fingerprint_settings(int(points)), echo=echo)
         meta_path.write_text(json.dumps(meta))
-    qcfg = QueryConfig(**{**DEFAULT_QUERY.__dict__, **({"threshold": threshold} if threshold is not None else {})})
-    m = Matcher(FingerprintIndex.open(out / "index"), qcfg)
+    qcfg = query_settings(int(points), None)
+    if threshold is not None:
+        qcfg = replace(qcfg, threshold=threshold)
+    m = Matcher(FingerprintIndex.open(out / "index", fingerprint_settings(int(points))), qcfg)
     with open(queries / "queries.csv") as f:
         reader = csv.DictReader(f)
         rows = list(reader)[::every]

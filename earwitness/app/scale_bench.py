@@ -25,24 +25,20 @@ import shutil
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
 import click
 import numpy as np
 
-from earwitness.app.matcher_bench import run_scorer
+from earwitness.app.matcher_bench import fingerprint_settings, query_settings, run_scorer
 from earwitness.app.scale_peaks import PeakModel
-from matchers.config import DEFAULT, DEFAULT_QUERY, FingerprintConfig, QueryConfig
+from matchers.config import FingerprintConfig
 from matchers.fingerprint import fingerprint_file
 from matchers.index_build import ShardedIndexWriter
 from matchers.shards import ShardedIndex
 
 BENCH_DIR = Path(os.environ.get("EARWITNESS_BENCH_DIR", "/tmp/earwitness-bench"))
-# a quad index's fingerprint and query settings (config/fingerprint.yaml recommends the same)
-QUAD_FINGERPRINT = {"points": 4, "neighbours": 8, "triplets_per_anchor": 12}
-QUAD_QUERY = {"neighbours": 9, "background_neighbours": 10}
 
 
 def _load() -> str:
@@ -73,17 +69,6 @@ class _TimedWriter:
         t = time.perf_counter()
         self.writer.finish()
         self.seconds += time.perf_counter() - t
-
-
-def fingerprint_settings(points: int) -> FingerprintConfig:
-    """The shipped fingerprint settings, or with ``points`` 4 those recommended for quads (``QUAD_FINGERPRINT``)."""
-    return replace(DEFAULT, **(QUAD_FINGERPRINT if points == 4 else {}))
-
-
-def query_settings(points: int, max_bucket: int | None) -> QueryConfig:
-    """The shipped query settings, with what a quad index needs (``QUAD_QUERY``) and ``max_bucket`` if given."""
-    qcfg = replace(DEFAULT_QUERY, **(QUAD_QUERY if points == 4 else {}))
-    return qcfg if max_bucket is None else replace(qcfg, max_bucket=max_bucket)
 
 
 def _query_index(index_path: str, clips: list[str], pred_csv: str, points: int, max_bucket: int | None) -> dict:

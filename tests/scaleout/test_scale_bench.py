@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from earwitness.app.matcher_bench import fingerprint_settings
 from earwitness.app.scale_bench import _build, sample_queries
 from earwitness.app.scale_peaks import PeakModel
 from matchers.config import DEFAULT
@@ -41,12 +42,15 @@ def test_distractors_have_the_measured_rate_and_frequencies(real):
     assert "peaks/s" in model.describe(1.0)
 
 
-def test_build_streams_every_size_and_shard_count(tmp_path, real):
-    model = PeakModel.measure(real, DEFAULT)
+@pytest.mark.parametrize("points", [3, 4])
+def test_build_streams_every_size_and_shard_count(tmp_path, real, points):
+    cfg = fingerprint_settings(points)
+    real = [fingerprint_samples(fp.work_id, song(int(fp.work_id[4:]), 30.0), cfg) for fp in real] if points == 4 else real
+    model = PeakModel.measure(real, cfg)
     paths = {(n, k): tmp_path / f"index-{n}-x{k}" for n in (10, 30) for k in (1, 4)}
-    build = _build(paths, real, model, [10, 30], seed=2, min_s=180, max_s=190, echo=lambda s: None)
+    build = _build(paths, real, model, [10, 30], seed=2, min_s=180, max_s=190, cfg=cfg, echo=lambda s: None)
     for (n, k), path in paths.items():
-        index = ShardedIndex.open(path, DEFAULT, verify_files=True)
+        index = ShardedIndex.open(path, cfg, verify_files=True)
         assert len(index) == n and len(index.shards) == k and index.version == 1
         assert {f"real{s}" for s in range(60, 66)} <= set(index.work_ids())
     assert build["hours"]["30"] > 24 * 180 / 3600
