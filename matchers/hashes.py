@@ -200,7 +200,8 @@ def _triplet_query_keys(peaks: Peaks, cfg: FingerprintConfig, *, neighbours: int
     span_v = span_lo[row] + within // n_band[row]
     band_v = band_lo[row] + within % n_band[row]
 
-    keys, key_rows = _expand_fine(choices, row, lambda sel, vals: pack_key(band_v[sel], span_v[sel], *vals))
+    coarse = (band_v.astype(np.uint32) << BAND_SHIFT) | (span_v.astype(np.uint32) << SPAN_SHIFT)
+    keys, key_rows = _expand_fine(choices, row, lambda vals: pack_key(0, 0, *vals), coarse)
     return keys, key_rows, tr
 
 
@@ -216,23 +217,36 @@ def _levels(fields, alt_margin: float) -> list[tuple[np.ndarray, np.ndarray, np.
     return choices
 
 
-def _expand_fine(choices, row: np.ndarray, pack) -> tuple[np.ndarray, np.ndarray]:
+def _expand_fine(choices, row: np.ndarray, pack, coarse: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every combination of nearest / neighbouring level of the fine fields, for each tuple ``row``:
-    keys from ``pack(selected rows, field values)`` and the tuple row of each key."""
+    keys and the tuple row of each key, combination by combination (nearest levels first), rows in
+    order within each.
+
+    ``pack(field values)`` packs the fine fields of every tuple (one key per tuple, the coarse bits
+    zero); ``coarse`` (one per row, or None) holds the bits each row adds. The fine part is packed
+    per tuple and gathered to the rows, rather than every field gathered to every row for each of
+    the combinations: the same keys, a fraction of the reads.
+    """
+    either = [np.where(has_alt, alt, near) for near, alt, has_alt in choices]   # alt where it exists
     keys, key_rows = [], []
     for mask_bits in range(1 << len(choices)):
-        sel = np.ones(len(row), dtype=bool)
-        vals = []
-        for bit, (near, alt, has_alt) in enumerate(choices):
-            if mask_bits >> bit & 1:
-                sel &= has_alt[row]
-                vals.append(alt[row])
-            else:
-                vals.append(near[row])
-        if not sel.any():
-            continue
-        keys.append(pack(sel, [v[sel] for v in vals]))
-        key_rows.append(row[sel])
+        taken = [bit for bit in range(len(choices)) if mask_bits >> bit & 1]
+        vals = [either[bit] if bit in taken else near for bit, (near, _, _) in enumerate(choices)]
+        if taken:
+            eligible = np.logical_and.reduce([choices[bit][2] for bit in taken])
+            if not eligible.any():
+                continue
+            at = np.flatnonzero(eligible[row])
+            if len(at) == 0:
+                continue
+            tuple_row = row[at]
+        else:
+            at, tuple_row = None, row
+            if len(row) == 0:
+                continue
+        fine = pack(vals)[tuple_row]
+        keys.append(fine if coarse is None else fine | (coarse if at is None else coarse[at]))
+        key_rows.append(tuple_row)
     if not keys:
         return np.zeros(0, np.uint32), np.zeros(0, np.int64)
     return np.concatenate(keys), np.concatenate(key_rows)
@@ -279,7 +293,7 @@ def _quad_query_keys(peaks: Peaks, cfg: FingerprintConfig, *, neighbours: int, m
     rj, rk, d1, d2, d3 = _quad_fields(peaks, tr, cfg)
     ratio_lim, df_lim = (0, cfg.ratio_levels - 1), (-DF_OFFSET + 1, DF_OFFSET - 1)
     choices = _levels(((rj, ratio_lim), (rk, ratio_lim), (d1, df_lim), (d2, df_lim), (d3, df_lim)), alt_margin)
-    keys, key_rows = _expand_fine(choices, np.arange(len(tr.i)), lambda sel, vals: pack_quad_key(*vals))
+    keys, key_rows = _expand_fine(choices, np.arange(len(tr.i)), lambda vals: pack_quad_key(*vals))
     return keys, key_rows, tr
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from matchers.config import DEFAULT, FingerprintConfig
 from matchers.errors import IndexFormatError
-from matchers.hashes import key_bits, pack_value, unpack_value
+from matchers.hashes import MAX_NEIGHBOURS, THIRD_BITS, key_bits, pack_value, unpack_value
 from matchers.peaks import Peaks
 
 FORMAT_VERSION = 1
@@ -44,6 +44,7 @@ MAX_SEGMENTS = 6
 DIRECTORY_MIN_HASHES = 1 << 20
 DIRECTORY_BITS = 24
 DIRECTORY_CHUNK = 1 << 25     # keys counted at a time when building it (256 MiB of int64)
+WORK_BLOCK_BITS = 8           # a lookup finds a hit's work from the work of its anchor's block of 256 peaks
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class _Segment:
     key_bits: int = 24
     starts: np.ndarray | None = field(repr=False, default=None)  # bucket directory [2**DIRECTORY_BITS + 1], large segments
     work_starts: np.ndarray = field(repr=False, default=None)
+    block_work: np.ndarray = field(repr=False, default=None)    # work holding each block's first peak
+    next_start: np.ndarray = field(repr=False, default=None)    # each work's next work's first peak
 
     @classmethod
     def load(cls, path: Path, bits: int) -> "_Segment":
@@ -95,6 +98,9 @@ class _Segment:
             seg.starts = np.zeros((1 << DIRECTORY_BITS) + 1, dtype=np.int64 if len(seg.keys) >= 2**31 else np.int32)
             np.cumsum(counts, out=seg.starts[1:])
         seg.work_starts = np.array([w["peak_start"] for w in seg.works], dtype=np.int64)
+        seg.block_work = np.searchsorted(seg.work_starts, np.arange(0, len(seg.peak_t), 1 << WORK_BLOCK_BITS),
+                                         side="right") - 1
+        seg.next_start = np.append(seg.work_starts[1:], np.iinfo(np.int64).max)
         return seg
 
     @property
@@ -114,6 +120,40 @@ class _Segment:
         if self.directory_shift == 0:
             return lo, hi
         return _bound(self.keys, lo, hi, keys, right=False), _bound(self.keys, lo, hi, keys, right=True)
+
+    def hits(self, lo: np.ndarray, counts: np.ndarray, work_base: int) -> tuple[np.ndarray, ...]:
+        """The entries of probe ``p``, ``counts[p]`` of them from position ``lo[p]``, in probe order:
+        :meth:`FingerprintIndex.lookup`'s five arrays for this segment."""
+        total = int(counts.sum())
+        probe = np.repeat(np.arange(len(counts)), counts)
+        first = np.cumsum(counts) - counts                   # each probe's first hit among the hits
+        pos = (lo - first)[probe]
+        pos += np.arange(total)
+        value = self.values[pos]
+        anchor = (value >> THIRD_BITS).astype(np.int64)
+        last = anchor + (value & MAX_NEIGHBOURS)
+        t_a = self.peak_t[anchor].astype(np.float32)
+        t_a /= T_SCALE
+        t_k = self.peak_t[last].astype(np.float32)
+        t_k /= T_SCALE
+        t_k -= t_a
+        f_a = self.peak_f[anchor].astype(np.float32)
+        f_a /= F_SCALE
+        work = self.work_of(anchor)
+        if work_base:
+            work += work_base
+        return probe, work, t_a, f_a, t_k
+
+    def work_of(self, peak: np.ndarray) -> np.ndarray:
+        """Which work (its position in this segment) holds each peak: ``np.searchsorted(work_starts,
+        peak, side="right") - 1``, from the work of the peak's block and a step past each work
+        that ends inside the block; several times faster on a lookup's hundred thousand hits."""
+        work = self.block_work[peak >> WORK_BLOCK_BITS]
+        later = np.flatnonzero(peak >= self.next_start[work])
+        while len(later):
+            work[later] += 1
+            later = later[peak[later] >= self.next_start[work[later]]]
+        return work
 
     def nbytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir())
@@ -224,30 +264,21 @@ class FingerprintIndex:
             if sizes is None:
                 sizes = sum(((hi - lo).astype(np.int64) for lo, hi in spans), np.zeros(len(keys), dtype=np.int64))
             skip = probes_to_skip(np.asarray(sizes), max_bucket=max_bucket, budget=budget)
-        out = ([], [], [], [], [])
+        parts = []
         work_base = 0
         for seg, (lo, hi) in zip(self._segments, spans):
             counts = (hi - lo).astype(np.int64)
             if skip is not None:
                 counts[skip] = 0
-            total = int(counts.sum())
-            if total:
-                probe = np.repeat(np.arange(len(keys)), counts)
-                pos = np.repeat(lo.astype(np.int64) - np.cumsum(counts) + counts, counts) + np.arange(total)
-                anchor, third = unpack_value(seg.values[pos])
-                t_a = np.asarray(seg.peak_t[anchor], np.float32) / T_SCALE
-                t_k = np.asarray(seg.peak_t[anchor + third], np.float32) / T_SCALE
-                work = np.searchsorted(seg.work_starts, anchor, side="right") - 1 + work_base
-                out[0].append(probe)
-                out[1].append(work)
-                out[2].append(t_a)
-                out[3].append(np.asarray(seg.peak_f[anchor], np.float32) / F_SCALE)
-                out[4].append(t_k - t_a)
+            if counts.any():
+                parts.append(seg.hits(lo.astype(np.int64), counts, work_base))
             work_base += len(seg.works)
-        if not out[0]:
+        if not parts:
             z = np.zeros(0)
             return z.astype(np.int64), z.astype(np.int64), z.astype(np.float32), z.astype(np.float32), z.astype(np.float32)
-        return tuple(np.concatenate(x) for x in out)  # type: ignore[return-value]
+        if len(parts) == 1:
+            return parts[0]  # type: ignore[return-value]
+        return tuple(np.concatenate(x) for x in zip(*parts))  # type: ignore[return-value]
 
     def work_order(self) -> list[str]:
         """Work ids in the order :meth:`lookup` numbers them."""
