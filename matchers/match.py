@@ -403,7 +403,7 @@ class Matcher:
         for phase in (0.0, OFFSET_BIN / 2):
             cell = np.floor((o_mid + phase) / OFFSET_BIN).astype(np.int64)
             votes = CellVotes.count(work, cell, anchor)
-            top = np.argsort(-votes.counts)[: self.qcfg.candidates]
+            top = _most_voted(votes.counts, self.qcfg.candidates)
             cell_work, cell_pos = votes.decode(top)
             for w, c, n in zip(cell_work.tolist(), cell_pos.tolist(), votes.counts[top].tolist()):
                 if n < MIN_VOTES:
@@ -543,6 +543,18 @@ class CellVotes:
         """(work, cell) of the cells at positions ``which``, int64."""
         cell_work, cell_pos = np.divmod(self.packed[which].astype(np.int64), self.n_pos)
         return cell_work, cell_pos + self.lo
+
+
+def _most_voted(counts: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest ``counts``, largest first, equal counts in position order (that
+    is, (work, cell) order): ``np.argsort(-counts, kind="stable")[:k]``. A plain argsort's order of
+    equal counts is its algorithm's, which differs between CPUs (numpy's AVX-512 sort), and so would
+    the candidates taken; only the counts at or above the k-th largest are sorted."""
+    if len(counts) <= k:
+        return np.argsort(-counts, kind="stable")
+    kth = np.partition(counts, len(counts) - k)[len(counts) - k]
+    at = np.flatnonzero(counts >= kth)
+    return at[np.argsort(-counts[at], kind="stable")][:k]
 
 
 def _run_starts(x: np.ndarray) -> np.ndarray:

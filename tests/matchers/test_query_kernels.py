@@ -12,6 +12,7 @@ import matchers.index as index_module
 from matchers.config import DEFAULT
 from matchers.hashes import index_keys, key_bits, pack_quad_key, query_keys, unpack_value
 from matchers.index import F_SCALE, T_SCALE, FingerprintIndex, WorkFingerprint
+from matchers.match import _most_voted
 from matchers.peaks import Peaks
 
 
@@ -144,3 +145,12 @@ def test_lookup_is_the_plain_repeat_and_binary_search_form(tmp_path, monkeypatch
             assert g.dtype == w.dtype and np.array_equal(g, w)
     got = index.lookup(np.zeros(0, np.uint32))
     assert [g.dtype for g in got] == [np.int64, np.int64, np.float32, np.float32, np.float32] and len(got[0]) == 0
+
+
+@pytest.mark.parametrize("n,k,top", [(0, 10, 5), (4, 10, 5), (10, 10, 3), (11, 10, 3), (5000, 10, 4), (5000, 10, 400)])
+def test_most_voted_cells_are_the_stable_sort_s_first(n, k, top):
+    """Candidates are the cells with most votes, equal counts in (work, cell) order: the same on every
+    CPU (a plain argsort's order of ties is its algorithm's), many ties at the cut included."""
+    counts = np.random.default_rng(n + top).integers(0, top, n).astype(np.int64)
+    got = _most_voted(counts, k)
+    assert got.dtype == np.int64 and np.array_equal(got, np.argsort(-counts, kind="stable")[:k])
