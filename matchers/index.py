@@ -115,8 +115,8 @@ class _Segment:
         """Start and end (exclusive) of each key's entries."""
         if self.starts is None:
             return np.searchsorted(self.keys, keys, side="left"), np.searchsorted(self.keys, keys, side="right")
-        d = keys >> self.directory_shift
-        lo, hi = self.starts[d].astype(np.int64), self.starts[d + 1].astype(np.int64)
+        d = keys >> self.directory_shift if self.directory_shift else keys
+        lo, hi = self.starts[d].astype(np.int64), self.starts[1:][d].astype(np.int64)
         if self.directory_shift == 0:
             return lo, hi
         return _bound(self.keys, lo, hi, keys, right=False), _bound(self.keys, lo, hi, keys, right=True)
@@ -258,20 +258,23 @@ class FingerprintIndex:
         and its anchor's time (frames) and frequency (bins) and the triplet's span (frames).
         """
         keys = np.asarray(keys, dtype=np.int64)
-        spans = [seg.buckets(keys) for seg in self._segments]
+        firsts, counts = [], []       # per segment, each probe's first entry and how many it holds
+        for seg in self._segments:
+            lo, hi = seg.buckets(keys)
+            firsts.append(lo)
+            counts.append(hi - lo)
         skip = None
         if max_bucket is not None or budget is not None:
             if sizes is None:
-                sizes = sum(((hi - lo).astype(np.int64) for lo, hi in spans), np.zeros(len(keys), dtype=np.int64))
+                sizes = counts[0].copy() if len(counts) == 1 else sum(counts, np.zeros(len(keys), dtype=np.int64))
             skip = probes_to_skip(np.asarray(sizes), max_bucket=max_bucket, budget=budget)
         parts = []
         work_base = 0
-        for seg, (lo, hi) in zip(self._segments, spans):
-            counts = (hi - lo).astype(np.int64)
+        for seg, lo, n in zip(self._segments, firsts, counts):
             if skip is not None:
-                counts[skip] = 0
-            if counts.any():
-                parts.append(seg.hits(lo.astype(np.int64), counts, work_base))
+                n[skip] = 0
+            if n.any():
+                parts.append(seg.hits(lo, n, work_base))
             work_base += len(seg.works)
         if not parts:
             z = np.zeros(0)

@@ -274,11 +274,13 @@ class Matcher:
         probe, work, t_ref, f_ref, span_ref = self.index.lookup(keys, max_bucket=q.max_bucket)
         if len(probe) == 0:
             return {}
+        # the clip side of each hit, from its triplet: read per triplet, then gathered once per hit
         row = krow[probe]
         anchor = tr.i[row]
-        t_q = peaks.t[anchor]
-        f_q = peaks.f[anchor]
-        span_q = peaks.t[tr.k[row]] - t_q
+        t_i = peaks.t[tr.i]
+        t_q = t_i[row]
+        f_q = peaks.f[tr.i][row]
+        span_q = (peaks.t[tr.k] - t_i)[row]
         scale = span_ref / span_q
         shift = f_q - f_ref
         ok = (scale <= max_tempo_ratio) & (scale >= 1.0 / max_tempo_ratio)
