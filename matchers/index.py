@@ -243,11 +243,10 @@ class FingerprintIndex:
             total += (hi - lo).astype(np.int64)
         return total
 
-    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None, sizes: np.ndarray | None = None,
-               budget: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every stored entry under each key, less the keys :func:`probes_to_skip` drops: those holding
-        more than ``max_bucket`` entries (so common in music that they say nothing about which work
-        this is) and, past a total of ``budget`` entries, the most common of the rest.
+    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None, sizes: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored entry under each key (keys holding more than ``max_bucket`` entries are skipped:
+        so common in music that they say nothing about which work this is).
 
         A key's size is its total over every segment, or ``sizes`` when given (a sharded
         index passes the totals over all its shards), so how the works are split into
@@ -264,10 +263,10 @@ class FingerprintIndex:
             firsts.append(lo)
             counts.append(hi - lo)
         skip = None
-        if max_bucket is not None or budget is not None:
+        if max_bucket is not None:
             if sizes is None:
-                sizes = counts[0].copy() if len(counts) == 1 else sum(counts, np.zeros(len(keys), dtype=np.int64))
-            skip = probes_to_skip(np.asarray(sizes), max_bucket=max_bucket, budget=budget)
+                sizes = counts[0] if len(counts) == 1 else sum(counts, np.zeros(len(keys), dtype=np.int64))
+            skip = np.asarray(sizes) > max_bucket
         parts = []
         work_base = 0
         for seg, lo, n in zip(self._segments, firsts, counts):
@@ -403,27 +402,6 @@ def _bound(keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: np.ndarray,
         go_right = active & ((v <= target) if right else (v < target))
         lo = np.where(go_right, mid + 1, lo)
         hi = np.where(active & ~go_right, mid, hi)
-
-
-def probes_to_skip(sizes: np.ndarray, *, max_bucket: int | None, budget: int | None) -> np.ndarray:
-    """Which probes a lookup leaves out (bool, one per probe), from each probe's bucket size.
-
-    ``max_bucket``: a key holding more entries than this is a musical stop word. ``budget``: the
-    probes are then taken rarest key first until their entries would pass this many; the rest
-    are left out. The rarer a key, the more a hit on it says, so the budget keeps the evidence
-    that identifies a work while a query's cost stops growing with the catalog: in a catalog ten
-    times larger every bucket is about ten times fuller, and the same budget reaches a rarer
-    tenth of the probes (README, "Catalog scale").
-    """
-    sizes = np.asarray(sizes, dtype=np.int64)
-    skip = sizes > max_bucket if max_bucket is not None else np.zeros(len(sizes), dtype=bool)
-    if budget is not None:
-        taken = np.where(skip, 0, sizes)
-        if int(taken.sum()) > budget:
-            order = np.argsort(taken, kind="stable")
-            over = np.cumsum(taken[order]) > budget
-            skip[order[over]] = True
-    return skip
 
 
 class FolderLock:

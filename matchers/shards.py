@@ -189,17 +189,15 @@ class ShardedIndex:
     def bucket_sizes(self, keys: np.ndarray) -> np.ndarray:
         return sum((s.bucket_sizes(keys) for s in self.shards), np.zeros(len(keys), dtype=np.int64))
 
-    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None, sizes: np.ndarray | None = None,
-               budget: int | None = None):
+    def lookup(self, keys: np.ndarray, *, max_bucket: int | None = None, sizes: np.ndarray | None = None):
         """Every shard's hits, merged and numbered in :meth:`work_order` (see FingerprintIndex.lookup).
-        Which probes are skipped is decided once, on the sizes summed over every shard."""
+        Which keys are skipped is decided on the sizes summed over every shard."""
         keys = np.asarray(keys, dtype=np.int64)
-        if (max_bucket is not None or budget is not None) and sizes is None:
+        if max_bucket is not None and sizes is None:
             sizes = self.bucket_sizes(keys)
         parts = []
         for base, shard in zip(self._base, self.shards):
-            probe, work, t_ref, f_ref, span_ref = shard.lookup(keys, max_bucket=max_bucket, sizes=sizes,
-                                                               budget=budget)
+            probe, work, t_ref, f_ref, span_ref = shard.lookup(keys, max_bucket=max_bucket, sizes=sizes)
             parts.append((probe, work + base, t_ref, f_ref, span_ref))
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
 

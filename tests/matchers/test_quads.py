@@ -13,7 +13,7 @@ from matchers.config import DEFAULT, DEFAULT_QUERY, FingerprintConfig
 from matchers.errors import IndexFormatError
 from matchers.fingerprint import fingerprint_samples
 from matchers.hashes import QUAD_KEY_BITS, index_keys, key_bits, query_keys
-from matchers.index import FingerprintIndex, probes_to_skip
+from matchers.index import FingerprintIndex
 from matchers.match import Matcher
 from matchers.peaks import Peaks
 from matchers.shards import ShardedIndex
@@ -128,14 +128,6 @@ def test_four_quad_shards_answer_as_one_quad_index(tmp_path, songs, quad_prints)
         got = [(m.work_id, m.score) for m in Matcher(four, QUAD_QUERY).identify(clip)[:1]]
         assert got == [(m.work_id, m.score) for m in Matcher(one, QUAD_QUERY).identify(clip)[:1]]
         assert got[0][0] == wid
-
-
-def test_a_hit_budget_takes_the_rarest_keys_first():
-    sizes = np.array([5, 0, 40, 3, 100, 7, 3])
-    assert probes_to_skip(sizes, max_bucket=48, budget=None).tolist() == [False, False, False, False, True, False, False]
-    # rarest first: 0, 3, 3, 5 fit in 12; 7 would pass it; 100 is over max_bucket anyway
-    assert probes_to_skip(sizes, max_bucket=48, budget=12).tolist() == [False, False, True, False, True, True, False]
-    assert not probes_to_skip(sizes, max_bucket=None, budget=None).any()
 
 
 def test_the_fingerprint_section_builds_a_quad_catalog_and_switching_back_asks_for_a_rebuild(home, tmp_path):
