@@ -29,7 +29,7 @@ class FingerprintConfig:
     peaks_per_second: float = 24.0   # density cap (strongest peaks kept per second)
     peak_floor_db: float = 55.0      # peaks quieter than the loudest by more than this are ignored
     # key family: 3 = triplets (anchor i, then j, k later in time), the most robust; 4 = quads (i, j, k, l),
-    # about a hundredth of the hits per query, for catalogs past some 10 000 works (README "Catalog scale")
+    # about a twentieth of the hits per query, for catalogs past some 10 000 works (README "Catalog scale")
     points: int = 3
     neighbours: int = 6              # index: the later peaks among the next `neighbours` peaks
     triplets_per_anchor: int = 6     # index: at most this many tuples per anchor

@@ -12,17 +12,17 @@ Triplet key layout (``KEY_BITS`` = 24), most significant first::
 
     band (2) | span (4) | ratio (4) | df_ij (7) | df_jk (7)
 
-A triplet key holds about 18.6 bits of information on real music (its collision
-entropy), so past some 10 000 works of 3 minutes a bucket holds so many entries that
-queries slow down or must skip them (README, "Catalog scale"). Four peaks i, j, k, l
+Across different works of real music a triplet key holds about 19.1 bits of information
+(its collision entropy), so past some 10 000 works of 3 minutes a bucket holds so many entries
+that queries slow down or must skip them (README, "Catalog scale"). Four peaks i, j, k, l
 (``FingerprintConfig.points = 4``) give a quad key of only invariant fields, with two
 time ratios and three frequency differences (``QUAD_KEY_BITS`` = 29)::
 
     df_ij (7) | df_jk (7) | df_kl (7) | ratio_j (4) | ratio_k (4)
 
-where ratio_j, ratio_k place t_j and t_k within the span t_l - t_i. A quad is about
-37 times rarer than a triplet's invariant fields, so a query reads about a hundredth of
-the entries; the price is robustness, since all four peaks must survive the disguise.
+where ratio_j, ratio_k place t_j and t_k within the span t_l - t_i. A quad key holds about
+22.3 bits across works, so a query reads about a twentieth of the entries a triplet query
+reads; the price is robustness, since all four peaks must survive the disguise.
 The range of time scale and pitch shift is checked after lookup (from the stored anchor).
 """
 
